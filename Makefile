@@ -25,7 +25,7 @@ run: deps
 
 ## Install test tools and Debian's Chromium (browser tests), then run every test.
 test: dev-deps browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 ## Debian's chromium + chromium-driver: browsers cannot be downloaded any other way here.
 browser:
