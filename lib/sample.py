@@ -1,0 +1,295 @@
+"""The sample portfolio: a believable B2B SaaS book of business, generated from a seed.
+
+A hidden health process drives everything a newcomer sees, so the product's analyses find real signal:
+
+* each account has a latent health ``h`` (z-scale): a per-account level, segment and CSM effects and an
+  AR(1) walk with occasional shocks (the "steep drops" the alerts should catch);
+* usage metrics (logins, feature adoption) follow ``h`` but also ramp up during the first months of an
+  account's life (why the model has an Onboarding profile) and dip in December and August (seasonality that
+  is *not* ill health);
+* support, sentiment, NPS (mostly blank: few customers answer surveys), contact recency and late invoices
+  follow ``h`` with their own noise and scales;
+* at every contract anniversary the account renews or churns with a probability driven by its recent ``h``;
+  a churned account has no snapshots after its renewal date, so backtests on ``churned`` mean something;
+* a few dozen current accounts carry a known ``health_label`` consistent with ``h`` (with a couple of
+  honest mislabels, as in real CSM judgement).
+
+Everything is vectorised over an accounts × snapshots grid: 10,000 × 104 weekly snapshots take seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_END = pd.Timestamp("2026-10-01")
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "models" / "default.yaml"
+SAMPLE_FILENAME = "sample_portfolio.csv"
+
+SIZES = np.array(["SMB", "Mid-Market", "Enterprise"], dtype=object)
+SIZE_SHARE = [0.55, 0.30, 0.15]
+SIZE_ARR_MEDIAN = np.array([14_000.0, 65_000.0, 240_000.0])
+SIZE_HEALTH = np.array([-0.15, 0.0, 0.2])
+SIZE_TICKET_RATE = np.array([0.8, 1.8, 3.5])  # bigger customers file more tickets at equal health
+
+REGIONS = np.array(["AMER", "EMEA", "APAC"], dtype=object)
+REGION_SHARE = [0.5, 0.32, 0.18]
+REGION_HEALTH = np.array([0.05, 0.0, -0.1])
+
+# Four CSMs per region; their effect on health is small but real (something for segment analysis to find).
+CSM_NAMES = np.array(
+    [
+        "Maya Patel", "Jordan Reyes", "Chris Okafor", "Sam Whitfield",  # AMER
+        "Lena Fischer", "Tomás Ortega", "Aisha Khan", "Pieter de Vries",  # EMEA
+        "Hiro Tanaka", "Priya Nair", "Grace Liu", "Ben Carter",  # APAC
+    ],
+    dtype=object,
+)
+CSM_HEALTH = np.array([0.15, 0.0, -0.1, 0.05, 0.1, -0.15, 0.0, 0.05, 0.0, 0.1, -0.05, -0.2])
+
+NAME_PREFIXES = [
+    "North", "Blue", "Silver", "Bright", "Iron", "Cedar", "Summit", "Harbor", "Pioneer", "Granite",
+    "Crystal", "Evergreen", "Red", "Golden", "Swift", "Clear", "Stone", "Maple", "Falcon", "Atlas",
+    "Nova", "Vertex", "Lumen", "Orbit", "Prairie", "Coastal", "Metro", "Alpine", "Sterling", "Keystone",
+    "Beacon", "Horizon", "Willow", "Copper", "Aurora", "Quarry", "Riverside", "Oak", "Polar", "Zenith",
+]
+NAME_CORES = [
+    "wind", "peak", "field", "bridge", "gate", "stone", "line", "works", "point", "craft",
+    "way", "view", "wave", "path", "light", "bay", "ridge", "forge", "spring", "mark",
+]
+NAME_SUFFIXES = [
+    "Analytics", "Logistics", "Health", "Foods", "Systems", "Partners", "Labs", "Financial", "Energy",
+    "Media", "Retail", "Software", "Manufacturing", "Insurance", "Education", "Travel", "Robotics",
+    "Biotech", "Holdings", "Studios",
+]
+
+STAGES = ("Onboarding", "Adoption", "Mature", "Renewal")
+DAYS_PER_MONTH = 365.25 / 12
+CONTRACT_MONTHS = 12
+
+
+def _periods_per_month(dates: pd.DatetimeIndex) -> float:
+    """Snapshots per month implied by the date grid (1 for monthly, ~4.3 for weekly)."""
+    if len(dates) < 2:
+        return 1.0
+    step_days = float(np.median(np.diff(dates.values).astype("timedelta64[D]").astype(float)))
+    return DAYS_PER_MONTH / max(step_days, 1.0)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _account_names(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Plausible, mostly unique company names such as "Northwind Analytics"."""
+    n_pre, n_core, n_suf = len(NAME_PREFIXES), len(NAME_CORES), len(NAME_SUFFIXES)
+    combos = n_pre * n_core * n_suf
+    pick = rng.choice(combos, size=n, replace=n > combos)
+    pre = np.array(NAME_PREFIXES, dtype=object)[pick // (n_core * n_suf)]
+    core = np.array(NAME_CORES, dtype=object)[(pick // n_suf) % n_core]
+    suf = np.array(NAME_SUFFIXES, dtype=object)[pick % n_suf]
+    return pre + core + " " + suf
+
+
+def _latent_health(
+    rng: np.random.Generator, base: np.ndarray, n_snapshots: int, per_month: float
+) -> np.ndarray:
+    """AR(1) walk around each account's base level with rare negative shocks; shape (accounts, snapshots).
+
+    Persistence and noise are set per month and converted to the snapshot frequency, so weekly and monthly
+    portfolios describe the same underlying process.
+    """
+    n = base.shape[0]
+    phi = 0.85 ** (1.0 / per_month)
+    sigma = 0.45 * np.sqrt((1 - phi**2) / (1 - 0.85**2))  # same stationary spread at any frequency
+    shocks = (rng.random((n, n_snapshots)) < 0.015 / per_month) * rng.uniform(-2.2, -1.2, (n, n_snapshots))
+    innovations = rng.normal(0.0, sigma, (n, n_snapshots)) + shocks
+    walk = np.empty((n, n_snapshots))
+    walk[:, 0] = rng.normal(0.0, 0.45, n)
+    # A loop over snapshot *columns* (at most ~100), each step vectorised over all accounts.
+    for t in range(1, n_snapshots):
+        walk[:, t] = phi * walk[:, t - 1] + innovations[:, t]
+    return base[:, None] + walk
+
+
+def generate_portfolio(
+    n_accounts: int = 2000,
+    n_snapshots: int = 24,
+    freq: str = "MS",
+    seed: int = 7,
+    end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Generate the sample portfolio as a canonical table (one row per account per snapshot).
+
+    Args:
+        n_accounts: accounts in the book (some join during the window, some churn and stop reporting).
+        n_snapshots: snapshot dates in the window.
+        freq: pandas frequency of snapshots ("MS" monthly, "W-MON" weekly, ...).
+        seed: the same seed always gives the same table.
+        end: last snapshot date (default 2026-10-01, fixed so the output does not depend on today).
+
+    Returns:
+        DataFrame with account_id, account_name, snapshot_date, size, stage, region, csm_owner, arr,
+        renewal_date, eight metrics, churned (nullable boolean) and health_label, sorted by account and date.
+    """
+    if n_accounts < 1 or n_snapshots < 1:
+        raise ValueError(f"n_accounts and n_snapshots must be >= 1; got {n_accounts} and {n_snapshots}")
+    rng = np.random.default_rng(seed)
+    n, T = n_accounts, n_snapshots
+    dates = pd.date_range(end=pd.Timestamp(end) if end is not None else DEFAULT_END, periods=T, freq=freq)
+    dates = dates.normalize().astype("datetime64[ns]")
+    per_month = _periods_per_month(dates)
+    first = dates[0]
+
+    # --- accounts -------------------------------------------------------------------------------
+    size_i = rng.choice(3, size=n, p=SIZE_SHARE)
+    region_i = rng.choice(3, size=n, p=REGION_SHARE)
+    csm_i = region_i * 4 + rng.integers(0, 4, n)
+    arr0 = SIZE_ARR_MEDIAN[size_i] * np.exp(rng.normal(0.0, 0.45, n))
+    # 85% of accounts are already customers when the window opens; the rest sign during it.
+    joins_later = rng.random(n) < 0.15
+    window_days = float((dates[-1] - first).days) if T > 1 else 0.0
+    start_offset_days = np.where(
+        joins_later,
+        rng.uniform(1.0, max(window_days, 1.0), n),  # days after the first snapshot
+        -rng.uniform(0.0, 48 * DAYS_PER_MONTH, n),  # tenure of up to four years at the first snapshot
+    )
+    start = first + pd.to_timedelta(np.round(start_offset_days), unit="D")
+
+    base = (
+        rng.normal(0.0, 0.7, n)
+        + SIZE_HEALTH[size_i]
+        + REGION_HEALTH[region_i]
+        + CSM_HEALTH[csm_i]
+    )
+    h = _latent_health(rng, base, T, per_month)  # (n, T)
+
+    # --- grid: tenure, contract anniversaries, churn ----------------------------------------------
+    day_of = (dates.values[None, :] - start.values[:, None]).astype("timedelta64[D]").astype(float)
+    started = day_of >= 0
+    tenure_m = np.where(started, day_of / DAYS_PER_MONTH, -1.0)
+    renewals_done = np.where(started, np.floor(tenure_m / CONTRACT_MONTHS), -1.0)
+    prev_done = np.concatenate([np.full((n, 1), -1.0), renewals_done[:, :-1]], axis=1)
+    # An anniversary fell between the previous snapshot and this one (and the account already existed).
+    renewal_event = started & (renewals_done >= 1) & (renewals_done > prev_done) & (prev_done >= 0)
+
+    # Churn risk follows health over the quarter before the renewal (what a backtest should detect).
+    k = max(1, round(3 * per_month))
+    csum = np.cumsum(np.concatenate([np.zeros((n, 1)), h], axis=1), axis=1)
+    lo = np.maximum(np.arange(T) - k, 0)
+    recent_h = (csum[:, np.arange(T)] - csum[:, lo]) / np.maximum(np.arange(T) - lo, 1)
+    recent_h[:, 0] = h[:, 0]
+    p_churn = _sigmoid(-3.7 - 1.5 * recent_h)
+    churn_event = renewal_event & (rng.random((n, T)) < p_churn)
+    churned_any = churn_event.any(axis=1)
+    churn_at = np.where(churned_any, churn_event.argmax(axis=1), T)
+    active = started & (np.arange(T)[None, :] < churn_at[:, None])
+
+    # ARR moves at each renewal: healthy accounts expand, weak ones contract.
+    arr_step = np.where(renewal_event & active, np.exp(0.12 * h + rng.normal(0.0, 0.05, (n, T))), 1.0)
+    arr = np.round(arr0[:, None] * np.cumprod(arr_step, axis=1), -2)
+
+    next_renewal_days = (np.maximum(renewals_done, 0) + 1) * CONTRACT_MONTHS * DAYS_PER_MONTH
+    days_to_renewal = next_renewal_days - day_of
+    stage_i = np.select(
+        [tenure_m < 3, (days_to_renewal <= 60) & (tenure_m >= 9), tenure_m < 12],
+        [0, 3, 1],
+        default=2,
+    )
+
+    # --- metrics ----------------------------------------------------------------------------------
+    ramp = 1.0 - np.exp(-np.maximum(tenure_m, 0.0) / 1.8)  # usage builds over the first months
+    month = dates.month.values[None, :]
+    season = np.where(month == 12, -0.35, np.where(month == 8, -0.2, 0.0))  # holidays, not ill health
+    usage = h + season
+
+    def noise(scale: float) -> np.ndarray:
+        return rng.normal(0.0, scale, (n, T))
+
+    logins = np.round(np.exp(1.55 + 0.45 * usage + noise(0.22)) * (0.12 + 0.88 * ramp), 1)
+    adoption = np.round(100 * _sigmoid(0.1 + 0.85 * usage + noise(0.3)) * (0.25 + 0.75 * ramp), 1)
+    tickets = rng.poisson(SIZE_TICKET_RATE[size_i][:, None] * np.exp(-0.55 * h) * (1.6 - 0.6 * ramp))
+    tickets = tickets.astype(float)
+    sentiment = np.round(np.tanh(0.2 + 0.6 * h + noise(0.35)), 2)
+    sentiment = np.where(tickets > 0, sentiment, np.nan)  # nothing to rate without tickets
+    answered = rng.random((n, T)) < 0.22
+    nps = np.where(answered, np.clip(np.round(7.2 + 1.7 * h + noise(1.3)), 0, 10), np.nan)
+    contact = np.clip(
+        np.round(np.exp(2.6 - 0.35 * h - 0.45 * (size_i[:, None] == 2) - 0.3 * season + noise(0.45))),
+        0,
+        180,
+    )
+    late = rng.random((n, T)) < _sigmoid(-2.2 - 1.1 * h)
+    invoice_late = np.where(late, np.round(rng.gamma(2.0, 9.0 - 3.0 * np.clip(h, -1.5, 1.5))), 0.0)
+    pulse = h + noise(0.55)
+    csm_sent = np.select([pulse < -1.1, pulse < 0.2], ["red", "yellow"], default="green").astype(object)
+    csm_sent[rng.random((n, T)) < 0.03] = np.nan  # the CSM did not fill it in
+
+    # --- labels -----------------------------------------------------------------------------------
+    churned = np.full(n, pd.NA, dtype=object)
+    renewed_any = (renewal_event & active).any(axis=1)
+    churned[renewed_any] = False
+    churned[churned_any] = True  # outcome unknown (NA) for accounts that have not reached a renewal yet
+
+    health_label = np.full(n, np.nan, dtype=object)
+    current = active[:, -1]
+    recent_level = np.where(current, recent_h[:, -1], np.nan)
+    n_each = max(3, min(25, n // 80))
+    order = np.argsort(recent_level)  # NaN (not current) sorts last
+    n_current = int(current.sum())
+    if n_current >= 4 * n_each:
+        weak_pool = order[: n_current // 5]
+        strong_pool = order[n_current - n_current // 5 : n_current]
+        weak = rng.choice(weak_pool, n_each, replace=False)
+        strong = rng.choice(strong_pool, n_each, replace=False)
+        health_label[weak] = "struggling"
+        health_label[strong] = "healthy"
+        # Honest mislabels: the CSM's gut disagrees with the data on a couple of accounts.
+        health_label[weak[:1]] = "healthy"
+        health_label[strong[:1]] = "struggling"
+
+    # --- assemble the long table (only cells where the account is a customer) ---------------------
+    rows, cols = np.nonzero(active)
+    ids = np.char.add("ACC-", np.char.zfill(np.arange(1, n + 1).astype(str), 5)).astype(object)
+    renewal_date = start.values[:, None] + (next_renewal_days.round().astype("timedelta64[D]"))
+    df = pd.DataFrame(
+        {
+            "account_id": ids[rows],
+            "account_name": _account_names(rng, n)[rows],
+            "snapshot_date": dates.values[cols],
+            "size": SIZES[size_i][rows],
+            "stage": np.array(STAGES, dtype=object)[stage_i[rows, cols]],
+            "region": REGIONS[region_i][rows],
+            "csm_owner": CSM_NAMES[csm_i][rows],
+            "arr": arr[rows, cols],
+            "renewal_date": renewal_date[rows, cols].astype("datetime64[ns]"),
+            "logins_per_user": logins[rows, cols],
+            "feature_adoption_pct": adoption[rows, cols],
+            "open_tickets": tickets[rows, cols],
+            "ticket_sentiment": sentiment[rows, cols],
+            "nps": nps[rows, cols],
+            "days_since_last_contact": contact[rows, cols],
+            "invoice_days_late": invoice_late[rows, cols],
+            "csm_sentiment": csm_sent[rows, cols],
+            "churned": pd.array(churned[rows], dtype="boolean"),
+            "health_label": health_label[rows],
+        }
+    )
+    return df.reset_index(drop=True)
+
+
+def write_sample(out_dir: str | Path) -> dict[str, Path]:
+    """Write the sample portfolio (CSV) and the default model (YAML) into ``out_dir``.
+
+    Returns:
+        ``{"portfolio": <csv path>, "model": <yaml path>}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    portfolio_path = out / SAMPLE_FILENAME
+    model_path = out / "default.yaml"
+    generate_portfolio().to_csv(portfolio_path, index=False, date_format="%Y-%m-%d")
+    model_path.write_text(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    return {"portfolio": portfolio_path, "model": model_path}
