@@ -148,6 +148,11 @@ class Roles:
         single = [getattr(self, r) for r in ROLE_NAMES]
         return [c for c in single if c is not None] + list(self.segments) + list(self.metrics)
 
+    def canonical(self) -> Roles:
+        """The same roles naming the canonical table's columns (e.g. the outcome column becomes 'churned')."""
+        singles = {r: CANONICAL[r] if getattr(self, r) is not None else None for r in ROLE_NAMES}
+        return Roles(**singles, segments=self.segments, metrics=self.metrics)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/YAML friendly); segments and metrics as lists."""
         d: dict[str, Any] = {r: getattr(self, r) for r in ROLE_NAMES}

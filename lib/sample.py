@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lib.ingest import Roles
+
 DEFAULT_END = pd.Timestamp("2026-10-01")
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "models" / "default.yaml"
 SAMPLE_FILENAME = "sample_portfolio.csv"
@@ -65,6 +67,10 @@ NAME_SUFFIXES = [
     "Biotech", "Holdings", "Studios",
 ]
 
+METRICS = (
+    "logins_per_user", "feature_adoption_pct", "open_tickets", "ticket_sentiment", "nps",
+    "days_since_last_contact", "invoice_days_late", "csm_sentiment",
+)
 STAGES = ("Onboarding", "Adoption", "Mature", "Renewal")
 DAYS_PER_MONTH = 365.25 / 12
 CONTRACT_MONTHS = 12
@@ -278,6 +284,21 @@ def generate_portfolio(
         }
     )
     return df.reset_index(drop=True)
+
+
+def sample_roles() -> Roles:
+    """The column roles of :func:`generate_portfolio`'s table (so it can be stored without detection)."""
+    return Roles(
+        account_id="account_id",
+        account_name="account_name",
+        snapshot_date="snapshot_date",
+        arr="arr",
+        renewal_date="renewal_date",
+        outcome="churned",
+        health_label="health_label",
+        segments=("size", "stage", "region", "csm_owner"),
+        metrics=METRICS,
+    )
 
 
 def write_sample(out_dir: str | Path) -> dict[str, Path]:
