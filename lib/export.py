@@ -493,16 +493,26 @@ def figures_png(
     height: int = 675,
     scale: float = 2.0,
     progress: ProgressFn | None = None,
+    renderer: PngRenderer | None = None,
 ) -> list[bytes]:
     """Render several figures to PNG in one browser session (a few seconds to start, then fast per chart).
+
+    Args:
+        figs: the figures, rendered in order.
+        width, height: size in CSS pixels; the PNG is ``width × scale`` by ``height × scale``.
+        scale: pixel density (2 = sharp on projectors and high-DPI screens).
+        progress: optional ``(fraction, message)`` callback.
+        renderer: an open `PngRenderer` to reuse (it stays open); by default one is started and closed here.
 
     Raises:
         ExportError: no usable browser, or a chart failed to render (see `PngRenderer`).
     """
     figures = list(figs)
     _report(progress, 0.0, "Starting the chart renderer…")
-    images: list[bytes] = []
-    with PngRenderer() as renderer:
+    with contextlib.ExitStack() as stack:
+        if renderer is None:
+            renderer = stack.enter_context(PngRenderer())
+        images: list[bytes] = []
         for i, fig in enumerate(figures, start=1):
             images.append(renderer.render(fig, width=width, height=height, scale=scale))
             _report(progress, i / len(figures), f"Rendered chart {i} of {len(figures)}")
@@ -655,6 +665,7 @@ def qbr_deck(
     model_version: int | str | None,
     images: bool = True,
     progress: ProgressFn | None = None,
+    renderer: PngRenderer | None = None,
 ) -> bytes:
     """A 16:9 PowerPoint deck of the QBR view, as .pptx bytes.
 
@@ -666,6 +677,7 @@ def qbr_deck(
 
     When pictures cannot be rendered (no browser, see `png_unavailable_reason`) or ``images`` is False, the
     deck still builds: each chart slide says so and shows a table summarising the chart's data instead.
+    An open ``renderer`` is reused (and left open), as in `figures_png`.
     """
     from pptx import Presentation
     from pptx.util import Inches
@@ -683,6 +695,7 @@ def qbr_deck(
                     [_deck_figure(f) for f in figs],
                     **_DECK_IMAGE,
                     progress=(lambda f, m: _report(progress, 0.8 * f, m)) if progress else None,
+                    renderer=renderer,
                 )
             )
         except ExportError as err:

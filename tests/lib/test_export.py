@@ -236,16 +236,25 @@ def test_figure_png_returns_a_png_of_the_requested_pixel_size():
     assert export.png_size(data) == (800, 600)
 
 
+@pytest.fixture(scope="module")
+def renderer():
+    """One browser session shared by the PNG tests that accept a renderer (start-up is the slow part)."""
+    with export.PngRenderer() as session:
+        yield session
+
+
 @needs_browser
-def test_figures_png_renders_several_figures_in_one_session_with_progress():
+def test_figures_png_renders_several_figures_in_a_reused_session_with_progress(renderer):
     seen: list[float] = []
+    figures = [_figure("A", ["x"], [1]), _figure("B", ["y"], [2])]
     images = export.figures_png(
-        [_figure("A", ["x"], [1]), _figure("B", ["y"], [2])], width=320, height=200, scale=1,
-        progress=lambda f, m: seen.append(f),
+        figures, width=320, height=200, scale=1, progress=lambda f, m: seen.append(f), renderer=renderer
     )
     assert [export.png_size(i) for i in images] == [(320, 200), (320, 200)]
     assert images[0] != images[1]
     assert seen[0] == 0.0 and seen[-1] == 1.0 and 0.5 in seen
+    again = export.figures_png(figures[:1], width=100, height=80, scale=3, renderer=renderer)  # still open
+    assert export.png_size(again[0]) == (300, 240)
 
 
 def test_png_export_without_a_browser_raises_an_error_that_says_how_to_fix_it(monkeypatch):
@@ -312,12 +321,12 @@ def test_qbr_deck_without_pictures_shows_each_charts_data_as_a_table(monkeypatch
 
 
 @needs_browser
-def test_qbr_deck_embeds_each_chart_as_a_picture_with_alt_text():
+def test_qbr_deck_embeds_each_chart_as_a_picture_with_alt_text(renderer):
     portfolio, account = _deck_figures()
     seen: list[float] = []
     data = export.qbr_deck(
         portfolio, account, title="QBR", notes=["One"], model_name="Default", model_version=2,
-        progress=lambda f, m: seen.append(f),
+        progress=lambda f, m: seen.append(f), renderer=renderer,
     )
     prs = Presentation(io.BytesIO(data))
     pictures = [s for slide in list(prs.slides)[1:-1] for s in slide.shapes if s.shape_type == 13]
@@ -325,3 +334,27 @@ def test_qbr_deck_embeds_each_chart_as_a_picture_with_alt_text():
     assert all(export.png_size(p.image.blob) == (2400, 1090) for p in pictures)
     assert pictures[2]._element.nvPicPr.cNvPr.get("descr") == "Acme: score history"
     assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+# --- on the sample portfolio scored by the engine ---------------------------------------------------
+
+
+def test_scores_excel_and_csv_of_the_scored_sample_hold_the_engines_numbers():
+    from lib.model import load_model
+    from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
+    from lib.scoring import score
+
+    model = load_model(DEFAULT_MODEL_PATH)
+    scores = score(model, generate_portfolio(n_accounts=150, n_snapshots=3))
+    data = export.scores_excel(scores, model_name=model.name, model_version=1, bands=model.bands)
+    book = load_workbook(io.BytesIO(data))
+    rows = list(book["Scores"].iter_rows(values_only=True))
+    back = pd.DataFrame(rows[1:], columns=rows[0])
+    assert list(back.columns) == list(scores.columns)
+    numeric = scores.select_dtypes("number").columns
+    np.testing.assert_allclose(back[numeric].astype(float).to_numpy(), scores[numeric].to_numpy(), equal_nan=True)
+    assert back["band"].tolist() == scores["band"].tolist()
+    about = dict(list(book["About"].iter_rows(values_only=True))[1:])
+    assert (about["Model"], about["Red band"]) == ("Default", f"score ≤ {model.bands.red:g}")
+    csv_back = pd.read_csv(io.BytesIO(export.scores_csv(scores, model_name=model.name, model_version=1)))
+    np.testing.assert_allclose(csv_back[numeric].to_numpy(), scores[numeric].to_numpy(), equal_nan=True)

@@ -221,3 +221,57 @@ def test_expansion_list_needs_a_numeric_usage_column(book):
         worklists.expansion_list(scores, portfolio, usage_column="seats")
     with pytest.raises(WorklistError, match="at least 2 snapshots"):
         worklists.expansion_list(scores, portfolio, usage_column="logins_per_user", trend_snapshots=1)
+
+
+# --- on the sample portfolio scored by the engine ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_scored():
+    import yaml
+
+    from lib.model import model_from_dict
+    from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
+    from lib.scoring import score
+
+    raw = yaml.safe_load(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))
+    raw["expansion"] = {
+        "bands": {"red": 30, "yellow": 60},
+        "metrics": {
+            "feature_adoption_pct": {"weight": 1, "score": {"method": "linear", "red": 20, "green": 80}},
+            "logins_per_user": {"weight": 1, "score": {"method": "linear", "red": 2, "green": 10}},
+        },
+    }
+    model = model_from_dict(raw, "sample model")
+    portfolio = generate_portfolio(n_accounts=300, n_snapshots=6)
+    return portfolio, score(model, portfolio), score(model.expansion, portfolio)
+
+
+def test_attention_list_on_the_scored_sample_lists_every_red_account_ranked_by_arr_at_risk(sample_scored):
+    portfolio, scores, _ = sample_scored
+    latest = scores["snapshot_date"].max()
+    out = worklists.attention_list(scores, portfolio)
+    red_now = set(scores.loc[(scores["snapshot_date"] == latest) & (scores["band"] == "red"), "account_id"])
+    assert red_now and red_now <= set(out["account_id"])
+    assert set(out["owner"]) <= set(portfolio["csm_owner"])
+    arr = portfolio.loc[portfolio["snapshot_date"] == latest].set_index("account_id")["arr"]
+    expected = arr.reindex(out["account_id"]).to_numpy() * (1 - out["score"].to_numpy() / 100)
+    np.testing.assert_allclose(out["arr_at_risk"].to_numpy(), expected)
+    for _, rows in out.groupby("owner"):
+        assert rows["rank"].tolist() == list(range(1, len(rows) + 1))
+        assert rows["arr_at_risk"].dropna().is_monotonic_decreasing
+    assert (out["reason"].str.len() > 0).all()
+    assert out[["alert_hit", "is_red", "contact_overdue", "renewal_soon"]].any(axis=1).all()
+
+
+def test_expansion_list_on_the_sample_ranks_by_the_models_expansion_score(sample_scored):
+    portfolio, scores, expansion_scores = sample_scored
+    out = worklists.expansion_list(
+        scores, portfolio, usage_column="logins_per_user", expansion_scores=expansion_scores
+    )
+    assert len(out) > 0 and (out["band"] == "green").all() and (out["usage_slope"] > 0).all()
+    latest = expansion_scores.loc[expansion_scores["snapshot_date"] == scores["snapshot_date"].max()]
+    expected = latest.set_index("account_id")["score"].reindex(out["account_id"]).to_numpy()
+    np.testing.assert_allclose(out["expansion_score"].to_numpy(), expected)
+    for _, rows in out.groupby("owner"):
+        assert rows["expansion_score"].is_monotonic_decreasing
