@@ -435,6 +435,8 @@ class PngRenderer:
         try:
             await k.open()
         except Exception as err:
+            with contextlib.suppress(Exception):  # do not leave a half-started browser behind
+                await k.close()
             raise ExportError(
                 f"PNG export could not start the browser at {browser}: {err} — check that it runs "
                 f"(`{browser} --headless --version`), or {_BROWSER_FIX}"
@@ -578,7 +580,8 @@ def figure_summary(fig: go.Figure, max_rows: int = _SUMMARY_ROWS) -> pd.DataFram
 def _deck_figure(fig: go.Figure) -> go.Figure:
     """A copy for the slide picture: the title moves to the slide, text grows to be read from a distance."""
     copy = go.Figure(fig)
-    copy.update_layout(title_text=None)
+    # Without its title the chart needs little top margin (legends above the plot push it out themselves).
+    copy.update_layout(title_text=None, margin_t=40)
     if copy.layout.title.subtitle.text:
         copy.update_layout(title_subtitle_text=None)
     if copy.layout.font.size is None:

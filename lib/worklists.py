@@ -241,8 +241,6 @@ def attention_list(
         )
     )
     rows["reason"] = reason.str.removesuffix("; ")
-    if "account_name" not in rows.columns:
-        rows["account_name"] = rows["account_id"]
     ranked = _rank_within_owner(rows, ["arr_at_risk", "score"], [False, True])
     columns = [
         "owner", "rank", "account_id", "account_name", "band", "score", "change", "arr", "arr_at_risk",
@@ -367,8 +365,6 @@ def expansion_list(
     rows["usage"] = rows.pop(f"{usage_column}_value").astype(float)
     if "arr" not in rows.columns:
         rows["arr"] = np.nan
-    if "account_name" not in rows.columns:
-        rows["account_name"] = rows["account_id"]
     if expansion_scores is not None:
         _check_columns(expansion_scores, ["account_id", "snapshot_date", "score"], "expansion_scores",
                        "pass the table lib.scoring.score returns for the model's expansion sub-model")
