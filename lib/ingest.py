@@ -555,6 +555,7 @@ NAME_RULES: dict[str, tuple[tuple[str, float, str], ...]] = {
         (r"(account|acct|customer|client|company|org|organi[sz]ation|tenant) (id|number|no|key|code)", 0.95,
          "account id"),
         (r"(sfdc|salesforce|crm|hubspot) (account )?id|accountid|customerid|id", 0.85, "id"),
+        (r"[a-z ]+ (id|nr|no|number)", 0.75, "… id"),
     ),
     "account_name": (
         (r"(account|customer|client|company|org|organi[sz]ation) name|company|organi[sz]ation", 0.95, "account name"),
@@ -677,16 +678,17 @@ def _candidates(p: _Profile) -> dict[str, tuple[float, str]]:
             if p.kind not in ("text", "categorical"):
                 continue
         elif role in ("snapshot_date", "renewal_date"):
-            if p.kind != "date":
-                continue
+            if p.kind != "date" and p.date_share < 0.5:
+                continue  # (a named date column with some bad values is still the date; loading says which)
         elif role == "arr":
             if p.kind != "numeric":
                 continue
         elif role == "outcome":
-            if not vals or not vals <= (CHURN_TRUE | CHURN_FALSE | YES | NO):
+            # Mostly outcome words; the odd unknown value is reported when loading.
+            if not vals or len(vals & (CHURN_TRUE | CHURN_FALSE | YES | NO)) < max(1, len(vals) / 2):
                 continue
         elif role == "health_label":
-            if not vals or not vals <= (HEALTHY | STRUGGLING):
+            if not vals or len(vals & (HEALTHY | STRUGGLING)) < max(1, len(vals) / 2):
                 continue
         out[role] = (conf, f"{reason}; {_facts(p)}")
     # Value-only guesses (lower confidence) when the name says nothing.
