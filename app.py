@@ -1,0 +1,31 @@
+"""Health Score Studio — the entry point: page config, the shared sidebar and the page list."""
+
+import streamlit as st
+
+from lib import ui
+
+st.set_page_config(page_title="Health Score Studio", page_icon=":material/monitor_heart:", layout="wide")
+
+PAGES = {
+    "Portfolio": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/trends.py", title="Trends", icon=":material/trending_up:"),
+        st.Page("pages/account.py", title="Account", icon=":material/person_search:"),
+    ],
+    "Model": [
+        st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/validate.py", title="Validate", icon=":material/fact_check:"),
+    ],
+    "Share": [
+        st.Page("pages/present.py", title="Present", icon=":material/co_present:"),
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    ],
+}
+
+fullscreen = bool(st.session_state.get(ui.PRESENT_FULLSCREEN))
+page = st.navigation(PAGES, position="hidden" if fullscreen else "sidebar")
+ui.remember(ui.sidebar())
+if fullscreen:
+    ui.hide_chrome()
+page.run()

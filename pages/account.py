@@ -1,0 +1,5 @@
+"""account page (being built)."""
+
+import streamlit as st
+
+st.title("Account")

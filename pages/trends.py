@@ -1,0 +1,5 @@
+"""trends page (being built)."""
+
+import streamlit as st
+
+st.title("Trends")

@@ -1,0 +1,5 @@
+"""tune page (being built)."""
+
+import streamlit as st
+
+st.title("Tune")

@@ -1,0 +1,5 @@
+"""validate page (being built)."""
+
+import streamlit as st
+
+st.title("Validate")

@@ -1,0 +1,28 @@
+"""AppTest helpers: every page is tested through app.py (st.navigation), the way a person reaches it."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+PAGES = ["overview", "trends", "account", "tune", "compare", "validate", "present", "data"]
+
+
+def open_app(page: str | None = None, timeout: float = 120) -> AppTest:
+    """Run app.py on the sample workspace and switch to `pages/<page>.py` (the default page when None)."""
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    if page is not None:
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+def errors(at: AppTest) -> list[str]:
+    """Exception messages shown on the page (empty when it rendered cleanly)."""
+    return [e.message for e in at.exception]
+
+
+@pytest.fixture
+def app():
+    return open_app
