@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlglot
 
 from lib.model import (
@@ -405,9 +406,10 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
         if isinstance(data, pd.DataFrame):
             frame = _prepare_frame(model, data)
             view = f"hs_input_{uuid.uuid4().hex}"
-            cur.register(view, frame)
+            # Arrow, not the DataFrame: DuckDB's pandas scan converts object (text) columns row by row.
+            cur.register(view, pa.Table.from_pandas(frame, preserve_index=False))
             try:
-                result = cur.execute(compile_sql(model, quote_ident(view))).df()
+                result = cur.execute(compile_sql(model, quote_ident(view))).fetch_arrow_table().to_pandas()
             finally:
                 cur.unregister(view)
         elif isinstance(data, duckdb.DuckDBPyRelation):
@@ -415,7 +417,7 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
             if problems:
                 raise ModelError(problems, source="data")
             view = f"hs_input_{uuid.uuid4().hex}"
-            result = data.query(view, compile_sql(model, view)).df()
+            result = data.query(view, compile_sql(model, view)).fetch_arrow_table().to_pandas()
         else:
             path = Path(data)
             source = _reader(path)
@@ -423,7 +425,7 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
             problems = _required_problems(model, columns)
             if problems:
                 raise ModelError(problems, source=str(path))
-            result = cur.execute(compile_sql(model, source)).df()
+            result = cur.execute(compile_sql(model, source)).fetch_arrow_table().to_pandas()
     finally:
         if not own:
             cur.close()
@@ -438,6 +440,50 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
 def _steps_np(v: np.ndarray, cuts: tuple[float, ...], points: tuple[float, ...]) -> np.ndarray:
     out = np.asarray(points, dtype=float)[np.searchsorted(np.asarray(cuts, dtype=float), v, side="right")]
     return np.where(np.isnan(v), np.nan, out)
+
+
+def _missing_key(metric: str, spec: ScoreSpec) -> tuple:
+    """What decides whether a spec's score is missing: the column, plus the known categories or peer groups."""
+    if isinstance(spec, Categories):
+        return ("cat", metric, tuple(sorted(spec.lookup())))
+    if isinstance(spec, VsAverage):
+        return ("ratio", metric, spec.within)  # a peer mean of 0 makes the ratio missing
+    return ("num", metric)
+
+
+def _effective_weights(plan: _Plan, missing: str, pidx: np.ndarray, has: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Weights after profile selection and missing-data handling, the same arithmetic as the SQL.
+
+    Args:
+        plan: the model's plan.
+        missing: ``renormalize`` or ``zero``.
+        pidx: profile index per row (len u).
+        has: u × k, whether each metric has a score.
+
+    Returns:
+        (u × k effective weights, u usable flags: some metric with a positive weight has a score).
+    """
+    u, k = has.shape
+    w = plan.weights[pidx]
+    present = (has & (w > 0)) if missing == "renormalize" else (w > 0)
+    terms = np.where(present, w, 0.0)
+    gs = []
+    for ms in plan.group_members():
+        acc = terms[:, ms[0]].copy() if ms else np.zeros(u)
+        for i in ms[1:]:
+            acc = acc + terms[:, i]
+        gs.append(acc)
+    gt = np.zeros(u)
+    for j, gw in enumerate(plan.group_weights):
+        part = np.where(gs[j] > 0, gw, 0.0)
+        gt = part if j == 0 else gt + part
+    eff = np.zeros((u, k))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i, m in enumerate(plan.metrics):
+            val = (plan.group_weights[m.group] / gt) * (w[:, i] / gs[m.group])
+            eff[:, i] = np.where(present[:, i] & (gt > 0), val, 0.0)
+    return eff, (has & (eff > 0)).any(axis=1)
 
 
 class LiveScorer:
@@ -537,45 +583,55 @@ class LiveScorer:
 
     # -- evaluation
 
-    def _scores(self, model: Model) -> tuple[_Plan, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return (plan, profile index, metric scores n×k, effective weights n×k, overall score)."""
+    def _metric_scores(self, plan: _Plan, i: int, pidx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Metric i's score per row under each row's profile, and the same with missing as 0."""
+        m = plan.metrics[i]
+        key = ("pick", m.name, tuple(repr(v) for v in m.variants), m.variant_of_profile, repr(plan.whens))
+
+        def build() -> tuple[np.ndarray, np.ndarray]:
+            variants = [self._spec_score(m.name, spec) for spec in m.variants]
+            s = variants[0] if len(variants) == 1 else np.choose(np.asarray(m.variant_of_profile)[pidx], variants)
+            return s, np.where(np.isnan(s), 0.0, s)
+
+        return self._cached(key, build)
+
+    def _patterns(self, plan: _Plan, pidx: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows grouped by (profile, which metrics have a value): (pattern per row, one row per pattern).
+
+        Effective weights depend on nothing else, so they are computed once per pattern. The cache key
+        names what decides missingness (not thresholds or weights), so slider moves reuse it.
+        """
+        has_keys = tuple((tuple(_missing_key(m.name, v) for v in m.variants), m.variant_of_profile)
+                         for m in plan.metrics)
+
+        def build() -> tuple[np.ndarray, np.ndarray]:
+            code = pidx.astype(np.int64)
+            for j, s in enumerate(scores):
+                code = code * 2 + ~np.isnan(s)
+                if j % 40 == 39:  # keep the code inside int64
+                    code = pd.factorize(code)[0].astype(np.int64)
+            inverse, uniques = pd.factorize(code)
+            first = np.empty(len(uniques), dtype=np.int64)
+            first[inverse[::-1]] = np.arange(len(code))[::-1]
+            return inverse, first
+
+        return self._cached(("patterns", repr(plan.whens), has_keys), build)
+
+    def _scores(self, model: Model) -> tuple[_Plan, np.ndarray, list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """Return (plan, profile index, metric scores, effective weights, overall score)."""
         plan = _Plan(model)
         pidx = self._profile_index(plan)
-        n, k = len(pidx), len(plan.metrics)
-        s = np.empty((n, k))
-        for i, m in enumerate(plan.metrics):
-            variants = [self._spec_score(m.name, spec) for spec in m.variants]
-            if len(variants) == 1:
-                s[:, i] = variants[0]
-            else:
-                s[:, i] = np.choose(np.asarray(m.variant_of_profile)[pidx], variants)
-        w = plan.weights[pidx]
-        has = ~np.isnan(s)
-        present = (has & (w > 0)) if model.missing == "renormalize" else (w > 0)
-        terms = np.where(present, w, 0.0)
-        members = plan.group_members()
-        gs = []
-        for ms in members:
-            acc = terms[:, ms[0]].copy() if ms else np.zeros(n)
-            for i in ms[1:]:
-                acc = acc + terms[:, i]
-            gs.append(acc)
-        gt = np.zeros(n)
-        for j, gw in enumerate(plan.group_weights):
-            part = np.where(gs[j] > 0, gw, 0.0)
-            gt = part if j == 0 else gt + part
-        eff = np.zeros((n, k))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for i, m in enumerate(plan.metrics):
-                val = (plan.group_weights[m.group] / gt) * (w[:, i] / gs[m.group])
-                eff[:, i] = np.where(present[:, i] & (gt > 0), val, 0.0)
-        contrib = eff * np.where(has, s, 0.0)
-        total = contrib[:, 0].copy()
-        for i in range(1, k):
-            total = total + contrib[:, i]
-        usable = (has & (eff > 0)).any(axis=1)
-        overall = np.where(usable, round_half_away(total, SCORE_DECIMALS), np.nan)
-        return plan, pidx, s, eff, overall
+        picked = [self._metric_scores(plan, i, pidx) for i in range(len(plan.metrics))]
+        scores = [s for s, _ in picked]
+        inverse, first = self._patterns(plan, pidx, scores)
+        has = np.column_stack([~np.isnan(s[first]) for s in scores])
+        eff_table, usable_table = _effective_weights(plan, model.missing, pidx[first], has)
+        eff = [eff_table[:, i][inverse] for i in range(len(scores))]
+        total = eff[0] * picked[0][1]
+        for i in range(1, len(scores)):
+            total = total + eff[i] * picked[i][1]
+        overall = np.where(usable_table[inverse], round_half_away(total, SCORE_DECIMALS), np.nan)
+        return plan, pidx, scores, eff, overall
 
     @staticmethod
     def _band_codes(model: Model, overall: np.ndarray) -> np.ndarray:
@@ -630,9 +686,9 @@ class LiveScorer:
             "alerts": combos[alert_code],
         }
         for i, m in enumerate(plan.metrics):
-            out[f"{m.name}_score"] = s[:, i]
-            out[f"{m.name}_weight"] = eff[:, i]
-            out[f"{m.name}_contribution"] = eff[:, i] * np.where(np.isnan(s[:, i]), 0.0, s[:, i])
+            out[f"{m.name}_score"] = s[i]
+            out[f"{m.name}_weight"] = eff[i]
+            out[f"{m.name}_contribution"] = eff[i] * np.where(np.isnan(s[i]), 0.0, s[i])
         return pd.DataFrame(out)
 
     def _shifted(self, x: np.ndarray, lag: int) -> np.ndarray:
