@@ -67,9 +67,9 @@ def _check_columns(df: pd.DataFrame, needed: Iterable[str], table: str, fix: str
         raise WorklistError(f"{table}: missing column(s) {', '.join(map(repr, missing))} — {fix}")
 
 
-def _resolve_column(portfolio: pd.DataFrame, given: str | None, candidates: Sequence[str], what: str) -> str | None:
+def _resolve_column(portfolio: pd.DataFrame, given: str | None, detected: str | None, what: str) -> str | None:
     if given is None:
-        return _first_present(portfolio.columns, candidates)
+        return detected
     if given not in portfolio.columns:
         raise WorklistError(
             f"portfolio: {what} column {given!r} not found — pick one of: {', '.join(map(str, portfolio.columns))}"
@@ -195,8 +195,10 @@ def attention_list(
     _check_columns(scores, _SCORE_COLUMNS, "scores", "pass the table returned by lib.scoring.score")
     _check_columns(portfolio, KEY, "portfolio", "pass the canonical portfolio table (lib.ingest.load_portfolio)")
     when = _as_of(scores, as_of)
-    owner_col = _resolve_column(portfolio, owner_column, OWNER_CANDIDATES, "owner")
-    contact_col = _resolve_column(portfolio, contact_column, CONTACT_CANDIDATES, "contact")
+    owner_col = _resolve_column(portfolio, owner_column, find_owner_column(portfolio.columns), "owner")
+    contact_col = _resolve_column(
+        portfolio, contact_column, find_contact_column(portfolio.columns), "contact"
+    )
     rows = _snapshot(scores, portfolio, when, [c for c in (owner_col, contact_col) if c], [])
 
     rows["owner"] = _owners(rows, owner_col)
@@ -350,7 +352,7 @@ def expansion_list(
     if trend_snapshots < 2:
         raise WorklistError(f"trend_snapshots: {trend_snapshots} — a trend needs at least 2 snapshots")
     when = _as_of(scores, as_of)
-    owner_col = _resolve_column(portfolio, owner_column, OWNER_CANDIDATES, "owner")
+    owner_col = _resolve_column(portfolio, owner_column, find_owner_column(portfolio.columns), "owner")
     rows = _snapshot(scores, portfolio, when, [owner_col] if owner_col else [], [usage_column])
     rows["owner"] = _owners(rows, owner_col)
 
