@@ -11,12 +11,29 @@ good account (healthy / renewed) scores higher than a random bad one (struggling
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
-from lib.portfolio import BAND_ORDER as BANDS
+from lib.model import (
+    DEFAULT_PROFILE,
+    Linear,
+    Model,
+    ModelChange,
+    ScoreSpec,
+    Steps,
+    diff_models,
+    effective_weights,
+    model_from_dict,
+    model_to_dict,
+    spec_to_dict,
+)
+from lib.portfolio import ATTRIBUTES, attach_attributes
+from lib.scoring import BANDS, score
 
 MIN_OUTCOMES = 30  # fewer churned (or renewed) accounts than this and a backtest cannot be judged
 _BOOT_CELLS = 4_000_000  # bound on resamples x distinct scores held in memory at once by the bootstrap
@@ -77,7 +94,7 @@ def auc_interval(
     s, y = s[keep], y[keep]
     n1 = int(y.sum())
     n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
+    if n1 == 0 or n0 == 0 or n_boot <= 0:
         return float("nan"), float("nan")
     values, idx = np.unique(s, return_inverse=True)
     k = len(values)
@@ -129,12 +146,28 @@ def lift_by_decile(scores: object, churned: object, *, bins: int = 10) -> pd.Dat
     return out.reset_index()[columns]
 
 
+def _quantile_keys(v: pd.Series, bins: int) -> pd.Series:
+    """Ordered bin keys: heavy values (share >= 1/bins) alone, quantile intervals of the other values between."""
+    share = v.value_counts(normalize=True)
+    heavy = share.index[share >= 1 / bins].to_numpy(float)
+    rest = v[v.notna() & ~v.isin(heavy)]
+    inner = np.linspace(0, 1, max(bins - len(heavy), 1) + 1)[1:-1]
+    edges = np.unique(np.concatenate([rest.quantile(inner).to_numpy(float) if len(rest) else [], heavy]))
+    x = v.to_numpy(float)
+    i = np.searchsorted(edges, x, side="left")
+    on_heavy = np.isin(x, heavy)
+    # key 2i: the interval just below edges[i] (right-inclusive); key 2i+1: the heavy value edges[i] itself
+    return pd.Series(np.where(np.isnan(x), np.nan, 2 * i + on_heavy), index=v.index, dtype=float)
+
+
 def churn_by_bins(values: object, churned: object, *, bins: int = 10) -> pd.DataFrame:
     """Churn rate per bin of one column: quantile bins for numbers, one bin per category otherwise.
 
     A numeric column with at most ``bins`` distinct values gets one bin per value (so a count such as open
-    tickets reads 0, 1, 2, ...); otherwise bins are quantiles with equal edges merged, so one value never
-    straddles two bins. Missing values get their own last bin. Rows with an unknown outcome are left out.
+    tickets reads 0, 1, 2, ...); otherwise bins are quantiles, except that a value held by at least 1/``bins``
+    of the rows (0 days late, say) gets a bin of its own and the quantile bins share out the rest, so one
+    value never straddles two bins. Missing values get their own last bin. Rows with an unknown outcome are
+    left out.
 
     Returns:
         DataFrame ``bin, label, lo, hi, accounts, churned, churn_rate, lift`` (``lo``/``hi`` are the
@@ -146,8 +179,7 @@ def churn_by_bins(values: object, churned: object, *, bins: int = 10) -> pd.Data
     numeric = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
     if numeric:
         v = pd.to_numeric(raw, errors="coerce").astype(float)
-        few_values = v.nunique() <= bins
-        keys = v if few_values else pd.Series(pd.qcut(v, bins, labels=False, duplicates="drop"), dtype=float)
+        keys = v if v.nunique() <= bins else _quantile_keys(v, bins)
         frame = pd.DataFrame({"key": keys, "value": v, "churned": y})
         out = frame.groupby("key", dropna=False).agg(
             accounts=("churned", "size"), churned=("churned", "sum"), lo=("value", "min"), hi=("value", "max")
@@ -296,3 +328,913 @@ def separation(scores: object, labels: object) -> Separation:
         if min(n_h, n_s) < 10:
             caption += " Few labels — treat it as a rough guide."
     return Separation(auc=auc, n_healthy=n_h, n_struggling=n_s, caption=caption)
+
+
+# --- Compare: accounts with known health ------------------------------------------------------------------
+
+LABELS = ("healthy", "struggling")
+
+
+def _account_order(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of ``rows`` sorted by (account_id, snapshot_date), the account codes in that order, the ids.
+
+    Sorting two key arrays is far cheaper than sorting a wide scored frame; callers copy only rows they keep.
+    """
+    codes, ids = pd.factorize(rows["account_id"], sort=True)
+    order = np.lexsort((rows["snapshot_date"].to_numpy("datetime64[ns]"), codes))
+    return order, codes[order], np.asarray(ids)
+
+
+def _latest_rows(scored: pd.DataFrame, as_of: object = None) -> pd.DataFrame:
+    """Each account's last row on or before ``as_of`` (default: its last row), sorted by account_id."""
+    rows = scored if as_of is None else scored.loc[scored["snapshot_date"] <= pd.Timestamp(as_of)]
+    order, codes, _ = _account_order(rows)
+    return rows.iloc[order[np.r_[codes[1:] != codes[:-1], True]]] if len(rows) else rows
+
+
+def _clean_labels(labels: pd.Series) -> pd.Series:
+    cleaned = labels.astype("string").str.strip().str.lower()
+    return cleaned.where(cleaned.isin(LABELS))
+
+
+def labelled_accounts(
+    scored: pd.DataFrame, labels: pd.Series | dict[str, str] | None = None, *, as_of: object = None
+) -> pd.DataFrame:
+    """Each labelled account's latest scored row (on or before ``as_of``) with its ``label``.
+
+    File labels come from the scored portfolio's ``health_label`` column (an account's last non-blank one);
+    labels set by hand (``labels``: account_id → 'healthy' / 'struggling') win over the file's. Accounts
+    with neither are left out.
+
+    Args:
+        scored: score table joined with the portfolio attributes (``lib.portfolio.attach_attributes``).
+        labels: hand-set labels, e.g. from the workspace.
+        as_of: snapshot date to compare at; default each account's latest snapshot.
+
+    Returns:
+        The scored rows plus a ``label`` column ('healthy' / 'struggling'), sorted by account_id.
+    """
+    from_file = pd.Series(dtype="string")
+    if "health_label" in scored.columns:
+        rows = scored.loc[scored["health_label"].notna(), ["account_id", "snapshot_date", "health_label"]]
+        rows = rows.assign(health_label=_clean_labels(rows["health_label"])).dropna(subset=["health_label"])
+        from_file = _latest_rows(rows).set_index("account_id")["health_label"]
+    by_hand = _clean_labels(pd.Series(labels if labels is not None else {}, dtype=object))
+    merged = by_hand.dropna().combine_first(from_file)
+    latest = _latest_rows(scored, as_of)
+    out = latest.assign(label=latest["account_id"].map(merged))
+    return out.loc[out["label"].notna()].reset_index(drop=True)
+
+
+def _metric_labels(model: Model) -> dict[str, str]:
+    return {column: (metric.label or column) for column, metric in model.metrics.items()}
+
+
+MIN_LABELS = 5  # fewer healthy (or struggling) accounts with a value than this and a metric's AUC is not judged
+
+
+def _verdict(auc: float, n_healthy: int, n_struggling: int) -> str:
+    if np.isnan(auc) or min(n_healthy, n_struggling) < MIN_LABELS:
+        return f"too few labelled accounts with a value to judge (need {MIN_LABELS} of each)"
+    if auc >= 0.7:
+        return "separates well"
+    if auc >= 0.6:
+        return "separates somewhat"
+    if auc > 0.45:
+        return "barely separates"
+    return "points the wrong way: struggling accounts score higher — check its direction"
+
+
+def metric_separation(table: pd.DataFrame, model: Model) -> pd.DataFrame:
+    """How well each metric's score alone separates healthy from struggling accounts, best first.
+
+    Metric scores are already oriented (higher = healthier), so an AUC above 0.5 means the metric points the
+    right way and below 0.5 that its thresholds run the wrong way round. Metrics with fewer than
+    ``MIN_LABELS`` healthy or struggling accounts with a value come last, unjudged.
+
+    Args:
+        table: output of :func:`labelled_accounts`.
+        model: the model whose ``{metric}_score`` columns the table holds.
+
+    Returns:
+        DataFrame ``metric, label, auc, n_healthy, n_struggling, verdict``.
+    """
+    names = _metric_labels(model)
+    rows = []
+    for column in model.metrics:  # one pass per metric column, each vectorised
+        sep = separation(table.get(f"{column}_score", pd.Series(np.nan, index=table.index)), table["label"])
+        rows.append((column, names[column], sep.auc, sep.n_healthy, sep.n_struggling,
+                     _verdict(sep.auc, sep.n_healthy, sep.n_struggling)))
+    out = pd.DataFrame(rows, columns=["metric", "label", "auc", "n_healthy", "n_struggling", "verdict"])
+    judged = np.minimum(out["n_healthy"], out["n_struggling"]) >= MIN_LABELS
+    order = np.lexsort((-out["auc"].fillna(-1).to_numpy(), ~judged.to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def label_distributions(table: pd.DataFrame, model: Model) -> pd.DataFrame:
+    """Long table of the score and every metric per labelled account, for box / strip plots by label.
+
+    Returns:
+        DataFrame ``account_id, account_name, label, measure, measure_label, score, value``: one row per
+        account for ``measure == "score"`` (the health score; ``value`` is NaN) and one per account and metric
+        (``score`` = the metric's 0–100 score, ``value`` = its raw value, numeric where the metric is
+        numeric, else the category text).
+    """
+    names = _metric_labels(model)
+    base = table[["account_id", "account_name", "label"]] if "account_name" in table.columns else (
+        table[["account_id", "label"]].assign(account_name=table["account_id"])
+    )
+    parts = [base.assign(measure="score", measure_label="Health score", score=table["score"], value=np.nan)]
+    for column in model.metrics:
+        value = table[f"{column}_value"] if f"{column}_value" in table.columns else np.nan
+        score = table[f"{column}_score"] if f"{column}_score" in table.columns else np.nan
+        parts.append(base.assign(measure=column, measure_label=names[column], score=score, value=value))
+    out = pd.concat([p.astype({"value": object}) for p in parts], ignore_index=True)
+    return out[["account_id", "account_name", "label", "measure", "measure_label", "score", "value"]]
+
+
+def _matrix(rows: pd.DataFrame, columns: list[str], suffix: str) -> np.ndarray:
+    """rows × metrics array of ``{metric}_{suffix}`` (NaN where a column is absent)."""
+    out = np.full((len(rows), len(columns)), np.nan)
+    for j, column in enumerate(columns):  # per metric column, not per row
+        if f"{column}_{suffix}" in rows.columns:
+            out[:, j] = pd.to_numeric(rows[f"{column}_{suffix}"], errors="coerce").to_numpy(float)
+    return out
+
+
+def _fmt(values: np.ndarray, spec: str) -> np.ndarray:
+    return pd.Series(values.ravel()).map(spec.format).to_numpy(object).reshape(values.shape)
+
+
+def _explain(rank_by: np.ndarray, texts: np.ndarray, top: int, *, at_least: float = 0.05) -> np.ndarray:
+    """Per row, the ``texts`` of the ``top`` columns with the largest ``rank_by`` (above ``at_least``), '; '-joined."""
+    n = rank_by.shape[0]
+    if n == 0 or rank_by.shape[1] == 0:
+        return np.full(n, "", dtype=object)
+    order = np.argsort(-np.nan_to_num(rank_by, nan=-np.inf), axis=1, kind="stable")[:, :top]
+    rows = np.arange(n)[:, None]
+    chosen, picked = rank_by[rows, order], texts[rows, order]
+    out = np.full(n, "", dtype=object)
+    for j in range(order.shape[1]):  # loops over the few top slots, never over accounts
+        valid = np.nan_to_num(chosen[:, j], nan=-np.inf) > at_least
+        out = np.where(valid, out + np.where(out == "", "", "; ") + picked[:, j], out)
+    return out
+
+
+def misfits(table: pd.DataFrame, model: Model, *, top: int = 2) -> pd.DataFrame:
+    """Healthy-but-red and struggling-but-green accounts, with the metrics that put them there.
+
+    For a healthy account in red the reasons are the metrics that cost it most points (weight × (100 −
+    metric score)); for a struggling account in green, the metrics that gave it most (its contributions).
+
+    Args:
+        table: output of :func:`labelled_accounts`.
+        model: the model that scored the table.
+        top: how many metrics to name per account.
+
+    Returns:
+        DataFrame ``account_id, account_name, label, band, score, kind, reasons`` (kind is 'healthy but red'
+        or 'struggling but green'; reasons such as "Logins per user 10/100 (−24.3 pts)"); the most surprising
+        first: lowest scores among healthy-but-red, highest among struggling-but-green.
+    """
+    columns = list(model.metrics)
+    names = np.array([_metric_labels(model)[c] for c in columns], dtype=object)
+    kind = np.select(
+        [(table["label"] == "healthy") & (table["band"] == "red"),
+         (table["label"] == "struggling") & (table["band"] == "green")],
+        ["healthy but red", "struggling but green"],
+        default="",
+    )
+    rows = table.loc[kind != ""].assign(kind=kind[kind != ""])
+    if "account_name" not in rows.columns:
+        rows = rows.assign(account_name=rows["account_id"])
+    weight, score = _matrix(rows, columns, "weight"), _matrix(rows, columns, "score")
+    red = (rows["kind"] == "healthy but red").to_numpy()[:, None]
+    points = np.where(red, weight * (100 - score), weight * score)
+    texts = names + " " + _fmt(score, "{:.0f}") + "/100 (" + np.where(red, "−", "+") + _fmt(points, "{:.1f}") + " pts)"
+    out = rows.assign(reasons=_explain(points, texts, top), _order=np.where(red[:, 0], rows["score"], -rows["score"]))
+    out = out.sort_values(["kind", "_order"], kind="stable")
+    return out[["account_id", "account_name", "label", "band", "score", "kind", "reasons"]].reset_index(drop=True)
+
+
+# --- Backtest: scores some days before each known outcome ----------------------------------------------------
+
+def outcome_flags(values: pd.Series, column: str = "churned") -> pd.Series:
+    """Read an outcome column as a nullable boolean (True = churned, False = renewed, NA = unknown).
+
+    The canonical table's ``churned`` is already boolean (``lib.ingest`` reads words such as churned/renewed);
+    booleans, 0/1 and blanks are accepted here.
+
+    Raises:
+        AnalysisError: naming the column and the values it cannot read.
+    """
+    try:
+        return values.astype("boolean")
+    except (TypeError, ValueError):
+        bad = values.dropna()
+        examples = ", ".join(repr(v) for v in pd.unique(bad)[:3])
+        raise AnalysisError(f"outcome column '{column}': cannot read {examples} as churned / renewed — map the column"
+                            " as the outcome when loading the file (churned/renewed, yes/no, 1/0), or use True/False"
+                            ) from None
+
+
+def outcome_snapshots(scored: pd.DataFrame, *, horizon_days: int = 90, outcome: str = "churned") -> pd.DataFrame:
+    """For each account with a known outcome, its last scored row at least ``horizon_days`` before the outcome.
+
+    The outcome date is the renewal the outcome refers to: for a churned account the renewal date on its
+    last row (the renewal it did not make); for a renewed account the latest renewal date that had passed by
+    its last snapshot (else its last renewal date). Without a ``renewal_date`` the account's last snapshot
+    date stands in.
+
+    Returns:
+        The picked scored rows plus ``outcome_date`` and ``churned`` (bool), one per account, sorted by
+        account_id. Accounts without a row early enough are left out (see :func:`backtest` for the count).
+
+    Raises:
+        AnalysisError: when the outcome column is missing or unreadable.
+    """
+    return _pick_outcome_rows(scored, horizon_days, outcome)[0]
+
+
+def _pick_outcome_rows(scored: pd.DataFrame, horizon_days: int, outcome: str) -> tuple[pd.DataFrame, int]:
+    """:func:`outcome_snapshots` and the number of accounts with a known outcome (picked or not)."""
+    if outcome not in scored.columns:
+        raise AnalysisError(f"no outcome column '{outcome}' in the data — add a churned column (True = churned, "
+                            "False = renewed, blank = unknown) or name yours with --outcome COLUMN")
+    # Work on the key columns in (account, date) order and pick positions; only the picked rows are copied.
+    order, codes, _ = _account_order(scored)
+    ends = np.r_[codes[1:] != codes[:-1], True]  # each account's last row
+    snap = scored["snapshot_date"].to_numpy("datetime64[ns]")[order]
+    flags = pd.Series(outcome_flags(scored[outcome], outcome).to_numpy()[order], dtype="boolean")
+    known = flags.groupby(codes).last()  # last() skips NA: the account's last known outcome
+    has_outcome = known.notna().to_numpy()
+    churned = known.fillna(False).to_numpy(bool)
+    last_snapshot = snap[ends]
+    outcome_date = last_snapshot
+    if "renewal_date" in scored.columns:
+        renewal = pd.Series(pd.to_datetime(scored["renewal_date"], errors="coerce").to_numpy("datetime64[ns]")[order])
+        last_renewal = renewal.groupby(codes).last().to_numpy("datetime64[ns]")  # skips NaT
+        passed = renewal.where(renewal.to_numpy() <= last_snapshot[codes]).groupby(codes).max()
+        passed = passed.to_numpy("datetime64[ns]")
+        by_renewal = np.where(churned | np.isnat(passed), last_renewal, passed)
+        outcome_date = np.where(np.isnat(by_renewal), last_snapshot, by_renewal)
+    cutoff = outcome_date - np.timedelta64(horizon_days, "D")
+    eligible = np.flatnonzero(has_outcome[codes] & (snap <= cutoff[codes]))
+    pick = eligible[np.r_[codes[eligible][1:] != codes[eligible][:-1], True]] if eligible.size else eligible
+    picked = scored.iloc[order[pick]].copy()
+    picked["outcome_date"] = outcome_date[codes[pick]]
+    picked["churned"] = churned[codes[pick]]
+    return picked.reset_index(drop=True), int(has_outcome.sum())
+
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """How a model's score, taken ``horizon_days`` before each known outcome, lined up with the outcomes.
+
+    Attributes:
+        model_name: the model backtested.
+        outcome: the outcome column used.
+        horizon_days: days between the scored snapshot and the outcome date (at least).
+        auc: probability that a renewed account scored higher than a churned one (0.5 = chance).
+        auc_low, auc_high: 95% bootstrap interval of ``auc``.
+        n_accounts: accounts the AUC rests on (known outcome, a snapshot early enough, a score).
+        n_churned, n_renewed: of those, how many churned / renewed.
+        n_skipped: accounts with an outcome but no snapshot ``horizon_days`` before it.
+        n_unscored: accounts picked but with no score ('no data'): in ``bands``, not in the AUC.
+        churn_rate: overall churn rate of the ``n_accounts``.
+        bands: :func:`churn_by_band` at the scored snapshots.
+        lift: :func:`lift_by_decile` of the score.
+        accounts: the picked scored rows (``outcome_date``, ``churned`` and every scored column).
+        warnings: sentences the page should show (too few outcomes, accounts left out).
+        caption: one line summing it up.
+    """
+
+    model_name: str
+    outcome: str
+    horizon_days: int
+    auc: float
+    auc_low: float
+    auc_high: float
+    n_accounts: int
+    n_churned: int
+    n_renewed: int
+    n_skipped: int
+    n_unscored: int
+    churn_rate: float
+    bands: pd.DataFrame
+    lift: pd.DataFrame
+    accounts: pd.DataFrame
+    warnings: tuple[str, ...]
+    caption: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Everything but the account rows, as JSON-ready values (NaN → None)."""
+        return {
+            "model": self.model_name,
+            "outcome": self.outcome,
+            "horizon_days": self.horizon_days,
+            "auc": _json_number(self.auc),
+            "auc_interval": [_json_number(self.auc_low), _json_number(self.auc_high)],
+            "accounts": self.n_accounts,
+            "churned": self.n_churned,
+            "renewed": self.n_renewed,
+            "skipped": self.n_skipped,
+            "unscored": self.n_unscored,
+            "churn_rate": _json_number(self.churn_rate),
+            "bands": _json_records(self.bands),
+            "lift": _json_records(self.lift),
+            "warnings": list(self.warnings),
+            "caption": self.caption,
+        }
+
+
+def _json_number(x: object) -> object:
+    if isinstance(x, np.integer | int) and not isinstance(x, bool):
+        return int(x)
+    if isinstance(x, np.floating | float):
+        return None if np.isnan(x) else float(x)
+    return x
+
+
+def _json_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    return [{k: _json_number(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def backtest(
+    scored: pd.DataFrame,
+    *,
+    horizon_days: int = 90,
+    outcome: str = "churned",
+    n_boot: int = 500,
+    seed: int = 0,
+    model_name: str = "",
+) -> Backtest:
+    """Backtest a scored portfolio against its outcomes.
+
+    Each account with a known outcome is judged by its score on its last snapshot at least ``horizon_days``
+    before the outcome (:func:`outcome_snapshots`), as a CSM would have seen it then.
+
+    Args:
+        scored: score table joined with the portfolio attributes (:func:`score_portfolio`), every snapshot.
+        horizon_days: how long before the outcome the score is read.
+        outcome: the outcome column (True = churned, False = renewed, blank = unknown).
+        n_boot: bootstrap resamples for the AUC interval.
+        seed: bootstrap seed (fixed, so the same data gives the same interval).
+        model_name: shown in the caption and ``--json``.
+
+    Raises:
+        AnalysisError: no outcome column, no known outcome, or no snapshot early enough for any account.
+    """
+    picked, with_outcome = _pick_outcome_rows(scored, horizon_days, outcome)
+    if with_outcome == 0:
+        raise AnalysisError(f"outcome column '{outcome}' has no known outcome — mark accounts True (churned) or "
+                            "False (renewed) to backtest")
+    if picked.empty:
+        raise AnalysisError(f"none of the {with_outcome:,} accounts with an outcome has a snapshot {horizon_days} "
+                            "days before its outcome date — use a shorter horizon or load older snapshots")
+    churned = picked["churned"].to_numpy(bool)
+    score = picked["score"].to_numpy(float)
+    has_score = ~np.isnan(score)
+    y = churned[has_score]
+    n_churned, n_renewed = int(y.sum()), int((~y).sum())
+    auc = roc_auc(score[has_score], ~y)
+    low, high = auc_interval(score[has_score], ~y, n_boot=n_boot, seed=seed)
+    n_skipped = with_outcome - len(picked)
+    n_unscored = int((~has_score).sum())
+
+    warnings = []
+    few = [f"{n:,} {what}" for n, what in ((n_churned, "churned"), (n_renewed, "renewed")) if n < MIN_OUTCOMES]
+    if few:
+        warnings.append(f"Too few outcomes to judge: only {' and '.join(few)} account(s); at least {MIN_OUTCOMES} "
+                        "of each are needed before the AUC and churn rates mean much.")
+    if n_skipped:
+        warnings.append(f"{n_skipped:,} account(s) with an outcome had no snapshot {horizon_days} days before it "
+                        "and are left out.")
+    if n_unscored:
+        warnings.append(f"{n_unscored:,} account(s) had no score at that snapshot (no usable metric) and are left "
+                        "out of the AUC.")
+
+    bands = churn_by_band(picked["band"], churned, picked["arr"] if "arr" in picked.columns else None)
+    n = n_churned + n_renewed
+    rate = n_churned / n if n else float("nan")
+    by_band = bands.set_index("band")["churn_rate"]
+    name = f"{model_name}: " if model_name else ""
+    caption = (
+        f"{name}AUC {auc:.2f} (95% interval {low:.2f}–{high:.2f}) on {n:,} accounts ({n_churned:,} churned, "
+        f"{n_renewed:,} renewed) scored {horizon_days} days before their outcome; red churned "
+        f"{_pct(by_band.get('red', np.nan))}, green {_pct(by_band.get('green', np.nan))} (overall {_pct(rate)})."
+    )
+    return Backtest(
+        model_name=model_name, outcome=outcome, horizon_days=horizon_days, auc=auc, auc_low=low, auc_high=high,
+        n_accounts=n, n_churned=n_churned, n_renewed=n_renewed, n_skipped=n_skipped, n_unscored=n_unscored,
+        churn_rate=rate, bands=bands, lift=lift_by_decile(score, churned), accounts=picked,
+        warnings=tuple(warnings), caption=caption,
+    )
+
+
+def metric_cohorts(bt: Backtest, model: Model, *, bins: int = 10) -> pd.DataFrame:
+    """Churn rate by decile of each metric's raw value and of its metric score, at the backtest snapshots.
+
+    Shows where a threshold belongs: the value at which churn climbs above the average.
+
+    Returns:
+        DataFrame ``metric, metric_label, basis ('value' | 'score'), bin, label, lo, hi, accounts, churned,
+        churn_rate, lift`` (see :func:`churn_by_bins`).
+    """
+    names = _metric_labels(model)
+    churned = bt.accounts["churned"]
+    parts = []
+    for column in model.metrics:  # per metric and basis; each table is vectorised
+        for basis, source in (("value", f"{column}_value"), ("score", f"{column}_score")):
+            if source in bt.accounts.columns:
+                table = churn_by_bins(bt.accounts[source], churned, bins=bins)
+                parts.append(table.assign(metric=column, metric_label=names[column], basis=basis))
+    columns = ["metric", "metric_label", "basis", "bin", "label", "lo", "hi", "accounts", "churned", "churn_rate",
+               "lift"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+# --- Model A vs B ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ModelComparison:
+    """Two models on the same accounts: band flips, who moved and why, and each model's backtest.
+
+    Attributes:
+        name_a, name_b: the models' names.
+        flips: band under A × band under B (counts and ARR) at each account's latest snapshot.
+        moved: accounts whose band changed, biggest score change first: ``account_id, account_name, arr,
+            score_a, score_b, band_a, band_b, change, why`` (``why`` names the contributions that changed most,
+            e.g. "Logins per user +12.0 pts; Open support tickets −5.0 pts").
+        backtest_a, backtest_b: each model's :class:`Backtest`, or None when the data has no usable outcomes.
+        caption: one line for the page.
+    """
+
+    name_a: str
+    name_b: str
+    flips: FlipMatrix
+    moved: pd.DataFrame
+    backtest_a: Backtest | None
+    backtest_b: Backtest | None
+    caption: str
+
+
+def compare_models(
+    scored_a: pd.DataFrame,
+    scored_b: pd.DataFrame,
+    model_a: Model,
+    model_b: Model,
+    *,
+    as_of: object = None,
+    outcome: str = "churned",
+    horizon_days: int = 90,
+    top: int = 2,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> ModelComparison:
+    """Compare two models scored on the same portfolio.
+
+    Args:
+        scored_a, scored_b: :func:`score_portfolio` of each model on the same portfolio.
+        model_a, model_b: the models (their metric labels explain the moves).
+        as_of: snapshot date to compare bands at; default each account's latest snapshot.
+        outcome, horizon_days, n_boot, seed: passed to :func:`backtest` for the side-by-side AUC.
+        top: how many changed contributions to name per moved account.
+    """
+    a, b = _latest_rows(scored_a, as_of), _latest_rows(scored_b, as_of)
+    both = a.merge(b, on=["account_id", "snapshot_date"], suffixes=("_a", "_b"), validate="one_to_one")
+    arr = both["arr_a"] if "arr_a" in both.columns else None
+    flips = flip_matrix(both["band_a"], both["band_b"], arr)
+
+    columns = list(dict.fromkeys([*model_a.metrics, *model_b.metrics]))
+    labels = {**_metric_labels(model_a), **_metric_labels(model_b)}
+    contrib_a = np.nan_to_num(_matrix(a.set_index("account_id").loc[both["account_id"]], columns, "contribution"))
+    contrib_b = np.nan_to_num(_matrix(b.set_index("account_id").loc[both["account_id"]], columns, "contribution"))
+    delta = contrib_b - contrib_a
+    names = np.array([labels[c] for c in columns], dtype=object)
+    texts = names + " " + np.where(delta >= 0, "+", "−") + _fmt(np.abs(delta), "{:.1f}") + " pts"
+    why = _explain(np.abs(delta), texts, top)
+    moved = pd.DataFrame({
+        "account_id": both["account_id"],
+        "account_name": both["account_name_a"] if "account_name_a" in both.columns else both["account_id"],
+        "arr": arr if arr is not None else np.nan,
+        "score_a": both["score_a"], "score_b": both["score_b"],
+        "band_a": both["band_a"], "band_b": both["band_b"],
+        "change": both["score_b"] - both["score_a"],
+        "why": why,
+    })
+    moved = moved.loc[moved["band_a"] != moved["band_b"]]
+    moved = moved.iloc[np.argsort(-moved["change"].abs().to_numpy(), kind="stable")].reset_index(drop=True)
+
+    def maybe_backtest(scored: pd.DataFrame, model: Model) -> Backtest | None:
+        try:
+            return backtest(scored, horizon_days=horizon_days, outcome=outcome, n_boot=n_boot, seed=seed,
+                            model_name=model.name)
+        except AnalysisError:
+            return None  # no outcomes to judge by: the page shows the flips alone
+
+    bt_a, bt_b = maybe_backtest(scored_a, model_a), maybe_backtest(scored_b, model_b)
+    caption = f"{model_a.name} → {model_b.name}: {flips.caption}"
+    if bt_a is not None and bt_b is not None:
+        caption += (f" Backtest AUC {bt_a.auc:.2f} (A) vs {bt_b.auc:.2f} (B) on {bt_a.n_accounts:,} accounts with "
+                    "outcomes.")
+    return ModelComparison(model_a.name, model_b.name, flips, moved, bt_a, bt_b, caption)
+
+
+# --- Scoring for analyses, train/test split -------------------------------------------------------------------
+
+
+def score_portfolio(model: Model, portfolio: pd.DataFrame, *, outcome: str = "churned", con: object = None
+                    ) -> pd.DataFrame:
+    """Score a canonical portfolio and join back its attributes and raw metric values (``{metric}_value``).
+
+    This is the "scored portfolio" every analysis here takes; a custom ``outcome`` column travels with it.
+    """
+    scores = score(model, portfolio, con=con)
+    extra = [outcome] if outcome in portfolio.columns and outcome not in ATTRIBUTES else []
+    return attach_attributes(scores, portfolio, segments=extra, metrics=list(model.metrics))
+
+
+def split_accounts(picked: pd.DataFrame, *, test_share: float = 0.3, seed: int = 0) -> np.ndarray:
+    """Hold back a share of accounts for testing, stratified by outcome (one row per account in ``picked``).
+
+    The split is by account: an account is wholly in training or wholly held back, so nothing learnt from an
+    account can flatter the test. A fixed ``seed`` gives the same split for the same accounts.
+
+    Returns:
+        Boolean array, True = held back.
+    """
+    if picked["account_id"].duplicated().any():
+        raise AnalysisError("split_accounts needs one row per account — pass the rows of outcome_snapshots()")
+    key = pd.Series(np.random.default_rng(seed).random(len(picked)))
+    group = picked["churned"].to_numpy(bool)
+    rank = key.groupby(group).rank(method="first").to_numpy()
+    size = key.groupby(group).transform("size").to_numpy()
+    return rank <= np.round(test_share * size)
+
+
+def _rows_at(scored: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """The scored rows at ``keys``' (account_id, snapshot_date), in ``keys``' order, with its ``churned``."""
+    cols = [c for c in scored.columns if c != "churned"]
+    return keys[["account_id", "snapshot_date", "churned"]].merge(
+        scored[cols], on=["account_id", "snapshot_date"], how="left", validate="one_to_one"
+    )
+
+
+# --- Suggest: thresholds and weights from the outcomes ----------------------------------------------------------
+
+RED_LIFT = 2.0  # a suggested red threshold marks where churn reaches twice the average rate
+GREEN_LIFT = 1.0  # ... and green where it falls back to the average
+
+
+def _nice(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def _isotonic_churn(values: np.ndarray, churned: np.ndarray, higher_is_better: bool, bins: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bins of a metric's values (ascending) with a churn rate forced monotone in the metric's direction.
+
+    The isotonic fit pools neighbouring bins whose raw rates zig-zag, so a threshold is read off a curve
+    that only ever improves in the good direction.
+
+    Returns:
+        (lo, hi, fitted churn rate) per bin.
+    """
+    table = churn_by_bins(values, churned, bins=bins)
+    table = table.loc[table["lo"].notna()]
+    fit = IsotonicRegression(increasing=not higher_is_better)
+    x = np.arange(len(table), dtype=float)
+    fitted = fit.fit(x, table["churn_rate"].to_numpy(float), sample_weight=table["accounts"].to_numpy(float))
+    return table["lo"].to_numpy(float), table["hi"].to_numpy(float), fitted.predict(x)
+
+
+def _crossing(fitted: np.ndarray, level: float) -> int | None:
+    """Index i such that bins ≤ i and > i lie on opposite sides of ``level`` (fitted is monotone)."""
+    above = fitted > level
+    change = np.flatnonzero(above[1:] != above[:-1])
+    return int(change[0]) if change.size else None
+
+
+def _suggest_spec(spec: ScoreSpec, values: pd.Series, churned: np.ndarray, bins: int
+                  ) -> tuple[dict[str, object] | None, str]:
+    """A data-driven replacement for a linear or steps spec (YAML form), or None and why it is kept.
+
+    Rule (one for both methods): a metric score of 100 should mean "churns no more than average" and 0 "churns
+    at least twice as often"; a score p in between maps to a churn rate of (2 − p/100) × average. Linear red
+    and green are where the metric's monotone churn curve crosses 2× and 1× the average; each step cut is
+    where it crosses the level midway between its two steps' points. Steps whose cuts cannot be placed that
+    way fall back to quantile cuts.
+    """
+    if not isinstance(spec, Linear | Steps):
+        return None, f"{spec.method} scoring has no thresholds to suggest; kept"
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    has = ~np.isnan(v)
+    v, y = v[has], churned[has]
+    if len(v) < 50 or y.sum() < 10 or (~y).sum() < 10:
+        return None, f"too few training accounts with a value ({len(v)}, {int(y.sum())} churned); kept"
+    auc = roc_auc(v, ~y)  # > 0.5: higher values renew more often
+    strength = max(auc, 1 - auc)  # the AUC with the metric read in its better direction
+    if strength < 0.53:
+        return None, f"its raw value barely relates to churn (AUC {strength:.2f}); kept"
+    higher = auc > 0.5
+    lo, hi, fitted = _isotonic_churn(v, y, higher, bins)
+    base = y.mean()
+    if len(lo) < 3:
+        return None, "fewer than three distinct value bins; kept"
+
+    def edge(level: float, side: str) -> float | None:
+        """Where the churn curve crosses ``level``: the edge of the bin on the ``side`` 'worse' or 'better'."""
+        i = _crossing(fitted, level)
+        if i is None:
+            return None
+        if higher:  # churn falls as the value rises: bins ≤ i are above the level
+            return hi[i] if side == "worse" else lo[i + 1]
+        return lo[i + 1] if side == "worse" else hi[i]
+
+    direction = "higher is better" if higher else "lower is better"
+    if isinstance(spec, Linear):
+        green = edge(GREEN_LIFT * base, "better")
+        red = edge(RED_LIFT * base, "worse")
+        note = ""
+        if red is None:  # churn never reaches twice the average: the worst bin marks red
+            red, note = (hi[0] if higher else lo[-1]), "; churn never doubles, so red is the worst decile"
+        if green is None:
+            return None, "churn never falls to the average; kept"
+        red, green = _nice(red), _nice(green)
+        if red == green:
+            return None, "red and green would coincide; kept"
+        return ({"method": "linear", "red": red, "green": green},
+                f"{direction} (AUC {strength:.2f}); red where churn reaches {RED_LIFT:g}× the average "
+                f"({base:.0%}), green where it falls to the average{note}")
+
+    points = np.asarray(spec.points, dtype=float)
+    steps_higher = points[-1] > points[0]
+    if not (np.all(np.diff(points) >= 0) or np.all(np.diff(points) <= 0)):
+        return None, "its points go up and down; kept"
+    levels = base * (2 - (points[:-1] + points[1:]) / 200)
+    cuts = []
+    for level in levels:  # one per cut (a handful)
+        i = _crossing(fitted, level)
+        if i is None:
+            cuts.append(np.nan)
+        else:
+            cuts.append(lo[i + 1])
+    cuts_arr = np.array([_nice(c) if not np.isnan(c) else np.nan for c in cuts])
+    why = f"cuts where churn crosses {', '.join(f'{x / base:.2g}×' for x in levels)} the average ({base:.0%})"
+    if steps_higher != higher or np.isnan(cuts_arr).any() or np.any(np.diff(cuts_arr) <= 0):
+        quantiles = np.arange(1, len(spec.cuts) + 1) / (len(spec.cuts) + 1)
+        cuts_arr = np.array([_nice(c) for c in np.quantile(v, quantiles)])
+        why = "evenly spaced quantile cuts (churn does not cross each step's level)"
+        if steps_higher != higher:
+            why = f"quantile cuts; note the data says {direction} but the points run the other way"
+        if np.any(np.diff(cuts_arr) <= 0):
+            return None, "its values are too lumped to place distinct cuts; kept"
+    return ({"method": "steps", "cuts": [float(c) for c in cuts_arr], "points": [float(p) for p in points]},
+            f"{direction} (AUC {strength:.2f}); {why}")
+
+
+def _score_features(rows: pd.DataFrame, columns: list[str], fill: dict[str, float] | None = None
+                    ) -> tuple[np.ndarray, dict[str, float]]:
+    """Metric scores in tens of points (a coefficient reads "per +10 points"); missing → the training mean."""
+    x = _matrix(rows, columns, "score") / 10
+    if fill is None:
+        means = np.nanmean(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0) if len(x) else np.zeros(len(columns))
+        fill = {c: float(0.0 if np.isnan(m) else m) for c, m in zip(columns, means, strict=True)}
+    filler = np.array([fill[c] for c in columns])
+    return np.where(np.isnan(x), filler, x), fill
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=1000).fit(x, y)
+
+
+@dataclass(frozen=True, eq=False)
+class Suggestion:
+    """A model proposed from the outcomes, with its held-back evidence.
+
+    Attributes:
+        model: the suggested model (base model with new thresholds and weights); adopt it as a new version.
+        base: the model it started from.
+        changes: ``lib.model.diff_models(base, model)``.
+        thresholds: per metric ``metric, metric_label, method, old, new, changed, reason`` (old/new as text).
+        weights: per metric ``metric, metric_label, old_weight, new_weight`` (effective % of the Default
+            profile's score) and ``coefficient`` (logistic coefficient per +10 points, or AUC − 0.5).
+        base_auc, suggested_auc: backtest AUC of each model on the held-back accounts.
+        base_auc_train, suggested_auc_train: the same on the training accounts.
+        train_accounts, test_accounts: the account split (disjoint).
+        n_test_churned: churned accounts among the held back.
+        warnings: sentences the page should show.
+        caption: one line for the page.
+    """
+
+    model: Model
+    base: Model
+    changes: tuple[ModelChange, ...]
+    thresholds: pd.DataFrame
+    weights: pd.DataFrame
+    base_auc: float
+    suggested_auc: float
+    base_auc_train: float
+    suggested_auc_train: float
+    train_accounts: frozenset[str]
+    test_accounts: frozenset[str]
+    n_test_churned: int
+    warnings: tuple[str, ...]
+    caption: str
+
+
+def _describe_spec(spec: ScoreSpec) -> str:
+    d = spec_to_dict(spec)
+    return ", ".join(f"{k}: {v}" for k, v in d.items() if k != "method") or str(d["method"])
+
+
+def suggest_model(
+    portfolio: pd.DataFrame,
+    base: Model,
+    *,
+    outcome: str = "churned",
+    horizon_days: int = 90,
+    test_share: float = 0.3,
+    seed: int = 0,
+    weights: str = "logistic",
+    bins: int = 10,
+) -> Suggestion:
+    """Propose thresholds and weights from the outcomes, and test them on held-back accounts.
+
+    1. Each account with an outcome is read at its snapshot ``horizon_days`` before it (as in
+       :func:`backtest`), then accounts are split into training and held-back sets (:func:`split_accounts`).
+    2. Thresholds, from the training accounts only: linear and steps metrics get red/green or cuts where
+       their churn rate crosses the average (see ``_suggest_spec``); other methods are kept.
+    3. Weights, from the training accounts' metric scores under the new thresholds: an L2-regularised
+       logistic regression of renewal (``weights="logistic"``), or each metric's AUC − 0.5 (``"auc"``);
+       negative effects are clipped to 0, the rest normalised to 100. Group weights become the sums of their
+       metrics' weights, so each metric's effective weight is what the fit says. Profile weights are kept.
+    4. Both models are scored and their AUC is measured on the held-back accounts.
+
+    Raises:
+        AnalysisError: no outcomes, or too few to train on (fewer than 10 churned or renewed).
+    """
+    if weights not in ("logistic", "auc"):
+        raise AnalysisError(f"weights={weights!r}: use 'logistic' or 'auc'")
+    scored_base = score_portfolio(base, portfolio, outcome=outcome)
+    bt = backtest(scored_base, horizon_days=horizon_days, outcome=outcome, n_boot=0, model_name=base.name)
+    picked = bt.accounts
+    held = split_accounts(picked, test_share=test_share, seed=seed)
+    train, test = picked.loc[~held], picked.loc[held]
+    y_train = train["churned"].to_numpy(bool)
+    if y_train.sum() < 10 or (~y_train).sum() < 10:
+        raise AnalysisError(f"too few outcomes to suggest a model: {int(y_train.sum())} churned and "
+                            f"{int((~y_train).sum())} renewed training accounts (need at least 10 of each) — "
+                            "load more history or a longer outcome column")
+    columns = list(base.metrics)
+    names = _metric_labels(base)
+    d = model_to_dict(base)
+    d["name"] = f"{base.name} (suggested)"
+
+    rows = []
+    for column, metric in base.metrics.items():  # one fit per metric
+        values = train[f"{column}_value"] if f"{column}_value" in train.columns else pd.Series(np.nan, train.index)
+        new, reason = _suggest_spec(metric.score, values, y_train, bins)
+        if new is not None:
+            d["metrics"][column]["score"] = new
+        rows.append((column, names[column], metric.score.method, _describe_spec(metric.score), reason))
+    with_thresholds = model_from_dict(d, source="suggested model")
+    thresholds = pd.DataFrame(rows, columns=["metric", "metric_label", "method", "old", "reason"])
+    thresholds.insert(4, "new", [_describe_spec(with_thresholds.metrics[c].score) for c in columns])
+    thresholds.insert(5, "changed", thresholds["old"] != thresholds["new"])
+    scored_t = score_portfolio(with_thresholds, portfolio, outcome=outcome)
+    train_t = _rows_at(scored_t, train)
+    x, _ = _score_features(train_t, columns)
+    renewed = ~y_train
+    if weights == "logistic":
+        strength = _fit_logistic(x, renewed, 1.0).coef_[0]
+    else:
+        strength = np.array([roc_auc(x[:, j], renewed) - 0.5 for j in range(len(columns))])
+    strength = np.nan_to_num(strength)
+    positive = np.clip(strength, 0, None)
+    warnings = []
+    if positive.sum() <= 0:
+        warnings.append("No metric relates to renewal in the training accounts; the base weights are kept.")
+        new_weights = np.array([base.metrics[c].weight for c in columns], dtype=float)
+    else:
+        new_weights = np.round(100 * positive / positive.sum())
+        if new_weights.sum() == 0:
+            new_weights = 100 * positive / positive.sum()
+    for column, w in zip(columns, new_weights, strict=True):
+        d["metrics"][column]["weight"] = float(w)
+    if d.get("groups"):
+        d["groups"] = {g: float(sum(w for c, w in zip(columns, new_weights, strict=True)
+                                    if base.metrics[c].group == g)) for g in d["groups"]}
+    dropped = [names[c] for c, s in zip(columns, strength, strict=True) if s <= 0]
+    if dropped:
+        warnings.append(f"Weight 0 for {', '.join(dropped)}: in the training accounts a higher score went with more "
+                        "churn, not less — check the metric's direction or data.")
+    if base.profiles and any(p.weights for p in base.profiles):
+        warnings.append("Profile weights (" + ", ".join(p.name for p in base.profiles if p.weights)
+                        + ") are kept as they are; the suggested weights apply to the Default profile.")
+    suggested = model_from_dict(d, source="suggested model")
+
+    scored_s = score_portfolio(suggested, portfolio, outcome=outcome)
+    test_s, train_s = _rows_at(scored_s, test), _rows_at(scored_s, train)
+    base_auc, new_auc = roc_auc(test["score"], ~test["churned"]), roc_auc(test_s["score"], ~test_s["churned"])
+    n_test_churned = int(test["churned"].sum())
+    if n_test_churned < MIN_OUTCOMES or len(test) - n_test_churned < MIN_OUTCOMES:
+        warnings.append(f"Only {n_test_churned} churned and {len(test) - n_test_churned} renewed held-back accounts: "
+                        "the held-back AUCs are a rough guide.")
+    old_eff, new_eff = effective_weights(base)[DEFAULT_PROFILE], effective_weights(suggested)[DEFAULT_PROFILE]
+    weight_table = pd.DataFrame({
+        "metric": columns,
+        "metric_label": [names[c] for c in columns],
+        "old_weight": [100 * old_eff[c] for c in columns],
+        "new_weight": [100 * new_eff[c] for c in columns],
+        "coefficient": strength,
+    })
+    caption = (f"On {len(test):,} held-back accounts ({n_test_churned:,} churned) the suggested model reaches AUC "
+               f"{new_auc:.2f} against {base_auc:.2f} for {base.name}; {int(thresholds['changed'].sum())} threshold(s)"
+               f" and the weights changed, fitted on {len(train):,} other accounts.")
+    return Suggestion(
+        model=suggested, base=base, changes=tuple(diff_models(base, suggested)), thresholds=thresholds,
+        weights=weight_table, base_auc=base_auc, suggested_auc=new_auc,
+        base_auc_train=roc_auc(train["score"], ~train["churned"]),
+        suggested_auc_train=roc_auc(train_s["score"], ~train_s["churned"]),
+        train_accounts=frozenset(train["account_id"]), test_accounts=frozenset(test["account_id"]),
+        n_test_churned=n_test_churned, warnings=tuple(warnings), caption=caption,
+    )
+
+
+# --- Churn probability: an explained logistic regression beside the rule score ------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ChurnModel:
+    """A logistic regression of churn on the model's metric scores — a reference, not a replacement.
+
+    Attributes:
+        metrics: the metric columns it reads (``{metric}_score``).
+        intercept: log-odds of churn with every metric score at 0.
+        coefficients: per metric ``metric, metric_label, coefficient`` (log-odds per +10 points of the metric
+            score), ``odds_ratio`` (what +10 points multiplies the odds of churn by), ``fill`` (score used when
+            the metric is missing, in points) and ``meaning`` (a sentence); strongest effect first.
+        fill: the missing-value fill per metric, in tens of points.
+        test_auc: on held-back accounts, probability a churned account gets a higher churn probability than a
+            renewed one (same orientation as the rule score's AUC).
+        score_auc: the rule score's AUC on the same held-back accounts.
+        n_train, n_test: accounts fitted / held back.
+        caption: one line for the page.
+    """
+
+    metrics: tuple[str, ...]
+    intercept: float
+    coefficients: pd.DataFrame
+    fill: dict[str, float]
+    test_auc: float
+    score_auc: float
+    n_train: int
+    n_test: int
+    caption: str
+
+    def predict(self, scored: pd.DataFrame) -> pd.Series:
+        """Churn probability (0–1) for each row of a scored table, indexed like it."""
+        x, _ = _score_features(scored, list(self.metrics), self.fill)
+        coef = self.coefficients.set_index("metric").loc[list(self.metrics), "coefficient"].to_numpy(float)
+        return pd.Series(1 / (1 + np.exp(-(self.intercept + x @ coef))), index=scored.index, name="churn_probability")
+
+
+def fit_churn_model(bt: Backtest, model: Model, *, test_share: float = 0.3, seed: int = 0, c: float = 1.0
+                    ) -> ChurnModel:
+    """Fit churn on the metric scores at the backtest snapshots (split by account; L2 strength ``c``).
+
+    Raises:
+        AnalysisError: fewer than 10 churned or renewed training accounts.
+    """
+    picked = bt.accounts
+    held = split_accounts(picked, test_share=test_share, seed=seed)
+    train, test = picked.loc[~held], picked.loc[held]
+    y = train["churned"].to_numpy(bool)
+    if y.sum() < 10 or (~y).sum() < 10:
+        raise AnalysisError(f"too few outcomes for a churn model: {int(y.sum())} churned and {int((~y).sum())} "
+                            "renewed training accounts (need at least 10 of each)")
+    columns = list(model.metrics)
+    names = _metric_labels(model)
+    x, fill = _score_features(train, columns)
+    fit = _fit_logistic(x, y, c)
+    coef = fit.coef_[0]
+    odds = np.exp(coef)
+    meaning = [
+        f"each +10 points of {names[m]} {'multiplies' if r >= 1 else 'cuts'} the odds of churn "
+        f"{'by' if r >= 1 else 'to'} {r:.2f}×" for m, r in zip(columns, odds, strict=True)
+    ]
+    table = pd.DataFrame({"metric": columns, "metric_label": [names[m] for m in columns], "coefficient": coef,
+                          "odds_ratio": odds, "fill": [10 * fill[m] for m in columns], "meaning": meaning})
+    table = table.iloc[np.argsort(-np.abs(coef), kind="stable")].reset_index(drop=True)
+    churn_model = ChurnModel(tuple(columns), float(fit.intercept_[0]), table, fill, float("nan"), float("nan"),
+                             len(train), len(test), "")
+    p_test = churn_model.predict(test)
+    test_auc = roc_auc(p_test, test["churned"])
+    score_auc = roc_auc(test["score"], ~test["churned"])
+    top = table.iloc[0]
+    caption = (f"On {len(test):,} held-back accounts the churn probability reaches AUC {test_auc:.2f}, the rule score "
+               f"{score_auc:.2f}. Strongest: {top['meaning']}.")
+    return dataclasses.replace(churn_model, test_auc=test_auc, score_auc=score_auc, caption=caption)

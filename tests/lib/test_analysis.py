@@ -1,11 +1,16 @@
 """lib.analysis: statistics checked against scikit-learn, then backtests and suggestions on the sample."""
 
+import json
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import precision_score, roc_auc_score
 
 from lib import analysis
+from lib.model import dump_model, load_model, parse_model
+from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +163,247 @@ def test_separation_without_both_groups_says_what_is_missing():
     sep = analysis.separation([10, 20], ["healthy", "healthy"])
     assert np.isnan(sep.auc)
     assert "2 healthy, 0 struggling" in sep.caption
+
+
+# --- picking the snapshot before each outcome; backtest on a tiny table ----------------------------------------
+
+
+def _rows(account: str, dates: list[str], renewal: list[str | None], churned: object, score: float = 50.0):
+    return pd.DataFrame({
+        "account_id": account,
+        "snapshot_date": pd.to_datetime(dates),
+        "renewal_date": pd.to_datetime(renewal),
+        "churned": pd.array([churned] * len(dates), dtype="boolean"),
+        "score": score,
+        "band": "yellow",
+    })
+
+
+@pytest.fixture
+def history() -> pd.DataFrame:
+    months = ["2024-10-01", "2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01"]
+    return pd.concat([
+        # churned at the 2025-06-01 renewal it did not make: read 90 days before, i.e. on or before 2025-03-03
+        _rows("A", months, ["2025-06-01"] * 7, True),
+        # renewed on 2025-02-15 (the renewal that passed), then rolled on to 2026: read on or before 2024-11-17
+        _rows("B", months, ["2025-02-15"] * 5 + ["2026-02-15"] * 2, False),
+        _rows("C", months, ["2025-06-01"] * 7, pd.NA),  # no outcome yet
+        _rows("D", months, [None] * 7, False),  # no renewal date: its last snapshot stands in
+        _rows("E", months[-2:], ["2025-05-01"] * 2, True),  # no snapshot 90 days before: skipped
+    ], ignore_index=True)
+
+
+def test_outcome_snapshots_reads_each_account_horizon_days_before_its_renewal(history):
+    picked = analysis.outcome_snapshots(history, horizon_days=90).set_index("account_id")
+    assert sorted(picked.index) == ["A", "B", "D"]
+    assert picked.loc["A", "snapshot_date"] == pd.Timestamp("2025-03-01")
+    assert picked.loc["A", "outcome_date"] == pd.Timestamp("2025-06-01")
+    assert picked.loc["B", "outcome_date"] == pd.Timestamp("2025-02-15")
+    assert picked.loc["B", "snapshot_date"] == pd.Timestamp("2024-11-01")
+    assert picked.loc["D", "snapshot_date"] == pd.Timestamp("2025-01-01")
+    assert picked["churned"].tolist() == [True, False, False]
+
+
+def test_backtest_warns_when_outcomes_are_too_few_and_counts_the_skipped(history):
+    bt = analysis.backtest(history, horizon_days=90)
+    assert (bt.n_churned, bt.n_renewed, bt.n_skipped) == (1, 2, 1)
+    assert any("Too few outcomes" in w for w in bt.warnings)
+    assert any("1 account(s) with an outcome had no snapshot 90 days" in w for w in bt.warnings)
+    assert bt.to_dict()["auc"] == 0.5  # equal scores: chance
+
+
+def test_backtest_without_outcome_column_names_it_and_the_fix(history):
+    with pytest.raises(analysis.AnalysisError, match="no outcome column 'renewed'.*--outcome"):
+        analysis.backtest(history, outcome="renewed")
+
+
+def test_backtest_with_a_horizon_longer_than_the_history_says_so(history):
+    with pytest.raises(analysis.AnalysisError, match="shorter horizon"):
+        analysis.backtest(history, horizon_days=3650)
+
+
+def test_outcome_flags_reject_words_the_loader_should_have_read():
+    with pytest.raises(analysis.AnalysisError, match="'status'.*'maybe'"):
+        analysis.outcome_flags(pd.Series(["maybe", None]), "status")
+
+
+# --- on the sample portfolio with the default model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def portfolio() -> pd.DataFrame:
+    return generate_portfolio()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(DEFAULT_MODEL_PATH)
+
+
+@pytest.fixture(scope="module")
+def scored(portfolio, model) -> pd.DataFrame:
+    return analysis.score_portfolio(model, portfolio)
+
+
+@pytest.fixture(scope="module")
+def bt(scored, model) -> analysis.Backtest:
+    return analysis.backtest(scored, model_name=model.name)
+
+
+@pytest.fixture(scope="module")
+def suggestion(portfolio, model) -> analysis.Suggestion:
+    return analysis.suggest_model(portfolio, model)
+
+
+def test_default_model_backtests_above_chance_on_the_sample(bt):
+    assert bt.auc > 0.5 and bt.auc_low > 0.5
+    assert bt.auc_low < bt.auc < bt.auc_high
+    assert bt.n_churned >= analysis.MIN_OUTCOMES and not any("Too few" in w for w in bt.warnings)
+
+
+def test_red_churns_more_than_green_on_the_sample(bt):
+    rate = bt.bands.set_index("band")["churn_rate"]
+    assert rate["red"] > rate["yellow"] > rate["green"]
+
+
+def test_backtest_bands_and_deciles_account_for_every_outcome(bt):
+    assert bt.bands["accounts"].sum() == bt.n_accounts + bt.n_unscored == len(bt.accounts)
+    assert bt.bands["churned"].sum() == bt.accounts["churned"].sum()
+    assert bt.lift["accounts"].sum() == bt.n_accounts
+    assert (bt.accounts["outcome_date"] - bt.accounts["snapshot_date"] >= pd.Timedelta(days=90)).all()
+
+
+def test_backtest_to_dict_is_strict_json(bt):
+    data = json.loads(json.dumps(bt.to_dict(), allow_nan=False))
+    assert data["accounts"] == bt.n_accounts and len(data["bands"]) == len(bt.bands)
+    assert data["auc_interval"][0] <= data["auc"] <= data["auc_interval"][1]
+
+
+def test_backtest_on_a_small_book_warns_too_few_outcomes(model):
+    small = analysis.score_portfolio(model, generate_portfolio(n_accounts=60, seed=3))
+    bt = analysis.backtest(small)
+    assert bt.n_churned < analysis.MIN_OUTCOMES
+    assert any(w.startswith("Too few outcomes to judge") for w in bt.warnings)
+
+
+def test_metric_cohorts_cover_every_backtest_account_per_metric(bt, model):
+    cohorts = analysis.metric_cohorts(bt, model)
+    totals = cohorts.groupby(["metric", "basis"])["accounts"].sum()
+    assert set(totals.index.get_level_values("metric")) == set(model.metrics)
+    assert (totals == len(bt.accounts)).all()
+    logins = cohorts.query("metric == 'logins_per_user' and basis == 'value'")
+    assert logins["churn_rate"].iloc[0] > logins["churn_rate"].iloc[-1]  # fewer logins, more churn
+
+
+def test_suggested_model_is_not_worse_on_held_back_accounts(suggestion):
+    assert suggestion.suggested_auc >= suggestion.base_auc
+    assert "held-back" in suggestion.caption
+
+
+def test_suggest_fits_and_evaluates_on_disjoint_accounts(suggestion, bt):
+    assert suggestion.train_accounts.isdisjoint(suggestion.test_accounts)
+    assert suggestion.train_accounts | suggestion.test_accounts == set(bt.accounts["account_id"])
+    assert len(suggestion.test_accounts) == pytest.approx(0.3 * len(bt.accounts), abs=2)
+
+
+def test_suggest_ignores_held_back_accounts_when_fitting(portfolio, model, suggestion):
+    """Change every held-back account's logins: the suggested thresholds and weights must not move."""
+    changed = portfolio.copy()
+    held = changed["account_id"].isin(suggestion.test_accounts)
+    changed.loc[held, "logins_per_user"] = 0.0
+    again = analysis.suggest_model(changed, model)
+    assert again.test_accounts == suggestion.test_accounts
+    assert again.model == suggestion.model
+    assert again.suggested_auc != suggestion.suggested_auc  # the evaluation did see the change
+
+
+def test_suggested_model_is_valid_yaml_with_a_diff(suggestion, model):
+    assert parse_model(dump_model(suggestion.model)) == suggestion.model
+    keys = {c.key for c in suggestion.changes}
+    assert "metrics.logins_per_user.score.green" in keys
+    assert suggestion.thresholds.set_index("metric").loc["feature_adoption_pct", "changed"] == np.False_
+    assert suggestion.weights["new_weight"].sum() == pytest.approx(100)
+    assert suggestion.weights["old_weight"].sum() == pytest.approx(100)
+
+
+def test_churn_model_explains_odds_and_predicts_probabilities(bt, model, scored):
+    churn = analysis.fit_churn_model(bt, model)
+    table = churn.coefficients.set_index("metric")
+    assert set(table.index) == set(model.metrics)
+    assert np.allclose(table["odds_ratio"], np.exp(table["coefficient"]))
+    assert table.loc["feature_adoption_pct", "odds_ratio"] < 1  # more adoption, lower odds of churn
+    p = churn.predict(scored)
+    assert p.index.equals(scored.index) and p.between(0, 1).all()
+    assert churn.test_auc > 0.5 and churn.n_train + churn.n_test == len(bt.accounts)
+
+
+# --- Compare on the sample's labelled accounts ----------------------------------------------------------------
+
+
+def test_labelled_accounts_take_hand_labels_over_file_labels(scored):
+    table = analysis.labelled_accounts(scored)
+    some = table["account_id"].iloc[0]
+    flipped = "struggling" if table["label"].iloc[0] == "healthy" else "healthy"
+    unlabelled = scored.loc[scored["health_label"].isna(), "account_id"].iloc[0]
+    relabelled = analysis.labelled_accounts(scored, {some: flipped.upper(), unlabelled: "healthy", "X": "meh"})
+    assert relabelled.set_index("account_id").loc[some, "label"] == flipped
+    assert len(relabelled) == len(table) + 1
+    assert not relabelled["account_id"].duplicated().any()
+
+
+def test_default_model_separates_the_sample_labels(scored, model):
+    table = analysis.labelled_accounts(scored)
+    sep = analysis.separation(table["score"], table["label"])
+    assert sep.auc > 0.8 and sep.n_healthy > 10 and sep.n_struggling > 10
+    per_metric = analysis.metric_separation(table, model)
+    judged = per_metric.loc[~per_metric["verdict"].str.startswith("too few")]
+    assert judged["auc"].is_monotonic_decreasing
+    assert per_metric["verdict"].str.startswith("too few").sum() == len(per_metric) - len(judged)
+
+
+def test_misfits_name_the_metrics_that_put_them_there(scored, model):
+    table = analysis.labelled_accounts(scored)
+    found = analysis.misfits(table, model)
+    assert not found.empty
+    red = found.query("kind == 'healthy but red'")
+    green = found.query("kind == 'struggling but green'")
+    assert (red["band"] == "red").all() and (red["label"] == "healthy").all()
+    assert (green["band"] == "green").all() and (green["label"] == "struggling").all()
+    assert found["reasons"].str.contains(r"/100 \([−+]\d", regex=True).all()
+
+
+def test_misfit_reasons_rank_metrics_by_points_lost():
+    class _M:  # the two attributes misfits reads from a model
+        metrics = {"a": SimpleNamespace(label="Alpha"), "b": SimpleNamespace(label="Beta")}
+
+    table = pd.DataFrame({"account_id": ["x"], "label": ["healthy"], "band": ["red"], "score": [20.0],
+                          "a_score": [0.0], "a_weight": [0.2], "b_score": [25.0], "b_weight": [0.8]})
+    assert analysis.misfits(table, _M()).loc[0, "reasons"] == "Beta 25/100 (−60.0 pts); Alpha 0/100 (−20.0 pts)"
+
+
+def test_label_distributions_hold_score_and_each_metric_per_account(scored, model):
+    table = analysis.labelled_accounts(scored)
+    long = analysis.label_distributions(table, model)
+    assert len(long) == len(table) * (1 + len(model.metrics))
+    assert set(long["measure"]) == {"score", *model.metrics}
+
+
+# --- Model A vs B ---------------------------------------------------------------------------------------------
+
+
+def test_model_comparison_flip_totals_equal_account_counts(scored, model, portfolio, suggestion):
+    scored_b = analysis.score_portfolio(suggestion.model, portfolio)
+    cmp = analysis.compare_models(scored, scored_b, model, suggestion.model, n_boot=50)
+    accounts = scored["account_id"].nunique()
+    assert cmp.flips.counts.to_numpy().sum() == cmp.flips.n_accounts == accounts
+    off_diagonal = cmp.flips.counts.to_numpy().sum() - np.trace(cmp.flips.counts.to_numpy())
+    assert len(cmp.moved) == cmp.flips.n_moved == off_diagonal
+    assert (cmp.moved["band_a"] != cmp.moved["band_b"]).all()
+    assert cmp.moved["why"].str.contains("pts").all()
+    assert cmp.backtest_a.auc == pytest.approx(analysis.backtest(scored, n_boot=0).auc)
+    assert cmp.backtest_b is not None
+
+
+def test_comparing_a_model_with_itself_moves_nobody(scored, model):
+    cmp = analysis.compare_models(scored, scored, model, model, n_boot=10)
+    assert cmp.flips.n_moved == 0 and cmp.moved.empty
