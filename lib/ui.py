@@ -29,6 +29,8 @@ from lib.store import Dataset, DatasetInfo, Workspace, WorkspaceError
 # Session-state keys shared by the sidebar and the pages (page-local keys are prefixed with the page name).
 DATASET, MODEL, VERSION, AS_OF = "ctx.dataset", "ctx.model", "ctx.version", "ctx.as_of"
 FILTER_PREFIX = "ctx.filter."
+# Non-widget keys a page sets to select something in the sidebar on the next run ("ctx.pending_version" …).
+PENDING = {key: key.replace("ctx.", "ctx.pending_") for key in (DATASET, MODEL, VERSION)}
 PRESENT_FULLSCREEN = "present.fullscreen"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -110,8 +112,16 @@ class Context:
 
 
 def _pick(key: str, options: list[Any], default: Any) -> None:
-    """Reset a widget's state when its stored value is no longer an option (e.g. after a dataset switch)."""
-    if st.session_state.get(key) not in options:
+    """Settle a sidebar widget's value before it renders.
+
+    A page that just saved something (a new model version, an uploaded dataset) asks for it to be selected
+    by setting `PENDING[key]`; a widget's own key cannot be written once it has rendered in this run. A
+    stored value that is no longer an option (e.g. after a dataset switch) falls back to the default.
+    """
+    pending = st.session_state.pop(PENDING[key], None)
+    if pending in options:
+        st.session_state[key] = pending
+    elif st.session_state.get(key) not in options:
         st.session_state[key] = default
 
 
