@@ -381,9 +381,14 @@ class Workspace:
         Raises:
             WorkspaceError: a column's type differs from the stored one (e.g. text where numbers were).
         """
-        if (name or "").strip() not in self.dataset_names():
-            return self.save_dataset(name, df, roles, source_filename)
-        name = name.strip()
+        with self._lock:  # the "is it new?" check and the write must not interleave with another session's
+            if (name or "").strip() not in self.dataset_names():
+                return self.save_dataset(name, df, roles, source_filename)
+            return self._append(name.strip(), df, roles, source_filename)
+
+    def _append(
+        self, name: str, df: pd.DataFrame | Portfolio, roles: Roles | None, source_filename: str
+    ) -> SaveResult:
         table_df, roles = self._prepare(df, roles)
         info = self.dataset_info(name)
         with self._transaction() as cur:
