@@ -7,11 +7,20 @@ pandas on whole columns (the bootstrap, for instance, draws all resamples as one
 
 Orientation: a health score is *higher = healthier*, so every AUC here reads "the probability that a random
 good account (healthy / renewed) scores higher than a random bad one (struggling / churned)"; 0.5 is chance.
+
+Entry points for the pages (``scored`` = :func:`score_portfolio`, i.e. scores joined with the portfolio):
+
+- Compare: :func:`labelled_accounts` → :func:`separation`, :func:`metric_separation`,
+  :func:`label_distributions`, :func:`misfits`.
+- Validate: :func:`backtest` (→ :class:`Backtest`), :func:`metric_cohorts`, :func:`suggest_model`
+  (→ :class:`Suggestion`), :func:`fit_churn_model` (→ :class:`ChurnModel`), :func:`compare_models`
+  (→ :class:`ModelComparison` with a :class:`FlipMatrix`).
+- Plain statistics on arrays: :func:`roc_auc`, :func:`auc_interval`, :func:`lift_by_decile`,
+  :func:`churn_by_bins`, :func:`churn_by_band`, :func:`flip_matrix`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +45,7 @@ from lib.portfolio import ATTRIBUTES, attach_attributes
 from lib.scoring import BANDS, score
 
 MIN_OUTCOMES = 30  # fewer churned (or renewed) accounts than this and a backtest cannot be judged
-_BOOT_CELLS = 4_000_000  # bound on resamples x distinct scores held in memory at once by the bootstrap
+_BOOT_CELLS = 1_000_000  # resamples × distinct scores per bootstrap chunk: a few 8 MB arrays at a time
 
 
 class AnalysisError(ValueError):
@@ -86,7 +95,7 @@ def auc_interval(
     ``n_boot`` resamples are drawn as one matrix (in chunks that bound memory) instead of looping.
 
     Returns:
-        ``(low, high)``; ``(nan, nan)`` when either class is empty.
+        ``(low, high)``; ``(nan, nan)`` when either class is empty or ``n_boot`` is 0.
     """
     s = _as_float(scores)
     y, known = _as_bool(positive)
@@ -216,6 +225,10 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or np.isnan(x) else f"{x:.0%}"
 
 
+def _num(x: float) -> str:
+    return "n/a" if x is None or np.isnan(x) else f"{x:.2f}"
+
+
 def churn_by_band(bands: object, churned: object, arr: object = None) -> pd.DataFrame:
     """Accounts, churn and ARR per band, in band order (red, yellow, green, then 'no data' if any).
 
@@ -228,11 +241,9 @@ def churn_by_band(bands: object, churned: object, arr: object = None) -> pd.Data
     a = _as_float(arr)[known] if arr is not None else np.full(int(known.sum()), np.nan)
     y = y[known]
     frame = pd.DataFrame({"band": b.to_numpy(), "churned": y, "arr": a, "churned_arr": np.where(y, a, 0.0)})
-    out = frame.groupby("band").agg(
-        accounts=("churned", "size"),
-        churned=("churned", "sum"),
-        arr=("arr", lambda s: s.sum(min_count=1)),
-        churned_arr=("churned_arr", lambda s: s.sum(min_count=1)),
+    grouped = frame.groupby("band")
+    out = grouped.agg(accounts=("churned", "size"), churned=("churned", "sum")).join(
+        grouped[["arr", "churned_arr"]].sum(min_count=1)
     )
     order = [band for band in BANDS if band != "no data" or band in out.index]
     out = out.reindex(order).fillna({"accounts": 0, "churned": 0}).astype({"accounts": int, "churned": int})
@@ -335,21 +346,23 @@ def separation(scores: object, labels: object) -> Separation:
 LABELS = ("healthy", "struggling")
 
 
-def _account_order(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of ``rows`` sorted by (account_id, snapshot_date), the account codes in that order, the ids.
+def _account_order(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``rows`` sorted by (account_id, snapshot_date), and the account codes in that order.
 
     Sorting two key arrays is far cheaper than sorting a wide scored frame; callers copy only rows they keep.
     """
-    codes, ids = pd.factorize(rows["account_id"], sort=True)
+    codes, _ = pd.factorize(rows["account_id"], sort=True)
     order = np.lexsort((rows["snapshot_date"].to_numpy("datetime64[ns]"), codes))
-    return order, codes[order], np.asarray(ids)
+    return order, codes[order]
 
 
 def _latest_rows(scored: pd.DataFrame, as_of: object = None) -> pd.DataFrame:
     """Each account's last row on or before ``as_of`` (default: its last row), sorted by account_id."""
     rows = scored if as_of is None else scored.loc[scored["snapshot_date"] <= pd.Timestamp(as_of)]
-    order, codes, _ = _account_order(rows)
-    return rows.iloc[order[np.r_[codes[1:] != codes[:-1], True]]] if len(rows) else rows
+    if rows.empty:
+        return rows
+    order, codes = _account_order(rows)
+    return rows.iloc[order[np.r_[codes[1:] != codes[:-1], True]]]
 
 
 def _clean_labels(labels: pd.Series) -> pd.Series:
@@ -417,7 +430,7 @@ def metric_separation(table: pd.DataFrame, model: Model) -> pd.DataFrame:
         model: the model whose ``{metric}_score`` columns the table holds.
 
     Returns:
-        DataFrame ``metric, label, auc, n_healthy, n_struggling, verdict``.
+        DataFrame ``metric, metric_label, auc, n_healthy, n_struggling, verdict``.
     """
     names = _metric_labels(model)
     rows = []
@@ -425,7 +438,7 @@ def metric_separation(table: pd.DataFrame, model: Model) -> pd.DataFrame:
         sep = separation(table.get(f"{column}_score", pd.Series(np.nan, index=table.index)), table["label"])
         rows.append((column, names[column], sep.auc, sep.n_healthy, sep.n_struggling,
                      _verdict(sep.auc, sep.n_healthy, sep.n_struggling)))
-    out = pd.DataFrame(rows, columns=["metric", "label", "auc", "n_healthy", "n_struggling", "verdict"])
+    out = pd.DataFrame(rows, columns=["metric", "metric_label", "auc", "n_healthy", "n_struggling", "verdict"])
     judged = np.minimum(out["n_healthy"], out["n_struggling"]) >= MIN_LABELS
     order = np.lexsort((-out["auc"].fillna(-1).to_numpy(), ~judged.to_numpy()))
     return out.iloc[order].reset_index(drop=True)
@@ -561,8 +574,13 @@ def _pick_outcome_rows(scored: pd.DataFrame, horizon_days: int, outcome: str) ->
     if outcome not in scored.columns:
         raise AnalysisError(f"no outcome column '{outcome}' in the data — add a churned column (True = churned, "
                             "False = renewed, blank = unknown) or name yours with --outcome COLUMN")
+    if scored.empty:
+        raise AnalysisError("the scored portfolio has no rows — load a portfolio with at least one snapshot")
+    if horizon_days < 0:
+        raise AnalysisError(f"horizon of {horizon_days} days: the score must be read before the outcome — use 0 "
+                            "or more days, e.g. 90")
     # Work on the key columns in (account, date) order and pick positions; only the picked rows are copied.
-    order, codes, _ = _account_order(scored)
+    order, codes = _account_order(scored)
     ends = np.r_[codes[1:] != codes[:-1], True]  # each account's last row
     snap = scored["snapshot_date"].to_numpy("datetime64[ns]")[order]
     flags = pd.Series(outcome_flags(scored[outcome], outcome).to_numpy()[order], dtype="boolean")
@@ -719,8 +737,9 @@ def backtest(
     rate = n_churned / n if n else float("nan")
     by_band = bands.set_index("band")["churn_rate"]
     name = f"{model_name}: " if model_name else ""
+    interval = f" (95% interval {low:.2f}–{high:.2f})" if not np.isnan(low) else ""
     caption = (
-        f"{name}AUC {auc:.2f} (95% interval {low:.2f}–{high:.2f}) on {n:,} accounts ({n_churned:,} churned, "
+        f"{name}AUC {_num(auc)}{interval} on {n:,} accounts ({n_churned:,} churned, "
         f"{n_renewed:,} renewed) scored {horizon_days} days before their outcome; red churned "
         f"{_pct(by_band.get('red', np.nan))}, green {_pct(by_band.get('green', np.nan))} (overall {_pct(rate)})."
     )
@@ -974,14 +993,8 @@ def _suggest_spec(spec: ScoreSpec, values: pd.Series, churned: np.ndarray, bins:
     if not (np.all(np.diff(points) >= 0) or np.all(np.diff(points) <= 0)):
         return None, "its points go up and down; kept"
     levels = base * (2 - (points[:-1] + points[1:]) / 200)
-    cuts = []
-    for level in levels:  # one per cut (a handful)
-        i = _crossing(fitted, level)
-        if i is None:
-            cuts.append(np.nan)
-        else:
-            cuts.append(lo[i + 1])
-    cuts_arr = np.array([_nice(c) if not np.isnan(c) else np.nan for c in cuts])
+    crossings = [_crossing(fitted, level) for level in levels]  # one per cut (a handful)
+    cuts_arr = np.array([np.nan if i is None else _nice(lo[i + 1]) for i in crossings])
     why = f"cuts where churn crosses {', '.join(f'{x / base:.2g}×' for x in levels)} the average ({base:.0%})"
     if steps_higher != higher or np.isnan(cuts_arr).any() or np.any(np.diff(cuts_arr) <= 0):
         quantiles = np.arange(1, len(spec.cuts) + 1) / (len(spec.cuts) + 1)
@@ -1000,8 +1013,9 @@ def _score_features(rows: pd.DataFrame, columns: list[str], fill: dict[str, floa
     """Metric scores in tens of points (a coefficient reads "per +10 points"); missing → the training mean."""
     x = _matrix(rows, columns, "score") / 10
     if fill is None:
-        means = np.nanmean(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0) if len(x) else np.zeros(len(columns))
-        fill = {c: float(0.0 if np.isnan(m) else m) for c, m in zip(columns, means, strict=True)}
+        present = (~np.isnan(x)).sum(axis=0)
+        means = np.where(present > 0, np.nansum(x, axis=0) / np.maximum(present, 1), 0.0)
+        fill = {c: float(m) for c, m in zip(columns, means, strict=True)}
     filler = np.array([fill[c] for c in columns])
     return np.where(np.isnan(x), filler, x), fill
 
@@ -1131,9 +1145,10 @@ def suggest_model(
     if dropped:
         warnings.append(f"Weight 0 for {', '.join(dropped)}: in the training accounts a higher score went with more "
                         "churn, not less — check the metric's direction or data.")
-    if base.profiles and any(p.weights for p in base.profiles):
-        warnings.append("Profile weights (" + ", ".join(p.name for p in base.profiles if p.weights)
-                        + ") are kept as they are; the suggested weights apply to the Default profile.")
+    if base.profiles:
+        shift = " (their effective weights still shift with the new group weights)" if d.get("groups") else ""
+        warnings.append(f"Profile(s) {', '.join(p.name for p in base.profiles)} keep their own weights and score "
+                        f"overrides{shift}; the suggestions apply to the Default profile — review them.")
     suggested = model_from_dict(d, source="suggested model")
 
     scored_s = score_portfolio(suggested, portfolio, outcome=outcome)
@@ -1151,9 +1166,10 @@ def suggest_model(
         "new_weight": [100 * new_eff[c] for c in columns],
         "coefficient": strength,
     })
+    changed = int(thresholds["changed"].sum())
     caption = (f"On {len(test):,} held-back accounts ({n_test_churned:,} churned) the suggested model reaches AUC "
-               f"{new_auc:.2f} against {base_auc:.2f} for {base.name}; {int(thresholds['changed'].sum())} threshold(s)"
-               f" and the weights changed, fitted on {len(train):,} other accounts.")
+               f"{_num(new_auc)} against {_num(base_auc)} for {base.name}; {changed} threshold(s) and the weights "
+               f"changed, fitted on {len(train):,} other accounts.")
     return Suggestion(
         model=suggested, base=base, changes=tuple(diff_models(base, suggested)), thresholds=thresholds,
         weights=weight_table, base_auc=base_auc, suggested_auc=new_auc,
@@ -1229,12 +1245,9 @@ def fit_churn_model(bt: Backtest, model: Model, *, test_share: float = 0.3, seed
     table = pd.DataFrame({"metric": columns, "metric_label": [names[m] for m in columns], "coefficient": coef,
                           "odds_ratio": odds, "fill": [10 * fill[m] for m in columns], "meaning": meaning})
     table = table.iloc[np.argsort(-np.abs(coef), kind="stable")].reset_index(drop=True)
-    churn_model = ChurnModel(tuple(columns), float(fit.intercept_[0]), table, fill, float("nan"), float("nan"),
-                             len(train), len(test), "")
-    p_test = churn_model.predict(test)
-    test_auc = roc_auc(p_test, test["churned"])
+    test_auc = roc_auc(fit.decision_function(_score_features(test, columns, fill)[0]), test["churned"])
     score_auc = roc_auc(test["score"], ~test["churned"])
-    top = table.iloc[0]
-    caption = (f"On {len(test):,} held-back accounts the churn probability reaches AUC {test_auc:.2f}, the rule score "
-               f"{score_auc:.2f}. Strongest: {top['meaning']}.")
-    return dataclasses.replace(churn_model, test_auc=test_auc, score_auc=score_auc, caption=caption)
+    caption = (f"On {len(test):,} held-back accounts the churn probability reaches AUC {_num(test_auc)}, the rule "
+               f"score {_num(score_auc)}. Strongest: {table.loc[0, 'meaning']}.")
+    return ChurnModel(tuple(columns), float(fit.intercept_[0]), table, fill, test_auc, score_auc, len(train),
+                      len(test), caption)

@@ -407,3 +407,8 @@ def test_model_comparison_flip_totals_equal_account_counts(scored, model, portfo
 def test_comparing_a_model_with_itself_moves_nobody(scored, model):
     cmp = analysis.compare_models(scored, scored, model, model, n_boot=10)
     assert cmp.flips.n_moved == 0 and cmp.moved.empty
+
+
+def test_backtest_rejects_a_negative_horizon(history):
+    with pytest.raises(analysis.AnalysisError, match="before the outcome"):
+        analysis.backtest(history, horizon_days=-5)
