@@ -99,25 +99,39 @@ def _account_names(rng: np.random.Generator, n: int) -> np.ndarray:
     return pre + core + " " + suf
 
 
-def _latent_health(
-    rng: np.random.Generator, base: np.ndarray, n_snapshots: int, per_month: float
+def _ar1(
+    rng: np.random.Generator, shape: tuple[int, int], sd: float, phi_month: float, per_month: float,
+    shocks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """AR(1) walk around each account's base level with rare negative shocks; shape (accounts, snapshots).
+    """AR(1) series along the snapshot axis, one per account, with stationary spread ``sd``.
 
-    Persistence and noise are set per month and converted to the snapshot frequency, so weekly and monthly
-    portfolios describe the same underlying process.
+    Persistence is given per month and converted to the snapshot frequency, so weekly and monthly portfolios
+    describe the same process. A loop over snapshot *columns* (at most ~100), each step vectorised over
+    all accounts.
     """
-    n = base.shape[0]
-    phi = 0.85 ** (1.0 / per_month)
-    sigma = 0.45 * np.sqrt((1 - phi**2) / (1 - 0.85**2))  # same stationary spread at any frequency
-    shocks = (rng.random((n, n_snapshots)) < 0.015 / per_month) * rng.uniform(-2.2, -1.2, (n, n_snapshots))
-    innovations = rng.normal(0.0, sigma, (n, n_snapshots)) + shocks
-    walk = np.empty((n, n_snapshots))
-    walk[:, 0] = rng.normal(0.0, 0.45, n)
-    # A loop over snapshot *columns* (at most ~100), each step vectorised over all accounts.
+    n, n_snapshots = shape
+    phi = phi_month ** (1.0 / per_month)
+    innovations = rng.normal(0.0, sd * np.sqrt(1.0 - phi**2), shape)
+    if shocks is not None:
+        innovations += shocks
+    out = np.empty(shape)
+    out[:, 0] = rng.normal(0.0, sd, n)
     for t in range(1, n_snapshots):
-        walk[:, t] = phi * walk[:, t - 1] + innovations[:, t]
-    return base[:, None] + walk
+        out[:, t] = phi * out[:, t - 1] + innovations[:, t]
+    return out
+
+
+def _quarterly_nps(rng: np.random.Generator, h: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
+    """NPS answers (0–10) from a survey each quarter: about a third of accounts answer, and an answer stands
+    until the next survey; everyone else is blank (most cells, as in real NPS data)."""
+    n = h.shape[0]
+    quarter = (dates.year * 4 + (dates.month - 1) // 3).to_numpy()
+    quarter = quarter - quarter.min()
+    first_in_quarter = np.unique(quarter, return_index=True)[1]  # the survey goes out at the quarter's start
+    n_quarters = len(first_in_quarter)
+    answered = rng.random((n, n_quarters)) < 0.35
+    answer = np.clip(np.round(7.2 + 1.7 * h[:, first_in_quarter] + rng.normal(0.0, 1.3, (n, n_quarters))), 0, 10)
+    return np.where(answered, answer, np.nan)[:, quarter]
 
 
 def generate_portfolio(
@@ -170,7 +184,10 @@ def generate_portfolio(
         + REGION_HEALTH[region_i]
         + CSM_HEALTH[csm_i]
     )
-    h = _latent_health(rng, base, T, per_month)  # (n, T)
+    # Latent health: the account's level plus a slow walk with rare negative shocks (a champion leaves, an
+    # outage, a reorg) that the "Steep drop" alert should catch.
+    shocks = (rng.random((n, T)) < 0.012 / per_month) * rng.uniform(-2.2, -1.2, (n, T))
+    h = base[:, None] + _ar1(rng, (n, T), 0.45, 0.9, per_month, shocks)  # (n, T)
 
     # --- grid: tenure, contract anniversaries, churn ----------------------------------------------
     day_of = (dates.values[None, :] - start.values[:, None]).astype("timedelta64[D]").astype(float)
@@ -187,7 +204,7 @@ def generate_portfolio(
     lo = np.maximum(np.arange(T) - k, 0)
     recent_h = (csum[:, np.arange(T)] - csum[:, lo]) / np.maximum(np.arange(T) - lo, 1)
     recent_h[:, 0] = h[:, 0]
-    p_churn = _sigmoid(-3.7 - 1.5 * recent_h)
+    p_churn = _sigmoid(-3.5 - 1.5 * recent_h)
     churn_event = renewal_event & (rng.random((n, T)) < p_churn)
     churned_any = churn_event.any(axis=1)
     churn_at = np.where(churned_any, churn_event.argmax(axis=1), T)
@@ -211,27 +228,33 @@ def generate_portfolio(
     season = np.where(month == 12, -0.35, np.where(month == 8, -0.2, 0.0))  # holidays, not ill health
     usage = h + season
 
-    def noise(scale: float) -> np.ndarray:
-        return rng.normal(0.0, scale, (n, T))
+    def noise(scale: float, sticky: float = 0.9) -> np.ndarray:
+        # Mostly persistent (an account's logins are high or low for months), a little month-to-month jitter.
+        persistent = _ar1(rng, (n, T), scale * 0.95, sticky, per_month)
+        return persistent + rng.normal(0.0, scale * 0.15, (n, T))
 
     logins = np.round(np.exp(1.55 + 0.45 * usage + noise(0.22)) * (0.12 + 0.88 * ramp), 1)
     adoption = np.round(100 * _sigmoid(0.1 + 0.85 * usage + noise(0.3)) * (0.25 + 0.75 * ramp), 1)
-    tickets = rng.poisson(SIZE_TICKET_RATE[size_i][:, None] * np.exp(-0.55 * h) * (1.6 - 0.6 * ramp))
-    tickets = tickets.astype(float)
+    ticket_rate = SIZE_TICKET_RATE[size_i][:, None] * np.exp(-0.55 * h + noise(0.3)) * (1.6 - 0.6 * ramp)
+    tickets = np.floor(ticket_rate + rng.random((n, T)))  # an open backlog, not fresh daily arrivals
     sentiment = np.round(np.tanh(0.2 + 0.6 * h + noise(0.35)), 2)
     sentiment = np.where(tickets > 0, sentiment, np.nan)  # nothing to rate without tickets
-    answered = rng.random((n, T)) < 0.22
-    nps = np.where(answered, np.clip(np.round(7.2 + 1.7 * h + noise(1.3)), 0, 10), np.nan)
+    nps = _quarterly_nps(rng, h, dates)
     contact = np.clip(
         np.round(np.exp(2.6 - 0.35 * h - 0.45 * (size_i[:, None] == 2) - 0.3 * season + noise(0.45))),
         0,
         180,
     )
-    late = rng.random((n, T)) < _sigmoid(-2.2 - 1.1 * h)
-    invoice_late = np.where(late, np.round(rng.gamma(2.0, 9.0 - 3.0 * np.clip(h, -1.5, 1.5))), 0.0)
-    pulse = h + noise(0.55)
+    # Paying late is a habit: a persistent propensity, worse when health is low.
+    lateness = -2.0 - 1.0 * h + noise(1.0, sticky=0.8)
+    invoice_late = np.where(lateness > 0, np.clip(np.round(12 * lateness + rng.gamma(2.0, 3.0, (n, T))), 1, 120), 0.0)
+    # CSMs update their pulse now and then (a QBR, an escalation), not every month: carry it forward.
+    pulse = h + noise(0.45, sticky=0.9)
     csm_sent = np.select([pulse < -1.1, pulse < 0.2], ["red", "yellow"], default="green").astype(object)
-    csm_sent[rng.random((n, T)) < 0.03] = np.nan  # the CSM did not fill it in
+    updated = rng.random((n, T)) < 0.2 / per_month
+    updated[:, 0] = True
+    csm_sent = pd.DataFrame(np.where(updated, csm_sent, None)).ffill(axis=1).to_numpy(dtype=object)
+    csm_sent[rng.random(n) < 0.03] = np.nan  # a few CSMs never fill it in
 
     # --- labels -----------------------------------------------------------------------------------
     churned = np.full(n, pd.NA, dtype=object)
