@@ -1086,6 +1086,8 @@ def inspect_file(path: str | Path, date_order: str | None = None) -> str:
         lines.append(f"  {name:<{width}}  {c.role:<13} {c.confidence:>4.2f}  {c.kind:<11}  {c.reason}")
     if report.date_order:
         lines += ["", f"Date order: {report.date_order}"]
+    elif report.needs_date_order:
+        lines += ["", "Date order: ambiguous (every date could be day-first or month-first)"]
     problems = list(report.warnings)
     try:
         loaded = load_portfolio(raw, info["filename"], date_order=date_order)
