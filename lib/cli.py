@@ -1,0 +1,306 @@
+"""Headless Health Score Studio: ``python -m lib.cli validate | inspect | score | sql | sample``.
+
+A thin layer over the library, for scripts and schedulers (see DESIGN.md "The command line"). Files only,
+never stdin. Bad input exits with status 2 and one message per problem on stderr naming the file, row,
+column or key and the fix — never a traceback; an unexpected internal error exits 1, also without one.
+
+Each subcommand is a function registered with :func:`command` in :data:`COMMANDS`; adding a subcommand
+means adding one decorated function, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from lib.model import Model, ModelError, check_columns, load_model
+from lib.sqlutil import quote_ident
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+OUTPUT_TYPES = (".csv", ".parquet", ".xlsx")
+MAX_ROLES_BYTES = 100_000
+
+
+class CliError(Exception):
+    """Bad input found by the CLI itself; the message already names where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, one-line help, argument specs and the function that runs it."""
+
+    name: str
+    help: str
+    arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*flags: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """An argument spec, as for ``ArgumentParser.add_argument``."""
+    return flags, kwargs
+
+
+def command(name: str, help: str, *arguments: tuple[tuple[str, ...], dict[str, Any]]
+            ) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register a subcommand: ``@command("score", "score a portfolio", arg("file"), ...)``.
+
+    The decorated function takes the parsed arguments and returns the exit status.
+    """
+
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = Command(name, help, tuple(arguments), fn)
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def input_path(text: str, what: str = "file") -> Path:
+    """A path the user gave, checked to be an existing file (stdin is not supported)."""
+    if text == "-":
+        raise CliError(f"-: reading the {what} from stdin is not supported — give the path of a file")
+    path = Path(text)
+    if not path.exists():
+        raise CliError(f"{text}: {what} not found — check the path")
+    if not path.is_file():
+        raise CliError(f"{text}: is a folder, not a {what} — give the path of a file")
+    return path
+
+
+def read_model(text: str) -> Model:
+    """Load and validate a model file (ModelError lists every problem)."""
+    return load_model(input_path(text, "model file"))
+
+
+def read_roles(text: str | None) -> Any:
+    """Parse a ROLES.yaml mapping (e.g. ``{account_id: Customer ID, metrics: [Logins]}``) into Roles."""
+    if text is None:
+        return None
+    from lib.ingest import Roles
+
+    path = input_path(text, "roles file")
+    if path.stat().st_size > MAX_ROLES_BYTES:
+        raise CliError(f"{text}: the roles file is over 100 KB — it should be a short YAML mapping")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise CliError(f"{text}: not a valid YAML file{where} — write lines such as "
+                       "'account_id: Customer ID' and 'metrics: [Logins, NPS]'") from None
+    return Roles.from_dict(data, source=str(text))
+
+
+def load_data(file: str, roles_file: str | None = None) -> pd.DataFrame:
+    """Read a portfolio file through ingest (roles detected, or as given); warnings go to stderr."""
+    from lib.ingest import load_portfolio
+
+    path = input_path(file, "data file")
+    portfolio = load_portfolio(path, path.name, roles=read_roles(roles_file))
+    for warning in portfolio.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return portfolio.df
+
+
+def column_problems(model: Model, df: pd.DataFrame, model_file: str, data_file: str) -> list[str]:
+    """Model-vs-data problems as printable lines (the model key, the data file, the fix)."""
+    return [f"{model_file}: {p.key}: {p.message} in {data_file} — {p.fix}"
+            for p in check_columns(model, df.columns)]
+
+
+def write_table(table: pd.DataFrame, out: str | None) -> None:
+    """Write to ``out`` (.csv, .parquet or .xlsx), or CSV on stdout without ``out``."""
+    if out is None:
+        table.to_csv(sys.stdout, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+        return
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_TYPES:
+        raise CliError(f"{out}: cannot write '{suffix or 'no extension'}' files — end the name with "
+                       f"{', '.join(OUTPUT_TYPES)}")
+    if not path.parent.exists():
+        raise CliError(f"{out}: the folder {path.parent} does not exist — create it first")
+    if suffix == ".csv":
+        table.to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    elif suffix == ".parquet":
+        table.to_parquet(path, index=False)
+    else:
+        from lib.export import EXCEL_MAX_ROWS, neutralise_formulas
+
+        if len(table) + 1 > EXCEL_MAX_ROWS:
+            raise CliError(f"{out}: {len(table):,} rows do not fit in an Excel sheet — write .parquet or .csv")
+        # Account names are user data: a cell starting with '=' must not become a formula in Excel.
+        neutralise_formulas(table).to_excel(path, index=False, sheet_name="Scores")
+
+
+def table_name(text: str) -> str:
+    """Quote a possibly qualified table name (``db.schema.table``) part by part."""
+    parts = text.split(".")
+    if any(not p for p in parts):
+        raise CliError(f"--table {text!r}: empty name part — write NAME or schema.NAME")
+    return ".".join(quote_ident(p) for p in parts)
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+@command("validate", "check a model file (and, with --data, that the data has its columns)",
+         arg("model", help="the model YAML file"),
+         arg("--data", metavar="FILE", help="a portfolio file (CSV, TSV, Excel or Parquet) to check against"),
+         arg("--roles", metavar="ROLES.yaml", help="column roles for --data when detection needs help"))
+def validate_command(args: argparse.Namespace) -> int:
+    model = read_model(args.model)
+    if args.data is not None:
+        from lib.scoring import metric_quality
+
+        df = load_data(args.data, args.roles)
+        problems = column_problems(model, df, args.model, args.data)
+        if problems:
+            raise CliError("\n".join(problems))
+        quality = metric_quality(model, df)
+        for row in quality.itertuples():  # one line per metric, not per data row
+            bad = row.non_numeric + row.unknown_categories
+            if bad:
+                kind = "non-numeric" if row.non_numeric else "unknown-category"
+                print(f"warning: {args.data}: column '{row.metric}': {bad:,} {kind} values count as missing "
+                      f"(e.g. {', '.join(repr(x) for x in row.examples)})", file=sys.stderr)
+    print(f"{args.model}: valid — {len(model.metrics)} metrics, {len(model.profiles)} profiles, "
+          f"{len(model.alerts)} alerts" + (f"; columns found in {args.data}" if args.data else ""))
+    return EXIT_OK
+
+
+@command("inspect", "show the detected column roles, types and problems of a data file",
+         arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet)"))
+def inspect_command(args: argparse.Namespace) -> int:
+    from lib.ingest import inspect_file
+
+    print(inspect_file(input_path(args.file, "data file")))
+    return EXIT_OK
+
+
+@command("score", "score a portfolio: one row per account and snapshot",
+         arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet)"),
+         arg("--model", required=True, metavar="MODEL.yaml", help="the model YAML file"),
+         arg("--roles", metavar="ROLES.yaml", help="column roles, e.g. {account_id: Customer ID, metrics: [...]}"),
+         arg("--out", metavar="OUT", help="write .csv, .parquet or .xlsx instead of CSV on stdout"),
+         arg("--full", action="store_true",
+             help="add profile, rank_in_band, alerts and each metric's weight and contribution"))
+def score_command(args: argparse.Namespace) -> int:
+    from lib.scoring import score
+
+    model = read_model(args.model)
+    if args.out is not None and Path(args.out).suffix.lower() not in OUTPUT_TYPES:
+        write_table(pd.DataFrame(), args.out)  # raises the clear message before any work is done
+    df = load_data(args.file, args.roles)
+    problems = column_problems(model, df, args.model, args.file)
+    if problems:
+        raise CliError("\n".join(problems))
+    result = score(model, df)
+    if not args.full:
+        cols = ["account_id", "snapshot_date", "score", "band", "grade", "change",
+                *(f"{m}_score" for m in model.metrics)]
+        result = result[cols]
+    if model.expansion is not None:
+        expansion = score(model.expansion, df)
+        result = result.assign(expansion_score=expansion["score"].to_numpy(),
+                               expansion_band=expansion["band"].to_numpy())
+    write_table(result, args.out)
+    return EXIT_OK
+
+
+@command("sql", "print the model as one SQL query (DuckDB, or transpiled for Spark, Snowflake, BigQuery)",
+         arg("--model", required=True, metavar="MODEL.yaml", help="the model YAML file"),
+         arg("--table", default="portfolio", metavar="NAME",
+             help="the portfolio table to read (default portfolio; schema.table allowed)"),
+         arg("--dialect", default="duckdb", choices=("duckdb", "spark", "snowflake", "bigquery"),
+             help="SQL dialect (default duckdb)"),
+         arg("--expansion", action="store_true", help="compile the model's expansion score instead"))
+def sql_command(args: argparse.Namespace) -> int:
+    from lib.scoring import compile_sql, to_dialect
+
+    model = read_model(args.model)
+    if args.expansion:
+        if model.expansion is None:
+            raise CliError(f"{args.model}: --expansion given but the model has no 'expansion' key — "
+                           "add one or drop the flag")
+        model = model.expansion
+    query = to_dialect(compile_sql(model, table_name(args.table)), args.dialect)
+    header = f"-- Health Score Studio model {model.name!r}: {len(model.metrics)} metrics, dialect {args.dialect}"
+    print(header.replace("\n", " ") + "\n" + query + ";")
+    return EXIT_OK
+
+
+@command("sample", "write the sample portfolio and the default model to a folder",
+         arg("--out", required=True, metavar="DIR", help="folder to write into (created if missing)"))
+def sample_command(args: argparse.Namespace) -> int:
+    from lib.sample import write_sample
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{args.out}: exists and is not a folder — choose a folder path")
+    for kind, path in write_sample(out).items():
+        print(f"{kind}: {path}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m lib.cli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in COMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        for flags, kwargs in cmd.arguments:
+            p.add_argument(*flags, **kwargs)
+    return parser
+
+
+def _report(lines: Sequence[str] | str) -> int:
+    text = lines if isinstance(lines, str) else "\n".join(lines)
+    print(text, file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 internal error)."""
+    from lib.ingest import IngestError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except ModelError as exc:
+        return _report(str(exc))
+    except (IngestError, CliError) as exc:
+        return _report(str(exc))
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; not an error worth a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit-time flush is quiet
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ValueError) as exc:  # unreadable files, full disks, values the library refused
+        return _report(f"error: {exc} — check the files and arguments")
+    except Exception as exc:  # noqa: BLE001 - the user must never see a traceback
+        print(f"internal error: {type(exc).__name__}: {exc} — please report this with the command you ran",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+__all__ = ["COMMANDS", "CliError", "Command", "arg", "build_parser", "command", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())
