@@ -421,11 +421,10 @@ def _per_unique(s: pd.Series, fn: Any, dtype: Any) -> pd.Series:
     Real columns repeat (dates, segments, small integers), so string work on the distinct values and a
     take() back is far cheaper than string work on every row.
     """
-    codes, uniques = pd.factorize(s)
+    codes, uniques = pd.factorize(s)  # missing cells get code -1, which picks the NaN appended below
     done = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=dtype)
-    filled = np.append(done, np.array([np.nan if dtype is not object else None], dtype=dtype))
-    out = pd.Series(filled[codes], index=s.index, dtype=dtype)
-    return out if dtype is not object else out.where(out.notna(), np.nan)
+    filled = np.append(done, np.array([np.nan], dtype=dtype))
+    return pd.Series(filled[codes], index=s.index, dtype=dtype)
 
 
 def _clean_text(u: pd.Series) -> pd.Series:
@@ -435,7 +434,7 @@ def _clean_text(u: pd.Series) -> pd.Series:
 
 def _text(s: pd.Series) -> pd.Series:
     """Trimmed strings (object dtype); blanks and n/a-style tokens become NaN."""
-    return _per_unique(s.astype(object).where(s.notna()), _clean_text, object)
+    return _per_unique(s, _clean_text, object)
 
 
 def _number_texts(t: pd.Series) -> pd.Series:
@@ -613,28 +612,33 @@ class _Profile:
 
 
 def _profile(name: str, s: pd.Series) -> _Profile:
+    """Counts and value checks for one column, computed on its distinct values weighted by their row counts
+    (one pass over the rows, so a million-row file costs little more than its distinct values)."""
     n = len(s)
-    step = max(1, n // 20_000)  # value checks on a spread sample; counts on the whole column
-    t = _text(s)
-    blanks = int(t.isna().sum())
-    distinct = int(t.nunique())
-    sample = s.iloc[::step]
-    st = t.iloc[::step].dropna()
-    if st.empty:
-        kind, num_share, date_share = "empty", 0.0, 0.0
+    codes, uniques = pd.factorize(s)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    cleaned = _clean_text(pd.Series(uniques, dtype=object))
+    keep = cleaned.notna().to_numpy()
+    u, weight = cleaned[keep].astype(str), counts[keep]
+    blanks = n - int(weight.sum())
+    distinct = int(u.nunique())
+    num_share = date_share = 0.0
+    if u.empty:
+        kind = "empty"
     elif pd.api.types.is_datetime64_any_dtype(s):
-        kind, num_share, date_share = "date", 0.0, 1.0
+        kind, date_share = "date", 1.0
     elif pd.api.types.is_bool_dtype(s):
-        kind, num_share, date_share = "categorical", 0.0, 0.0
+        kind = "categorical"
     elif pd.api.types.is_numeric_dtype(s):
-        kind, num_share, date_share = "numeric", 1.0, 0.0
+        kind, num_share = "numeric", 1.0
     else:
-        nums, bad = parse_numbers(sample)
-        num_share = float(1 - bad[st.index].mean())
-        u = pd.Series(st.unique(), dtype=object).astype(str)
-        date_share = float((u.str.match(ISO_DATE) | u.str.match(SLASHED_DATE)).mean())
+        num_share = float(np.average(_number_texts(u).notna(), weights=weight))
+        date_like = u.str.match(ISO_DATE) | u.str.match(SLASHED_DATE)
+        date_share = float(np.average(date_like, weights=weight))
         if date_share < 0.9 and num_share < 0.5:
-            date_share = max(date_share, float(_date_parts(u.head(500), "DMY").notna().mean()))
+            top = np.argsort(-weight)[:500]  # month-name dates ("Jan 2025"): the most frequent values decide
+            parsed = _date_parts(u.iloc[top], "DMY").notna()
+            date_share = max(date_share, float(np.average(parsed, weights=weight[top])))
         if date_share >= 0.9 and num_share < 0.5:
             kind = "date"
         elif num_share >= 0.5:
@@ -643,7 +647,7 @@ def _profile(name: str, s: pd.Series) -> _Profile:
             kind = "categorical"
         else:
             kind = "text"
-    values = pd.Series(t.dropna().unique()[:200], dtype=object).astype(str).str.lower()
+    values = pd.Series(u.unique()[:200], dtype=object).str.lower()
     return _Profile(name, _norm(name), n, blanks, distinct, num_share, date_share, kind, values)
 
 
@@ -835,7 +839,7 @@ def _load_ids(raw: pd.Series, filename: str, column: str) -> pd.Series:
 def _load_metric(raw: pd.Series, filename: str, column: str, warnings: list[str]) -> pd.Series:
     """A metric column as float64 (numeric) or str (categorical), warning about cells that were dropped."""
     values, bad = parse_numbers(raw)
-    non_blank = int(_text(raw).notna().sum())
+    non_blank = int(values.notna().sum() + bad.sum())
     if non_blank and bad.sum() > non_blank / 2:
         text = _text(raw)
         return text.where(text.isna(), text.astype(str))  # categorical metric (e.g. red/yellow/green)
@@ -981,7 +985,7 @@ def load_portfolio(
     if roles.account_name:
         names = _text(raw[roles.account_name])
         out["account_name"] = names.where(names.isna(), names.astype(str))
-        markup = names.str.contains(r"<[a-zA-Z/!][^>]*>", regex=True, na=False)
+        markup = _per_unique(names, lambda u: u.str.contains(r"<[a-zA-Z/!][^>]*>", regex=True), "float64") == 1
         if markup.any():
             first = markup.idxmax()
             warnings.append(_format_problem(
