@@ -90,9 +90,11 @@ class Context:
 
     def scored(self, model_yaml: str | None = None, filtered: bool = True) -> pd.DataFrame:
         """The scored portfolio under the selected (or given) model; segment filters applied after scoring,
-        so percentile peers are always the whole portfolio."""
+        so percentile peers are always the whole portfolio. CSM overrides in force are marked on each call
+        (`override_score`, `override_reason`; not cached, so a new override shows at once)."""
         scored = _scored(self.dataset.name, self.dataset.updated_at, model_yaml or self.model_yaml)
-        return pf.apply_filters(scored, self.filters) if filtered else scored
+        scored = pf.apply_filters(scored, self.filters) if filtered else scored
+        return pf.apply_overrides(scored, workspace().active_overrides())
 
     def live_scorer(self) -> LiveScorer:
         """The numpy scorer for slider loops (shared; its per-spec cache is bounded inside the engine)."""
