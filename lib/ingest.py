@@ -282,19 +282,21 @@ def _decode(data: bytes) -> tuple[str, str]:
     return data.decode("latin-1"), "latin-1"  # every byte is valid Latin-1
 
 
-def _sniff_delimiter(text: str) -> str:
-    """The delimiter that splits the first lines into the most, and most consistent, fields."""
-    sample = "\n".join(text.splitlines()[:50])
-    best, best_key = ",", (-1.0, 0)
-    for delim in DELIMITERS:
-        counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delim) if r]
-        if not counts or max(counts) < 2:
+def _sniff(text: str, delimiters: tuple[str, ...] = DELIMITERS) -> tuple[str, int]:
+    """The delimiter that splits the first lines into the most, and most consistent, fields, and the line
+    (0-based) that holds the column names: the first with that many fields, so title lines are skipped."""
+    lines = text.splitlines()[:50]
+    best, best_key, header_line = ",", (-1.0, 0), 0
+    for delim in delimiters:
+        counts = [len(next(csv.reader([line], delimiter=delim))) if line.strip() else 0 for line in lines]
+        filled = [c for c in counts if c]
+        if not filled or max(filled) < 2:
             continue
-        mode = max(set(counts), key=counts.count)
-        key = (counts.count(mode) / len(counts), mode)
+        mode = max(set(filled), key=filled.count)
+        key = (filled.count(mode) / len(filled), mode)
         if key > best_key:
-            best, best_key = delim, key
-    return best
+            best, best_key, header_line = delim, key, counts.index(mode)
+    return best, header_line
 
 
 def _read_text(data: bytes, filename: str, max_columns: int) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -302,8 +304,9 @@ def _read_text(data: bytes, filename: str, max_columns: int) -> tuple[pd.DataFra
     if not text.strip():
         raise IngestError("the file is empty", file=filename,
                           fix="export the data again; the first row should hold the column names")
-    delim = "\t" if Path(filename).suffix.lower() in {".tsv", ".tab"} else _sniff_delimiter(text)
-    header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=delim))
+    tab_only = Path(filename).suffix.lower() in {".tsv", ".tab"}
+    delim, skip = _sniff(text, ("\t",) if tab_only else DELIMITERS)
+    header = next(csv.reader(io.StringIO(text.splitlines()[skip]), delimiter=delim))
     if len(header) > max_columns:
         raise IngestError(
             f"the file has {len(header):,} columns; at most {max_columns:,} are supported",
@@ -313,7 +316,7 @@ def _read_text(data: bytes, filename: str, max_columns: int) -> tuple[pd.DataFra
     try:
         df = pd.read_csv(
             io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[""],
-            skip_blank_lines=False, skipinitialspace=False,
+            skip_blank_lines=False, skipinitialspace=False, skiprows=skip,
         )  # fmt: skip
     except pd.errors.ParserError as exc:
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
@@ -324,10 +327,20 @@ def _read_text(data: bytes, filename: str, max_columns: int) -> tuple[pd.DataFra
         raise IngestError(
             f"expected {expected} values but found {saw}",
             file=filename,
-            row=int(line),
+            row=int(line) + skip,
             fix=f"a value probably contains the delimiter ({DELIMITER_NAMES[delim]}); put it in double quotes",
         ) from exc
-    info = {"format": "text", "encoding": encoding, "delimiter": DELIMITER_NAMES[delim]}
+    df.index = df.index + skip  # keep row numbers as the spreadsheet counts them
+    info: dict[str, Any] = {"format": "text", "encoding": encoding, "delimiter": DELIMITER_NAMES[delim]}
+    notes = []
+    if skip:
+        notes.append(f"the column names are on row {skip + 1}; the {skip} line(s) above were skipped")
+    repeated = sorted({h.strip() for h in header if header.count(h) > 1})
+    if repeated:
+        notes.append(f"column '{repeated[0]}' appears more than once; later copies are read as "
+                     f"'{repeated[0]}.1', … — rename them in the file")
+    if notes:
+        info["notes"] = notes
     return df, info
 
 
@@ -398,8 +411,21 @@ def _read_excel(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[str, Any
         raise IngestError(f"could not read the workbook: {exc}", file=filename,
                           fix="open it in Excel and save it again as .xlsx, or export CSV") from exc
     info: dict[str, Any] = {"format": "xlsx", "sheet": sheets[0]}
+    notes = []
     if len(sheets) > 1:
-        info["note"] = f"read the first sheet '{sheets[0]}' of {len(sheets)}"
+        notes.append(f"read the first sheet '{sheets[0]}' of {len(sheets)}")
+    unnamed = sum(str(c).startswith("Unnamed:") for c in df.columns)
+    if df.shape[1] and unnamed > df.shape[1] / 2:
+        # Title rows above the table ("Health export — Q3"): the header is the first well-filled row.
+        filled = df.head(20).notna().sum(axis=1)
+        candidates = filled.index[filled >= max(2, 0.8 * filled.max())]
+        if len(candidates):
+            k = candidates[0]
+            df.columns = [str(v).strip() if pd.notna(v) else f"Unnamed: {i}" for i, v in enumerate(df.loc[k])]
+            df = df.loc[k + 1:]  # the index is kept, so row numbers stay as the sheet counts them
+            notes.append(f"the column names are on row {k + 2}; the rows above were skipped")
+    if notes:
+        info["notes"] = notes
     return df, info
 
 
@@ -608,7 +634,7 @@ class _Profile:
     numeric_share: float
     date_share: float
     kind: str
-    values: pd.Series  # distinct non-blank values (lower-cased text), a sample
+    values: pd.Series  # distinct non-blank values as text (the first 200)
 
 
 def _profile(name: str, s: pd.Series) -> _Profile:
@@ -647,7 +673,7 @@ def _profile(name: str, s: pd.Series) -> _Profile:
             kind = "categorical"
         else:
             kind = "text"
-    values = pd.Series(u.unique()[:200], dtype=object).str.lower()
+    values = pd.Series(u.unique()[:200], dtype=object)
     return _Profile(name, _norm(name), n, blanks, distinct, num_share, date_share, kind, values)
 
 
@@ -660,10 +686,17 @@ def _examples(p: _Profile, k: int = 3) -> str:
     return ", ".join(f"'{_shorten(v, 20)}'" for v in p.values[:k])
 
 
+def _code_share(p: _Profile) -> float:
+    """Share of (distinct) values that look like identifiers: 'acc-00017', 'C100', a UUID, '100234'."""
+    if p.values.empty:
+        return 0.0
+    return float(p.values.str.lower().str.fullmatch(r"[a-z]{0,8}[-_ ]?\d{2,}|[0-9a-f]{8}-[0-9a-f-]{27}|\d{3,}").mean())
+
+
 def _candidates(p: _Profile) -> dict[str, tuple[float, str]]:
     """Scores for each single-column role this column could play, with a reason."""
     out: dict[str, tuple[float, str]] = {}
-    vals = set(p.values)
+    vals = set(p.values.str.lower())
     for role in ROLE_NAMES:
         match = _name_match(role, p.norm)
         if match is None:
@@ -679,8 +712,8 @@ def _candidates(p: _Profile) -> dict[str, tuple[float, str]]:
             if p.norm in ("account", "customer", "client") and p.values.str.contains(" ").mean() > 0.5:
                 continue  # "Customer" holding "Acme Corp" is a name, not an id
         elif role == "account_name":
-            if p.kind not in ("text", "categorical"):
-                continue
+            if p.kind not in ("text", "categorical") or _code_share(p) >= 0.95:
+                continue  # "Account" holding "ACC-017" is an id, not a name
         elif role in ("snapshot_date", "renewal_date"):
             if p.kind != "date" and p.date_share < 0.5:
                 continue  # (a named date column with some bad values is still the date; loading says which)
@@ -695,15 +728,16 @@ def _candidates(p: _Profile) -> dict[str, tuple[float, str]]:
             if not vals or len(vals & (HEALTHY | STRUGGLING)) < max(1, len(vals) / 2):
                 continue
         out[role] = (conf, f"{reason}; {_facts(p)}")
+    if p.norm in ("account", "customer", "client", "company") and p.blanks == 0 and _code_share(p) >= 0.95:
+        out["account_id"] = (0.85, f"name '{p.column}' with id-like values ({_examples(p, 2)}); {_facts(p)}")
     # Value-only guesses (lower confidence) when the name says nothing.
     if "outcome" not in out and vals and vals <= (CHURN_TRUE | CHURN_FALSE) and len(vals) >= 1:
         out["outcome"] = (0.75, f"values are churn outcomes ({_examples(p)}); {_facts(p)}")
     if "health_label" not in out and vals and vals <= (HEALTHY | STRUGGLING) and vals & STRUGGLING:
         out["health_label"] = (0.7, f"values are health labels ({_examples(p)}); {_facts(p)}")
-    if "account_id" not in out and p.kind in ("text", "categorical", "numeric") and p.blanks == 0:
-        codes = p.values.str.fullmatch(r"[a-z]{0,8}[-_ ]?\d{2,}|[0-9a-f]{8}-[0-9a-f-]{27}|\d{3,}").mean()
-        if codes >= 0.95 and p.distinct >= 10:
-            out["account_id"] = (0.6, f"values look like identifiers ({_examples(p, 2)}); {_facts(p)}")
+    ids_by_value = p.kind in ("text", "categorical", "numeric") and p.blanks == 0 and p.distinct >= 10
+    if "account_id" not in out and ids_by_value and _code_share(p) >= 0.95:
+        out["account_id"] = (0.6, f"values look like identifiers ({_examples(p, 2)}); {_facts(p)}")
     return out
 
 
@@ -755,7 +789,7 @@ def detect_roles(df: pd.DataFrame) -> RoleReport:
         elif p.kind == "numeric":
             share = f"{p.numeric_share:.0%} of values are numbers" if p.numeric_share < 1 else "numbers"
             role, conf, reason = "metric", 0.8 if p.numeric_share >= 0.95 else 0.5, f"{share}; {_facts(p)}"
-        elif p.kind == "categorical" and set(p.values) <= ORDINAL_VALUES:
+        elif p.kind == "categorical" and set(p.values.str.lower()) <= ORDINAL_VALUES:
             role, conf, reason = "metric", 0.75, f"rating values ({_examples(p)}): a categorical metric"
         elif p.kind == "categorical":
             role, conf, reason = "segment", 0.6, f"few distinct values ({p.distinct:,}: {_examples(p)})"
@@ -942,16 +976,15 @@ def load_portfolio(
         raise IngestError(f"date_order must be 'DMY' or 'MDY', got {date_order!r}",
                           fix="pass date_order='DMY' for 31/01/2025 or 'MDY' for 01/31/2025")
     if isinstance(source, pd.DataFrame):
-        raw = source.reset_index(drop=True)
+        # read_table's index is the row position in the file; any other index is renumbered.
+        raw = source.copy() if pd.api.types.is_integer_dtype(source.index) else source.reset_index(drop=True)
         filename = filename or str(source.attrs.get("source", {}).get("filename", "table"))
         raw.columns = [str(c).strip() for c in raw.columns]
     else:
         raw = read_table(source, filename, max_bytes=max_bytes)
         filename = raw.attrs["source"]["filename"]
     warnings: list[str] = []
-    note = raw.attrs.get("source", {}).get("note")
-    if note:
-        warnings.append(f"{filename}: {note}")
+    warnings += [f"{filename}: {note}" for note in raw.attrs.get("source", {}).get("notes", [])]
     report = detect_roles(raw)
     if roles is None:
         roles = report.roles
@@ -1077,7 +1110,7 @@ def inspect_file(path: str | Path, date_order: str | None = None) -> str:
     raw = read_table(path)
     info = raw.attrs["source"]
     report = detect_roles(raw)
-    how = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("filename", "format") and v)
+    how = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("filename", "format", "notes") and v)
     lines = [
         f"File: {info['filename']} ({info['format']}{', ' + how if how else ''})",
         f"Rows: {len(raw):,}  Columns: {raw.shape[1]:,}",

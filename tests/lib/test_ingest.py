@@ -184,6 +184,31 @@ def test_rows_without_an_account_id_are_skipped_with_a_warning():
     ]
 
 
+def test_id_column_without_values_is_refused_when_mapped():
+    roles = Roles(account_id="account_id", snapshot_date="snapshot_date")
+    err = load_error("blank_id_column.csv", roles=roles)
+    assert "column 'account_id': the account id column has no values" in str(err)
+
+
+def test_title_lines_above_the_header_are_skipped_and_rows_still_count_from_the_top():
+    portfolio = load_portfolio(fixture("title_rows.csv"))
+    assert portfolio.df["account_id"].tolist() == ["A-001", "A-002"]
+    assert portfolio.warnings[0] == "title_rows.csv: the column names are on row 4; the 3 line(s) above were skipped"
+    assert "(row 6; e.g. 'bad')" in portfolio.warnings[1]
+
+
+def test_repeated_column_names_are_reported():
+    portfolio = load_portfolio(fixture("duplicate_headers.csv"))
+    assert portfolio.roles.metrics == ("logins", "logins.1")
+    assert "column 'logins' appears more than once" in portfolio.warnings[0]
+
+
+def test_column_named_account_holding_codes_is_the_id():
+    portfolio = load_portfolio(fixture("account_codes.csv"))
+    assert portfolio.roles.account_id == "Account" and portfolio.roles.account_name is None
+    assert portfolio.report.get("Account").reason.startswith("name 'Account' with id-like values ('ACC-017'")
+
+
 def test_mapping_that_names_a_missing_column_says_which():
     with pytest.raises(IngestError, match="names column 'Customer' for account_id, but the file has no such column"):
         load_portfolio(fixture("mixed_types.csv"), roles=Roles(account_id="Customer", snapshot_date="snapshot_date"))
@@ -342,6 +367,24 @@ def test_excel_workbook_keeps_types_and_reads_the_first_sheet(tmp_path: Path):
     assert "read the first sheet 'Accounts' of 2" in portfolio.warnings[0]
 
 
+def test_excel_title_rows_above_the_table_are_skipped(tmp_path: Path):
+    path = tmp_path / "report.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame([["Health export Q1"]]).to_excel(writer, index=False, header=False)
+        canonical_frame().to_excel(writer, index=False, startrow=2)
+    portfolio = load_portfolio(path)
+    assert portfolio.roles.account_id == "Account ID"
+    assert len(portfolio.df) == 3
+    assert "the column names are on row 3" in portfolio.warnings[0]
+
+
+def test_dataframe_source_with_a_non_integer_index_is_renumbered():
+    frame = canonical_frame().astype({"logins": object}).set_index(pd.Index(["a", "b", "c"]))
+    frame.loc["b", "logins"] = "many"
+    portfolio = load_portfolio(frame, "frame.csv")
+    assert "(row 3; e.g. 'many')" in portfolio.warnings[0]
+
+
 def test_parquet_file_loads_with_detected_roles(tmp_path: Path):
     path = tmp_path / "export.parquet"
     canonical_frame().to_parquet(path)
@@ -390,7 +433,7 @@ def test_unnamed_id_like_column_is_found_from_its_values_with_lower_confidence()
     df = pd.DataFrame({"ref": [f"CUST-{i:04d}" for i in range(30)], "logins": np.arange(30.0)})
     found = detect_roles(df).get("ref")
     assert found.role == "account_id" and found.confidence == 0.6
-    assert "values look like identifiers ('cust-0000'" in found.reason
+    assert "values look like identifiers ('CUST-0000', 'CUST-0001'); 30 distinct values, no blanks" in found.reason
 
 
 def test_free_text_column_is_ignored():
