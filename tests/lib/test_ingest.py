@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lib.ingest import (
     AmbiguousDateOrder,
@@ -275,6 +277,14 @@ def test_parse_numbers_reads_formatted_values(text: str, expected: float):
     values, bad = parse_numbers(pd.Series([text, "7"], dtype=object))
     assert values.iloc[0] == pytest.approx(expected)
     assert not bad.any()
+
+
+@given(st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False))
+def test_parse_numbers_reads_back_any_amount_written_as_currency(amount):
+    x = float(amount)
+    text = f"${abs(x):,.2f}" if x >= 0 else f"(${abs(x):,.2f})"
+    values, bad = parse_numbers(pd.Series([text], dtype=object))
+    assert values.iloc[0] == pytest.approx(x, abs=1e-6) and not bad.any()
 
 
 @pytest.mark.parametrize("blank", ["", "n/a", "N/A", "-", "—", "null", "NaN", "  "])
