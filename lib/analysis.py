@@ -21,6 +21,7 @@ Entry points for the pages (``scored`` = :func:`score_portfolio`, i.e. scores jo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 
 from lib.model import (
     DEFAULT_PROFILE,
+    Categories,
     Linear,
     Model,
     ModelChange,
@@ -39,6 +41,7 @@ from lib.model import (
     effective_weights,
     model_from_dict,
     model_to_dict,
+    normalise_category,
     spec_to_dict,
 )
 from lib.portfolio import ATTRIBUTES, attach_attributes
@@ -903,8 +906,11 @@ def _rows_at(scored: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
 
 # --- Suggest: thresholds and weights from the outcomes ----------------------------------------------------------
 
-RED_LIFT = 2.0  # a suggested red threshold marks where churn reaches twice the average rate
-GREEN_LIFT = 1.0  # ... and green where it falls back to the average
+# A suggested metric score p stands for a churn rate of average × 2^(1 − p/50): score 0 = twice the average,
+# 50 = the average, 100 = half of it. Linear red / green sit where churn crosses these two rates.
+RED_LIFT = 2.0
+GREEN_LIFT = 0.5
+MIN_CATEGORY = 20  # training accounts a category needs before its points are re-derived
 
 
 def _nice(x: float) -> float:
@@ -936,16 +942,40 @@ def _crossing(fitted: np.ndarray, level: float) -> int | None:
     return int(change[0]) if change.size else None
 
 
+def _suggest_categories(spec: Categories, values: pd.Series, churned: np.ndarray
+                        ) -> tuple[dict[str, object] | None, str]:
+    """Category points from churn: the worst-churning category 0, the best 100, the others in proportion."""
+    keys = values.astype("string").str.strip(" ").str.lower()
+    known = keys.notna().to_numpy()
+    frame = pd.DataFrame({"key": keys[known].to_numpy(), "churned": churned[known]})
+    rates = frame.groupby("key")["churned"].agg(["size", "mean"])
+    by_key = {normalise_category(k): k for k in spec.map}
+    usable = rates.loc[(rates["size"] >= MIN_CATEGORY) & rates.index.isin(list(by_key))]
+    if len(usable) < 2:
+        return None, f"fewer than two categories with {MIN_CATEGORY}+ training accounts; kept"
+    worst, best = usable["mean"].max(), usable["mean"].min()
+    if worst - best < 0.01:
+        return None, "its categories churn alike; kept"
+    points = (100 * (worst - usable["mean"]) / (worst - best)).round()
+    new_map = {**spec.map, **{by_key[k]: float(v) for k, v in points.items()}}
+    return ({"method": "categories", "map": new_map},
+            f"points from each category's churn: {best:.0%} scores 100, {worst:.0%} scores 0; categories with "
+            f"fewer than {MIN_CATEGORY} training accounts keep theirs")
+
+
 def _suggest_spec(spec: ScoreSpec, values: pd.Series, churned: np.ndarray, bins: int
                   ) -> tuple[dict[str, object] | None, str]:
-    """A data-driven replacement for a linear or steps spec (YAML form), or None and why it is kept.
+    """A data-driven replacement for a linear, steps or categories spec (YAML form), or None and why it is kept.
 
-    Rule (one for both methods): a metric score of 100 should mean "churns no more than average" and 0 "churns
-    at least twice as often"; a score p in between maps to a churn rate of (2 − p/100) × average. Linear red
-    and green are where the metric's monotone churn curve crosses 2× and 1× the average; each step cut is
-    where it crosses the level midway between its two steps' points. Steps whose cuts cannot be placed that
-    way fall back to quantile cuts.
+    Rule for numbers (one for both methods): a metric score of 0 should mean "churns at least twice as often
+    as average", 50 "churns at the average rate" and 100 "at most half as often" (score p ↔ average ×
+    2^(1 − p/50)). Linear red and green are where the metric's monotone churn curve crosses 2× and 0.5× the
+    average (the worst / best decile when it never gets there); each step cut is where it crosses the rate
+    of the score midway between its two steps' points. Steps whose cuts cannot be placed that way fall back
+    to quantile cuts. Categories: see ``_suggest_categories``.
     """
+    if isinstance(spec, Categories):
+        return _suggest_categories(spec, values, churned)
     if not isinstance(spec, Linear | Steps):
         return None, f"{spec.method} scoring has no thresholds to suggest; kept"
     v = pd.to_numeric(values, errors="coerce").to_numpy(float)
@@ -974,25 +1004,23 @@ def _suggest_spec(spec: ScoreSpec, values: pd.Series, churned: np.ndarray, bins:
 
     direction = "higher is better" if higher else "lower is better"
     if isinstance(spec, Linear):
-        green = edge(GREEN_LIFT * base, "better")
-        red = edge(RED_LIFT * base, "worse")
-        note = ""
+        green, red, notes = edge(GREEN_LIFT * base, "better"), edge(RED_LIFT * base, "worse"), ""
         if red is None:  # churn never reaches twice the average: the worst bin marks red
-            red, note = (hi[0] if higher else lo[-1]), "; churn never doubles, so red is the worst decile"
-        if green is None:
-            return None, "churn never falls to the average; kept"
+            red, notes = (hi[0] if higher else lo[-1]), "; churn never doubles, so red is the worst bin"
+        if green is None:  # ... never falls to half of it: the best bin marks green
+            green, notes = (lo[-1] if higher else hi[0]), notes + "; churn never halves, so green is the best bin"
         red, green = _nice(red), _nice(green)
-        if red == green:
+        if red == green or (red < green) != higher:
             return None, "red and green would coincide; kept"
         return ({"method": "linear", "red": red, "green": green},
                 f"{direction} (AUC {strength:.2f}); red where churn reaches {RED_LIFT:g}× the average "
-                f"({base:.0%}), green where it falls to the average{note}")
+                f"({base:.0%}), green where it falls to {GREEN_LIFT:g}×{notes}")
 
     points = np.asarray(spec.points, dtype=float)
     steps_higher = points[-1] > points[0]
     if not (np.all(np.diff(points) >= 0) or np.all(np.diff(points) <= 0)):
         return None, "its points go up and down; kept"
-    levels = base * (2 - (points[:-1] + points[1:]) / 200)
+    levels = base * 2.0 ** (1 - (points[:-1] + points[1:]) / 100)
     crossings = [_crossing(fitted, level) for level in levels]  # one per cut (a handful)
     cuts_arr = np.array([np.nan if i is None else _nice(lo[i + 1]) for i in crossings])
     why = f"cuts where churn crosses {', '.join(f'{x / base:.2g}×' for x in levels)} the average ({base:.0%})"
@@ -1029,13 +1057,17 @@ class Suggestion:
     """A model proposed from the outcomes, with its held-back evidence.
 
     Attributes:
-        model: the suggested model (base model with new thresholds and weights); adopt it as a new version.
+        model: the suggested model, named "<base> (suggested)"; adopt it as a new version.
         base: the model it started from.
-        changes: ``lib.model.diff_models(base, model)``.
-        thresholds: per metric ``metric, metric_label, method, old, new, changed, reason`` (old/new as text).
+        changes: ``lib.model.diff_models(base, model)`` (empty but for the name when nothing helped).
+        chosen: which candidate was suggested: 'unchanged', 'thresholds only', 'weights only' or
+            'thresholds and weights'.
+        candidates: ``candidate, train_auc, test_auc, chosen`` for every candidate tried.
+        thresholds: per metric ``metric, metric_label, method, old, new, changed, proposed, reason`` (specs as
+            text; ``proposed`` is what the outcomes suggest even when the chosen candidate keeps ``old``).
         weights: per metric ``metric, metric_label, old_weight, new_weight`` (effective % of the Default
             profile's score) and ``coefficient`` (logistic coefficient per +10 points, or AUC − 0.5).
-        base_auc, suggested_auc: backtest AUC of each model on the held-back accounts.
+        base_auc, suggested_auc: backtest AUC of the base and suggested model on the held-back accounts.
         base_auc_train, suggested_auc_train: the same on the training accounts.
         train_accounts, test_accounts: the account split (disjoint).
         n_test_churned: churned accounts among the held back.
@@ -1046,6 +1078,8 @@ class Suggestion:
     model: Model
     base: Model
     changes: tuple[ModelChange, ...]
+    chosen: str
+    candidates: pd.DataFrame
     thresholds: pd.DataFrame
     weights: pd.DataFrame
     base_auc: float
@@ -1064,6 +1098,65 @@ def _describe_spec(spec: ScoreSpec) -> str:
     return ", ".join(f"{k}: {v}" for k, v in d.items() if k != "method") or str(d["method"])
 
 
+def starter_model(portfolio: pd.DataFrame, metrics: Sequence[str], *, name: str = "Starter") -> Model:
+    """A neutral model over a portfolio's metric columns, for :func:`suggest_model` to start from.
+
+    Numeric metrics score linearly from their 10th percentile (0) to their 90th (100), text metrics give each
+    of their (at most 50 most common) categories 50 points, weights are equal and bands 40 / 70. Suggesting
+    from it then sets each metric's direction, thresholds, category points and weight from the outcomes.
+
+    Raises:
+        AnalysisError: when no metric column has two distinct values.
+    """
+    specs: dict[str, dict[str, object]] = {}
+    for column in metrics:  # one spec per metric column
+        values = portfolio[column] if column in portfolio.columns else pd.Series(dtype=float)
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            low, high = values.quantile([0.1, 0.9]).to_numpy(float)
+            if not low < high:
+                low, high = float(values.min()), float(values.max())
+            if low < high:
+                specs[column] = {"method": "linear", "red": _nice(low), "green": _nice(high)}
+        else:
+            keys = values.dropna().astype(str).str.strip(" ").str.lower().value_counts().index[:50]
+            if len(keys) >= 2:
+                specs[column] = {"method": "categories", "map": dict.fromkeys(keys, 50)}
+    if not specs:
+        raise AnalysisError(f"none of the metric columns ({', '.join(metrics) or 'none found'}) has two distinct "
+                            "values to score — map the metric columns or pass a base model")
+    return model_from_dict({"name": name, "bands": {"red": 40, "yellow": 70},
+                            "metrics": {c: {"weight": 1, "score": s} for c, s in specs.items()}}, source=name)
+
+
+def _fit_weights(rows: pd.DataFrame, columns: list[str], renewed: np.ndarray, method: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(strength per metric, weights summing to 100) from training rows' metric scores; weights clipped >= 0."""
+    x, _ = _score_features(rows, columns)
+    if method == "logistic":
+        strength = _fit_logistic(x, renewed, 1.0).coef_[0]
+    else:
+        strength = np.array([roc_auc(x[:, j], renewed) - 0.5 for j in range(len(columns))])
+    positive = np.clip(np.nan_to_num(strength), 0, None)
+    if positive.sum() <= 0:
+        return np.nan_to_num(strength), np.zeros(len(columns))
+    weights = np.round(100 * positive / positive.sum())
+    return np.nan_to_num(strength), weights if weights.sum() > 0 else 100 * positive / positive.sum()
+
+
+def _with_weights(d: dict, base: Model, columns: list[str], weights: np.ndarray) -> dict:
+    """A model dict with new metric weights; group weights become their metrics' sums (so effective = fitted)."""
+    out = {**d, "metrics": {c: {**d["metrics"][c]} for c in d["metrics"]}}
+    for column, w in zip(columns, weights, strict=True):
+        out["metrics"][column]["weight"] = float(w)
+    if out.get("groups"):
+        out["groups"] = {g: float(sum(w for c, w in zip(columns, weights, strict=True) if base.metrics[c].group == g))
+                         for g in out["groups"]}
+    return out
+
+
+CANDIDATES = ("unchanged", "thresholds only", "weights only", "thresholds and weights")
+
+
 def suggest_model(
     portfolio: pd.DataFrame,
     base: Model,
@@ -1080,12 +1173,16 @@ def suggest_model(
     1. Each account with an outcome is read at its snapshot ``horizon_days`` before it (as in
        :func:`backtest`), then accounts are split into training and held-back sets (:func:`split_accounts`).
     2. Thresholds, from the training accounts only: linear and steps metrics get red/green or cuts where
-       their churn rate crosses the average (see ``_suggest_spec``); other methods are kept.
-    3. Weights, from the training accounts' metric scores under the new thresholds: an L2-regularised
-       logistic regression of renewal (``weights="logistic"``), or each metric's AUC − 0.5 (``"auc"``);
-       negative effects are clipped to 0, the rest normalised to 100. Group weights become the sums of their
-       metrics' weights, so each metric's effective weight is what the fit says. Profile weights are kept.
-    4. Both models are scored and their AUC is measured on the held-back accounts.
+       their churn rate crosses the average, categories get points from their churn rates (see
+       ``_suggest_spec``); percentile and vs_average metrics keep their settings.
+    3. Weights, from the training accounts' metric scores: an L2-regularised logistic regression of renewal
+       (``weights="logistic"``) or each metric's AUC − 0.5 (``"auc"``); negative effects are clipped to 0,
+       the rest normalised to 100. Group weights become the sums of their metrics' weights, so each metric's
+       effective weight is what the fit says. Profile weights and score overrides are kept.
+    4. Four candidates — unchanged, thresholds only, weights only, both — are scored; the one with the best
+       AUC on the *training* accounts is suggested (the simpler one on a tie), so a change is proposed only
+       where it helps on data the held-back accounts never touched. Every candidate's held-back AUC is
+       reported in ``candidates``.
 
     Raises:
         AnalysisError: no outcomes, or too few to train on (fewer than 10 churned or renewed).
@@ -1093,8 +1190,7 @@ def suggest_model(
     if weights not in ("logistic", "auc"):
         raise AnalysisError(f"weights={weights!r}: use 'logistic' or 'auc'")
     scored_base = score_portfolio(base, portfolio, outcome=outcome)
-    bt = backtest(scored_base, horizon_days=horizon_days, outcome=outcome, n_boot=0, model_name=base.name)
-    picked = bt.accounts
+    picked = backtest(scored_base, horizon_days=horizon_days, outcome=outcome, n_boot=0).accounts
     held = split_accounts(picked, test_share=test_share, seed=seed)
     train, test = picked.loc[~held], picked.loc[held]
     y_train = train["churned"].to_numpy(bool)
@@ -1104,60 +1200,52 @@ def suggest_model(
                             "load more history or a longer outcome column")
     columns = list(base.metrics)
     names = _metric_labels(base)
-    d = model_to_dict(base)
-    d["name"] = f"{base.name} (suggested)"
+    d = {**model_to_dict(base), "name": f"{base.name} (suggested)"}
 
-    rows = []
+    specs, reasons = {}, {}
     for column, metric in base.metrics.items():  # one fit per metric
         values = train[f"{column}_value"] if f"{column}_value" in train.columns else pd.Series(np.nan, train.index)
-        new, reason = _suggest_spec(metric.score, values, y_train, bins)
+        new, reasons[column] = _suggest_spec(metric.score, values, y_train, bins)
         if new is not None:
-            d["metrics"][column]["score"] = new
-        rows.append((column, names[column], metric.score.method, _describe_spec(metric.score), reason))
-    with_thresholds = model_from_dict(d, source="suggested model")
-    thresholds = pd.DataFrame(rows, columns=["metric", "metric_label", "method", "old", "reason"])
-    thresholds.insert(4, "new", [_describe_spec(with_thresholds.metrics[c].score) for c in columns])
-    thresholds.insert(5, "changed", thresholds["old"] != thresholds["new"])
+            specs[column] = new
+    d_thresholds = {**d, "metrics": {c: {**m, "score": specs.get(c, m["score"])} for c, m in d["metrics"].items()}}
+    with_thresholds = model_from_dict(d_thresholds, source="suggested model")
     scored_t = score_portfolio(with_thresholds, portfolio, outcome=outcome)
-    train_t = _rows_at(scored_t, train)
-    x, _ = _score_features(train_t, columns)
-    renewed = ~y_train
-    if weights == "logistic":
-        strength = _fit_logistic(x, renewed, 1.0).coef_[0]
-    else:
-        strength = np.array([roc_auc(x[:, j], renewed) - 0.5 for j in range(len(columns))])
-    strength = np.nan_to_num(strength)
-    positive = np.clip(strength, 0, None)
-    warnings = []
-    if positive.sum() <= 0:
-        warnings.append("No metric relates to renewal in the training accounts; the base weights are kept.")
-        new_weights = np.array([base.metrics[c].weight for c in columns], dtype=float)
-    else:
-        new_weights = np.round(100 * positive / positive.sum())
-        if new_weights.sum() == 0:
-            new_weights = 100 * positive / positive.sum()
-    for column, w in zip(columns, new_weights, strict=True):
-        d["metrics"][column]["weight"] = float(w)
-    if d.get("groups"):
-        d["groups"] = {g: float(sum(w for c, w in zip(columns, new_weights, strict=True)
-                                    if base.metrics[c].group == g)) for g in d["groups"]}
-    dropped = [names[c] for c, s in zip(columns, strength, strict=True) if s <= 0]
-    if dropped:
-        warnings.append(f"Weight 0 for {', '.join(dropped)}: in the training accounts a higher score went with more "
-                        "churn, not less — check the metric's direction or data.")
-    if base.profiles:
-        shift = " (their effective weights still shift with the new group weights)" if d.get("groups") else ""
-        warnings.append(f"Profile(s) {', '.join(p.name for p in base.profiles)} keep their own weights and score "
-                        f"overrides{shift}; the suggestions apply to the Default profile — review them.")
-    suggested = model_from_dict(d, source="suggested model")
 
-    scored_s = score_portfolio(suggested, portfolio, outcome=outcome)
-    test_s, train_s = _rows_at(scored_s, test), _rows_at(scored_s, train)
-    base_auc, new_auc = roc_auc(test["score"], ~test["churned"]), roc_auc(test_s["score"], ~test_s["churned"])
-    n_test_churned = int(test["churned"].sum())
-    if n_test_churned < MIN_OUTCOMES or len(test) - n_test_churned < MIN_OUTCOMES:
-        warnings.append(f"Only {n_test_churned} churned and {len(test) - n_test_churned} renewed held-back accounts: "
-                        "the held-back AUCs are a rough guide.")
+    renewed = ~y_train
+    strength_t, weights_t = _fit_weights(_rows_at(scored_t, train), columns, renewed, weights)
+    strength_b, weights_b = _fit_weights(train, columns, renewed, weights)
+    models = {"unchanged": model_from_dict(d, source="suggested model"), "thresholds only": with_thresholds}
+    if weights_b.sum() > 0:
+        models["weights only"] = model_from_dict(_with_weights(d, base, columns, weights_b), source="suggested model")
+    if weights_t.sum() > 0:
+        models["thresholds and weights"] = model_from_dict(_with_weights(d_thresholds, base, columns, weights_t),
+                                                           source="suggested model")
+    scored_by = {"unchanged": scored_base, "thresholds only": scored_t}
+    rows = []
+    for kind, candidate in models.items():  # at most four candidate models, each scored once
+        scored = scored_by.get(kind)
+        if scored is None:
+            scored = score_portfolio(candidate, portfolio, outcome=outcome)
+        tr, te = _rows_at(scored, train), _rows_at(scored, test)
+        rows.append((kind, roc_auc(tr["score"], ~tr["churned"]), roc_auc(te["score"], ~te["churned"])))
+    candidates = pd.DataFrame(rows, columns=["candidate", "train_auc", "test_auc"])
+    # Best training AUC wins; candidates are listed simplest first, so idxmax keeps the simpler one on a tie.
+    chosen = str(candidates.loc[candidates["train_auc"].round(6).idxmax(), "candidate"])
+    candidates["chosen"] = candidates["candidate"] == chosen
+    suggested = models[chosen]
+
+    thresholds = pd.DataFrame({
+        "metric": columns,
+        "metric_label": [names[c] for c in columns],
+        "method": [base.metrics[c].score.method for c in columns],
+        "old": [_describe_spec(base.metrics[c].score) for c in columns],
+        "new": [_describe_spec(suggested.metrics[c].score) for c in columns],
+        "proposed": [_describe_spec(with_thresholds.metrics[c].score) for c in columns],
+        "reason": [reasons[c] for c in columns],
+    })
+    thresholds.insert(5, "changed", thresholds["old"] != thresholds["new"])
+    strength = strength_t if chosen in ("thresholds only", "thresholds and weights") else strength_b
     old_eff, new_eff = effective_weights(base)[DEFAULT_PROFILE], effective_weights(suggested)[DEFAULT_PROFILE]
     weight_table = pd.DataFrame({
         "metric": columns,
@@ -1166,15 +1254,33 @@ def suggest_model(
         "new_weight": [100 * new_eff[c] for c in columns],
         "coefficient": strength,
     })
-    changed = int(thresholds["changed"].sum())
-    caption = (f"On {len(test):,} held-back accounts ({n_test_churned:,} churned) the suggested model reaches AUC "
-               f"{_num(new_auc)} against {_num(base_auc)} for {base.name}; {changed} threshold(s) and the weights "
-               f"changed, fitted on {len(train):,} other accounts.")
+
+    warnings = []
+    if chosen == "unchanged":
+        warnings.append(f"No suggested change beats {base.name} on the training accounts, so none is proposed; "
+                        "see the proposals and candidates for what was tried.")
+    dropped = [names[c] for c, s in zip(columns, strength, strict=True) if s <= 0]
+    if dropped and chosen in ("weights only", "thresholds and weights"):
+        warnings.append(f"Weight 0 for {', '.join(dropped)}: in the training accounts a higher score went with more "
+                        "churn (given the other metrics), not less — check the metric's direction or data.")
+    if base.profiles and chosen != "unchanged":
+        shift = " (their effective weights still shift with the new group weights)" if d.get("groups") else ""
+        warnings.append(f"Profile(s) {', '.join(p.name for p in base.profiles)} keep their own weights and score "
+                        f"overrides{shift}; the suggestions apply to the Default profile — review them.")
+    n_test_churned = int(test["churned"].sum())
+    if n_test_churned < MIN_OUTCOMES or len(test) - n_test_churned < MIN_OUTCOMES:
+        warnings.append(f"Only {n_test_churned} churned and {len(test) - n_test_churned} renewed held-back accounts: "
+                        "the held-back AUCs are a rough guide.")
+    best = candidates.set_index("candidate")
+    base_auc, new_auc = float(best.loc["unchanged", "test_auc"]), float(best.loc[chosen, "test_auc"])
+    caption = (f"Suggested: {chosen} (best on {len(train):,} training accounts). On {len(test):,} held-back accounts "
+               f"({n_test_churned:,} churned) it reaches AUC {_num(new_auc)} against {_num(base_auc)} for "
+               f"{base.name}.")
     return Suggestion(
-        model=suggested, base=base, changes=tuple(diff_models(base, suggested)), thresholds=thresholds,
-        weights=weight_table, base_auc=base_auc, suggested_auc=new_auc,
-        base_auc_train=roc_auc(train["score"], ~train["churned"]),
-        suggested_auc_train=roc_auc(train_s["score"], ~train_s["churned"]),
+        model=suggested, base=base, changes=tuple(diff_models(base, suggested)), chosen=chosen,
+        candidates=candidates, thresholds=thresholds, weights=weight_table, base_auc=base_auc,
+        suggested_auc=new_auc, base_auc_train=float(best.loc["unchanged", "train_auc"]),
+        suggested_auc_train=float(best.loc[chosen, "train_auc"]),
         train_accounts=frozenset(train["account_id"]), test_accounts=frozenset(test["account_id"]),
         n_test_churned=n_test_churned, warnings=tuple(warnings), caption=caption,
     )

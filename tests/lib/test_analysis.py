@@ -319,11 +319,38 @@ def test_suggest_ignores_held_back_accounts_when_fitting(portfolio, model, sugge
 
 def test_suggested_model_is_valid_yaml_with_a_diff(suggestion, model):
     assert parse_model(dump_model(suggestion.model)) == suggestion.model
-    keys = {c.key for c in suggestion.changes}
-    assert "metrics.logins_per_user.score.green" in keys
-    assert suggestion.thresholds.set_index("metric").loc["feature_adoption_pct", "changed"] == np.False_
+    assert suggestion.model.name == f"{model.name} (suggested)"
+    assert all(c.key == "name" or c.key.startswith(("metrics.", "groups.")) for c in suggestion.changes)
     assert suggestion.weights["new_weight"].sum() == pytest.approx(100)
     assert suggestion.weights["old_weight"].sum() == pytest.approx(100)
+    proposed = suggestion.thresholds.set_index("metric")
+    assert proposed.loc["logins_per_user", "proposed"] != proposed.loc["logins_per_user", "old"]
+    assert proposed.loc["feature_adoption_pct", "reason"].startswith("percentile scoring has no thresholds")
+
+
+def test_suggestion_is_the_candidate_best_on_training_accounts(suggestion):
+    candidates = suggestion.candidates.set_index("candidate")
+    assert list(candidates.index) == list(analysis.CANDIDATES)
+    assert candidates["chosen"].sum() == 1 and candidates.loc[suggestion.chosen, "chosen"]
+    assert candidates.loc[suggestion.chosen, "train_auc"] == candidates["train_auc"].max()
+    assert suggestion.suggested_auc == candidates.loc[suggestion.chosen, "test_auc"]
+
+
+def test_suggesting_from_a_neutral_start_learns_directions_and_category_points(portfolio):
+    metrics = ["logins_per_user", "open_tickets", "days_since_last_contact", "csm_sentiment"]
+    start = analysis.starter_model(portfolio, metrics, name="Start")
+    suggestion = analysis.suggest_model(portfolio, start)
+    assert suggestion.suggested_auc > suggestion.base_auc + 0.03
+    specs = suggestion.model.metrics
+    assert specs["open_tickets"].score.red > specs["open_tickets"].score.green  # fewer tickets is better
+    points = specs["csm_sentiment"].score.map
+    assert points["green"] == 100 > points["yellow"] > points["red"] == 0
+
+
+def test_starter_model_needs_a_metric_with_two_values():
+    flat = pd.DataFrame({"a": [1.0, 1.0], "b": ["x", None]})
+    with pytest.raises(analysis.AnalysisError, match="two distinct values"):
+        analysis.starter_model(flat, ["a", "b"])
 
 
 def test_churn_model_explains_odds_and_predicts_probabilities(bt, model, scored):
