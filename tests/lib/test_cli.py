@@ -1,0 +1,184 @@
+"""The command line, run as scripts run it: a subprocess, exit codes, stdout and stderr."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+import sqlglot
+from conftest import ROOT
+
+MODEL = """
+name: CLI test
+bands: {red: 30, yellow: 70}
+grades: {A: 85, B: 70}
+metrics:
+  logins:
+    weight: 60
+    score: {method: linear, red: 0, green: 10}
+  mood:
+    weight: 40
+    score: {method: categories, map: {green: 100, yellow: 50, red: 0}}
+alerts:
+  - {name: Steep drop, drop: 15, within: 2}
+"""
+
+DATA = """account_id,snapshot_date,tier,logins,mood
+acc-1,2025-01-01,SMB,10,green
+acc-1,2025-02-01,SMB,5,yellow
+acc-2,2025-01-01,Enterprise,0,red
+acc-2,2025-02-01,Enterprise,n/a,green
+"""
+
+
+def run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so `-m lib.cli` works from any folder
+    return subprocess.run([sys.executable, "-m", "lib.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
+
+
+def bad(result: subprocess.CompletedProcess) -> str:
+    """Assert a clean bad-input exit and return stderr."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    return result.stderr
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "model.yaml").write_text(MODEL)
+    (tmp_path / "data.csv").write_text(DATA)
+    return tmp_path
+
+
+def test_validate_accepts_a_good_model_with_data_and_warns_about_unusable_values(files):
+    (files / "data.csv").write_text(DATA.replace("n/a", "lots") + "acc-3,2025-01-01,SMB,1,purple\n")
+    result = run("validate", files / "model.yaml", "--data", files / "data.csv")
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+    assert "'lots'" in result.stderr and "'purple'" in result.stderr  # warnings, not errors
+
+
+def test_validate_reports_every_problem_with_key_and_fix(files):
+    path = files / "broken.yaml"
+    path.write_text(textwrap.dedent("""
+        bands: {red: 80, yellow: 20}
+        metrics:
+          open_tickets: {score: {method: steps, cuts: [5, 2], points: [100, 50, 0]}}
+    """))
+    err = bad(run("validate", path))
+    lines = err.strip().splitlines()
+    assert len(lines) == 2
+    assert f"{path}: bands: red (80) must be below yellow (20)" in err
+    assert "metrics.open_tickets.score.cuts: cuts must be in increasing order, got [5, 2] — sort them: [2, 5]" in err
+
+
+def test_validate_with_data_names_the_missing_column_and_close_match(files):
+    (files / "model.yaml").write_text(MODEL.replace("logins:", "Logins_count:"))
+    (files / "data.csv").write_text(DATA.replace("logins", "logins_count"))
+    err = bad(run("validate", files / "model.yaml", "--data", files / "data.csv"))
+    assert "metrics.Logins_count" in err and "data.csv" in err and "'logins_count'" in err
+
+
+def test_score_prints_csv_with_the_documented_columns(files):
+    result = run("score", files / "data.csv", "--model", files / "model.yaml")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert list(table.columns) == ["account_id", "snapshot_date", "score", "band", "grade", "change",
+                                   "logins_score", "mood_score"]
+    assert table["score"].tolist()[:3] == [100, 50, 0]
+    assert table["snapshot_date"].tolist()[:2] == ["2025-01-01", "2025-02-01"]
+    assert table["change"].tolist()[1] == -50
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_score_writes_the_output_file_type_asked_for(files, suffix):
+    out = files / f"scores{suffix}"
+    result = run("score", files / "data.csv", "--model", files / "model.yaml", "--out", out, "--full")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    read = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix]
+    table = read(out)
+    assert len(table) == 4 and {"profile", "alerts", "logins_weight", "mood_contribution"} <= set(table.columns)
+    assert table["band"].tolist() == ["green", "yellow", "red", "green"]
+
+
+def test_score_refuses_an_unknown_output_type_before_working(files):
+    err = bad(run("score", files / "data.csv", "--model", files / "model.yaml", "--out", files / "x.json"))
+    assert "x.json" in err and ".csv, .parquet, .xlsx" in err
+
+
+def test_score_maps_columns_with_a_roles_file(files):
+    (files / "model.yaml").write_text(MODEL.replace("logins:", "Logins per user:"))
+    (files / "data.csv").write_text(DATA.replace("account_id,snapshot_date,tier,logins,mood",
+                                                 "Customer ID,Week,Tier,Logins per user,Mood"))
+    (files / "roles.yaml").write_text("account_id: Customer ID\nsnapshot_date: Week\nsegments: [Tier]\n"
+                                      "metrics: [Logins per user, Mood]\n")
+    (files / "model.yaml").write_text((files / "model.yaml").read_text().replace("  mood:", "  Mood:"))
+    result = run("score", files / "data.csv", "--model", files / "model.yaml", "--roles", files / "roles.yaml")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert table["account_id"].tolist() == ["acc-1", "acc-1", "acc-2", "acc-2"]
+    assert "Logins per user_score" in table.columns
+
+
+def test_bad_roles_file_names_the_role(files):
+    (files / "roles.yaml").write_text("acount_id: account_id\n")
+    err = bad(run("score", files / "data.csv", "--model", files / "model.yaml", "--roles", files / "roles.yaml"))
+    assert "roles.yaml" in err and "acount_id" in err
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark", "snowflake", "bigquery"])
+def test_sql_prints_one_query_that_parses_in_its_dialect(files, dialect):
+    result = run("sql", "--model", files / "model.yaml", "--dialect", dialect, "--table", "analytics.portfolio")
+    assert result.returncode == 0, result.stderr
+    statements = [s for s in sqlglot.parse(result.stdout, read=dialect) if s is not None]
+    assert len(statements) == 1
+    tables = {t.name for t in statements[0].find_all(sqlglot.exp.Table)}
+    assert "portfolio" in tables
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("score", "missing.csv", "--model", "model.yaml"), "missing.csv: data file not found"),
+    (("score", "data.csv", "--model", "nope.yaml"), "nope.yaml: model file not found"),
+    (("validate", "-"), "stdin is not supported"),
+    (("score", "data.csv", "--model", "data.csv"), "data.csv: "),
+    (("sql", "--model", "model.yaml", "--dialect", "oracle"), "invalid choice: 'oracle'"),
+    ((), "required: COMMAND"),
+], ids=["missing-data", "missing-model", "stdin", "data-as-model", "bad-dialect", "no-command"])
+def test_bad_input_exits_2_with_a_message_and_no_traceback(files, args, expected):
+    assert expected in bad(run(*args, cwd=files))
+
+
+def test_injection_column_name_scores_through_the_cli(files):
+    evil = 'x""; DROP TABLE portfolio; --'  # CSV-escaped: the column is  x"; DROP TABLE portfolio; --
+    (files / "data.csv").write_text(f'account_id,snapshot_date,"{evil}"\na,2025-01-01,4\nb,2025-01-01,9\n')
+    (files / "model.yaml").write_text(
+        "metrics:\n  'x\"; DROP TABLE portfolio; --': {score: {method: linear, red: 0, green: 10}}\n")
+    result = run("score", files / "data.csv", "--model", files / "model.yaml")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert table['x"; DROP TABLE portfolio; --_score'].tolist() == [40, 90]
+
+
+def test_excel_output_neutralises_formula_account_ids(files):
+    (files / "data.csv").write_text(DATA.replace("acc-2", '"=HYPERLINK(""http://x"")"'))
+    out = files / "scores.xlsx"
+    result = run("score", files / "data.csv", "--model", files / "model.yaml", "--out", out)
+    assert result.returncode == 0, result.stderr
+    ids = pd.read_excel(out)["account_id"].tolist()
+    assert "'=HYPERLINK(\"http://x\")" in ids
+
+
+def test_sample_writes_files_that_score(tmp_path):
+    result = run("sample", "--out", tmp_path / "sample")
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "sample").iterdir())
+    model = next(p for p in (tmp_path / "sample").iterdir() if p.suffix == ".yaml")
+    assert len(written) == 2
+    assert run("validate", model).returncode == 0
