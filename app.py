@@ -19,6 +19,7 @@ PAGES = {
     ],
     "Share": [
         st.Page("pages/present.py", title="Present", icon=":material/co_present:"),
+        st.Page("pages/worklists.py", title="Worklists", icon=":material/checklist:"),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ],
 }

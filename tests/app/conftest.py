@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-PAGES = ["overview", "trends", "account", "tune", "compare", "validate", "present", "data"]
+PAGES = ["overview", "trends", "account", "tune", "compare", "validate", "present", "worklists", "data"]
 
 
 def open_app(page: str | None = None, timeout: float = 120) -> AppTest:
