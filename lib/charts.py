@@ -16,6 +16,18 @@ Shared rules, so the charts read as one product:
 - ``presentation=True`` enlarges fonts and lines and drops grid clutter for the QBR (Present) mode;
 - large inputs are aggregated first (histograms are binned with numpy), so a figure holds a few traces
   of at most a few hundred points whatever the portfolio size.
+
+Builders by page (each docstring names the exact input table):
+
+- Overview: :func:`band_mix`, :func:`band_trend`, :func:`score_histogram`, :func:`segment_band_heatmap`,
+  :func:`top_movers`, :func:`arr_by_band`
+- Tune: :func:`metric_histogram`, :func:`weights_bar`, :func:`band_trend`, :func:`band_change`,
+  :func:`band_flip_matrix`, :func:`score_histogram`, :func:`top_movers`
+- Account: :func:`score_history`, :func:`contribution_chart`, :func:`metric_bullets`, :func:`peer_position`
+- Trends: :func:`band_sankey`, :func:`band_flip_matrix`, :func:`score_percentiles`
+- Compare / Validate: :func:`distribution_by_label`, :func:`roc_curve`, :func:`churn_by_band`,
+  :func:`lift_by_decile`, :func:`churn_by_bins`, :func:`band_flip_matrix`, :func:`metric_separation`
+- Present: any of the above with ``presentation=True``
 """
 
 from __future__ import annotations
@@ -85,23 +97,26 @@ def style(presentation: bool = False) -> Style:
 
 
 def plain_text(value: object) -> str:
-    """Text that Plotly shows exactly as written: ``&``, ``<`` and ``>`` become entities.
+    """Text that Plotly shows exactly as written: ``&``, ``<``, ``>`` and the ``{`` of ``%{`` become entities.
 
-    Plotly renders a small HTML subset in titles, labels, annotations and hover text; the entities are
-    displayed as the characters themselves, so an account named ``<img src=x onerror=alert(1)>`` reads as
-    that text and is never interpreted. None / NaN become "".
+    Plotly renders a small HTML subset in titles, labels, annotations and hover text, and substitutes
+    ``%{...}`` in hover and text templates; the entities are displayed as the characters themselves, so an
+    account named ``<img src=x onerror=alert(1)>`` or ``%{x}`` reads as that text and is never interpreted.
+    None / NaN become "".
     """
     if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return ""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("%{", "%&#123;"))
 
 
 def _plain_series(values: pd.Series | Sequence[object], fallback: str = "") -> pd.Series:
     """Vectorised :func:`plain_text` for a column of names (missing → ``fallback``)."""
     s = pd.Series(values, dtype=object)
     text = s.where(s.notna(), fallback).astype(str)
-    return text.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(
-        ">", "&gt;", regex=False)
+    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("%{", "%&#123;")):
+        text = text.str.replace(raw, entity, regex=False)
+    return text
 
 
 def _shorten(text: pd.Series, limit: int = 40) -> pd.Series:
@@ -556,7 +571,10 @@ def score_histogram(
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
     _require(scores, ["score", "band"], "score_histogram", "pass score-table rows (columns score, band)")
     values = pd.to_numeric(scores["score"], errors="coerce").to_numpy(float)
-    band_code = pd.Categorical(scores["band"], categories=BAND_ORDER[:3]).codes  # -1: 'no data' / unknown
+    # factorize, then map the few distinct labels: faster than a Categorical over 1 M strings
+    codes, uniques = pd.factorize(scores["band"])
+    lookup = np.array([BAND_ORDER[:3].index(u) if u in BAND_ORDER[:3] else -1 for u in uniques] + [-1])
+    band_code = lookup[codes]  # -1: 'no data', unknown or missing (code -1 picks the trailing -1)
     scored = ~np.isnan(values) & (band_code >= 0)
     if not scored.any():
         return empty_figure(title, subtitle=subtitle, presentation=presentation)

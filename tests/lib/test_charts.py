@@ -89,6 +89,13 @@ def test_plain_text_turns_markup_into_entities_that_plotly_shows_as_characters()
     assert charts.plain_text(None) == "" and charts.plain_text(np.nan) == "" and charts.plain_text(pd.NA) == ""
 
 
+def test_template_placeholders_in_names_are_shown_not_substituted_in_hover():
+    assert charts.plain_text("%{x}") == "%&#123;x}"  # plotly shows &#123; as "{" after templating
+    peers = pd.DataFrame({"account_name": ["%{y}", "b"], "score": [40.0, 60.0], "is_account": [True, False]})
+    marker = charts.peer_position(peers).data[1]
+    assert "%{y}" not in marker.hovertemplate and "%&#123;y}" in marker.hovertemplate
+
+
 def test_band_colours_are_the_okabe_ito_colour_blind_safe_set_in_band_order():
     assert BAND_ORDER == ("red", "yellow", "green", "no data")
     assert BAND_COLORS == {"red": "#D55E00", "yellow": "#E69F00", "green": "#009E73", "no data": "#9AA0A6"}
