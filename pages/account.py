@@ -1,5 +1,137 @@
-"""account page (being built)."""
+"""Account: one customer's health for their CSM — score history, what makes it up, what changed, where it sits
+among its peers, notes and score overrides."""
 
+from datetime import date, timedelta
+
+import pandas as pd
 import streamlit as st
 
+from lib import charts, ui
+from lib import portfolio as pf
+
+KEY = "account.selected"  # also set by the Overview and Trends tables to open an account here
+
+
+def notes_panel(account_id: str) -> None:
+    st.subheader("CSM notes")
+    with st.form("account.note_form", clear_on_submit=True):
+        text = st.text_area("Note", key="account.note_text", placeholder="What happened, what is next…")
+        author = st.text_input("Your name", key="account.note_author")
+        if st.form_submit_button("Add note", icon=":material/note_add:") and ui.handled(
+                ws.add_note, account_id, text, author, what="The note was not added") is not None:
+            st.toast("Note added.")
+    notes = ws.notes(account_id)
+    if notes.empty:
+        st.caption("No notes yet.")
+    else:
+        st.dataframe(pf.notes_table(notes), hide_index=True, key="account.notes",
+                     column_config={"Note": st.column_config.TextColumn(width="large")})
+
+
+def override_panel(account_id: str, today: date) -> None:
+    st.subheader("Score override")
+    st.caption("When the score misses something you know (a signed renewal, a known outage), set the score "
+               "people should see until a date. The model's score is kept and shown beside it.")
+    with st.form("account.override_form"):
+        score = st.number_input("Score (0–100)", value=None, step=1.0, placeholder="e.g. 80",
+                                key="account.override_score")
+        reason = st.text_input("Reason (required)", key="account.override_reason")
+        expires = st.date_input("Expires on", value=today + timedelta(days=90), min_value=today,
+                                key="account.override_expires")
+        author = st.text_input("Your name", key="account.override_author")
+        if st.form_submit_button("Set override", icon=":material/edit:") and ui.handled(
+                ws.set_override, account_id, score, reason, author, expires, what="The override was not set"):
+            st.session_state["account.flash"] = "Override set: it shows wherever this account's score shows."
+            st.rerun()
+    live = pf.live_overrides(ws.overrides(), account_id, today)
+    if live.empty:
+        st.caption("No override in force.")
+        return
+    st.dataframe(pf.overrides_table(live), hide_index=True, key="account.overrides")
+    choices = pf.override_choice(live)
+    pick = st.selectbox("Override to remove", list(choices), format_func=choices.get, key="account.remove_pick")
+    if st.button("Remove override", icon=":material/delete:", key="account.remove"):
+        ws.remove_override(pick)
+        st.session_state["account.flash"] = "Override removed."
+        st.rerun()
+
+
+ctx = ui.context()
+ws = ui.workspace()
+scored = ctx.scored()
 st.title("Account")
+choices = pf.account_choices(scored)
+if choices.empty:
+    ui.empty_state("No account matches the segment filters.", "Clear the filters in the sidebar.")
+    st.stop()
+if st.session_state.get(KEY) not in choices.index:
+    st.session_state[KEY] = pf.default_account(scored, ctx.as_of) or choices.index[0]
+account_id = st.selectbox("Account", list(choices.index), format_func=choices.get, key=KEY,
+                          persist_state="session", help="Type part of a name or an id to search. Opens on the "
+                          "red account with the most ARR at risk.")
+if flash := st.session_state.pop("account.flash", None):
+    st.success(flash)
+row = pf.account_snapshot(scored, account_id, ctx.as_of)
+if row is None:
+    ui.empty_state(f"This account has no snapshot on or before {ctx.as_of:%Y-%m-%d}.",
+                   "Pick a later snapshot date in the sidebar.")
+    st.stop()
+
+st.subheader(ui.md(row["account_name"]))
+st.caption(f"{ui.md(account_id)} · snapshot {row['snapshot_date']:%Y-%m-%d} · {ui.md(ctx.caption)}")
+cards = st.columns(6)
+cards[0].metric("Score", pf.score_label(row["score"], row["override_score"]),
+                None if pd.isna(row["change"]) else f"{row['change']:+.1f}", border=True,
+                help="Model score (→ CSM override when one is in force); change vs the previous snapshot")
+cards[1].metric("Band", str(row["band"]).capitalize(), border=True)
+cards[2].metric("Grade", "–" if pd.isna(row["grade"]) else row["grade"], border=True)
+cards[3].metric("Profile", row["profile"], border=True, help="The model profile whose weights and rules apply")
+cards[4].metric("ARR", pf.money(row.get("arr")), border=True)
+cards[5].metric("Renewal", "–" if pd.isna(row.get("renewal_date")) else f"{row['renewal_date']:%Y-%m-%d}",
+                border=True)
+if pd.notna(row["override_score"]):
+    st.info(f"Score overridden to **{row['override_score']:.0f}** (model: {row['score']:.0f}) — "
+            f"{ui.md(row['override_reason'])}", icon=":material/edit:")
+if row["alerts"]:
+    st.warning(f"Alerts at this snapshot: {ui.md(row['alerts'])}", icon=":material/notifications:")
+
+labels, specs = pf.metric_labels(ctx.model), pf.metric_specs(ctx.model, row["profile"])
+breakdown = pf.account_breakdown(scored, account_id, ctx.as_of, list(ctx.model.metrics))
+st.markdown(ui.md(pf.explain_change(breakdown, labels)))
+cutoffs = (ctx.model.bands.red, ctx.model.bands.yellow)
+subtitle = f"{row['account_name']} · {ctx.caption}"
+ui.plot(charts.score_history(pf.account_history(scored, account_id), cutoffs=cutoffs, subtitle=subtitle),
+        key="account.history")
+left, right = st.columns(2)
+with left:
+    ui.plot(charts.contribution_chart(breakdown, labels=labels, band=row["band"], subtitle=subtitle),
+            key="account.contributions")
+with right:
+    ui.plot(charts.metric_bullets(breakdown, specs, labels=labels, subtitle=subtitle), key="account.bullets")
+st.dataframe(pf.metric_table(breakdown, specs, labels), hide_index=True, key="account.metrics",
+             column_config={"Metric score": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f"),
+                            "Weight (%)": st.column_config.NumberColumn(format="%.1f%%"),
+                            "Contribution": st.column_config.NumberColumn(format="%.1f"),
+                            "Change": st.column_config.NumberColumn("Change since previous", format="%+.1f")})
+
+st.subheader("Among its peers")
+if ctx.segments:
+    segment = st.selectbox("Compare within", ctx.segments, key="account.segment",
+                           format_func=lambda s: s.replace("_", " ").capitalize())
+    peers = pf.segment_position(ctx.scored(filtered=False), account_id, row["snapshot_date"], segment)
+    percentile = pf.account_percentile(peers)
+    left, right = st.columns([1, 4], vertical_alignment="center")
+    left.metric(f"Percentile within {segment}", "–" if percentile is None else f"{percentile:.0f}",
+                help="Share of peers at or below this account's score", border=True)
+    with right:
+        ui.plot(charts.peer_position(peers, cutoffs=cutoffs, segment_label=f"{segment} = {row[segment]}",
+                                     subtitle=ctx.caption), key="account.peers")
+else:
+    ui.empty_state("This dataset has no segment columns to compare within.", "Mark segments on the Data page.",
+                   page="pages/data.py")
+
+left, right = st.columns(2)
+with left:
+    notes_panel(account_id)
+with right:
+    override_panel(account_id, pd.Timestamp.today().date())

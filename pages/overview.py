@@ -1,5 +1,78 @@
-"""overview page (being built)."""
+"""Overview: the portfolio's health at the selected snapshot — KPIs, bands, trends, movers, ARR at risk."""
 
+import pandas as pd
 import streamlit as st
 
-st.title("Overview")
+from lib import charts, ui
+from lib import portfolio as pf
+
+ACCOUNT_PAGE, ACCOUNT_KEY = "pages/account.py", "account.selected"
+
+
+def account_table(rows: pd.DataFrame, key: str) -> None:
+    """A band-coloured account table; selecting a row opens that account on the Account page."""
+    table = pf.display_table(rows)
+    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
+                         selection_mode="single-row", column_config={"ID": st.column_config.TextColumn(width="small")})
+    if event.selection.rows:
+        st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
+        st.switch_page(ACCOUNT_PAGE)
+
+
+ctx = ui.context()
+scored = ctx.scored()
+st.title("Portfolio overview")
+st.caption(ctx.caption)
+if pf.at_date(scored, ctx.as_of).empty:
+    ui.empty_state("No account has a snapshot on this date with these filters.",
+                   "Pick another snapshot date or clear the segment filters in the sidebar.")
+    st.stop()
+cutoffs = (ctx.model.bands.red, ctx.model.bands.yellow)
+
+for column, kpi in zip(st.columns(4), pf.kpis(pf.headline(scored, ctx.as_of)), strict=True):
+    column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, border=True,
+                  help="Change vs the previous snapshot")
+
+summary = pf.band_summary(scored, ctx.as_of)
+left, right = st.columns([3, 2], vertical_alignment="center")
+with left:
+    st.subheader("By band")
+    st.dataframe(pf.style_bands(pf.display_table(summary), charts.BAND_COLORS), hide_index=True,
+                 key="overview.bands")
+    st.caption("Δ = change vs the previous snapshot.")
+with right:
+    ui.plot(charts.arr_by_band(summary, subtitle=ctx.caption), key="overview.arr_by_band")
+
+left, right = st.columns(2)
+with left:
+    ui.plot(charts.band_trend(pf.band_counts_over_time(scored), title="Accounts per band over time",
+                              subtitle=ctx.caption), key="overview.band_trend")
+with right:
+    ui.plot(charts.score_histogram(pf.at_date(scored, ctx.as_of), cutoffs=cutoffs, subtitle=ctx.caption),
+            key="overview.histogram")
+
+left, right = st.columns(2)
+with left:
+    if ctx.segments:
+        segment = st.selectbox("Segment", ctx.segments, key="overview.segment",
+                               format_func=lambda s: s.replace("_", " ").capitalize())
+        ui.plot(charts.segment_band_heatmap(pf.segment_band_matrix(scored, ctx.as_of, segment), segment=segment,
+                                            subtitle=ctx.caption), key="overview.heatmap")
+    else:
+        ui.empty_state("This dataset has no segment columns.", "Mark size, region or owner columns as segments "
+                       "on the Data page to compare them.", page="pages/data.py")
+with right:
+    movers = pf.movers(scored, ctx.as_of, n=st.slider("Movers each way", 3, 15, 8, key="overview.movers_n"))
+    chart_tab, table_tab = st.tabs(["Chart", "Table"])
+    with chart_tab:
+        ui.plot(charts.top_movers(movers, title="Biggest falls and rises", subtitle=ctx.caption),
+                key="overview.movers")
+    with table_tab:
+        account_table(movers, key="overview.movers_table")
+
+st.subheader("Accounts at risk")
+st.caption("Red, then yellow accounts, each ranked by ARR at risk = ARR × (1 − score / 100). "
+           "Select a row to open the account.")
+per_band = st.segmented_control("Accounts per band", [10, 25, 100], default=25, required=True,
+                                key="overview.per_band")
+account_table(pf.arr_at_risk(scored, ctx.as_of, per_band=per_band), key="overview.at_risk")

@@ -1,0 +1,111 @@
+"""Overview page (AppTest on the sample): KPIs and tables agree with lib.portfolio, widgets change what is shown,
+CSM overrides show as marked."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from lib import portfolio as pf
+from lib import ui
+from lib.model import parse_model
+from lib.scoring import score
+from lib.store import SAMPLE_DATASET, SAMPLE_MODEL
+from tests.app.conftest import errors, open_app
+
+
+@pytest.fixture(scope="module")
+def at():
+    return open_app("overview")
+
+
+@pytest.fixture(scope="module")
+def sample(at) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The sample scored the way the page sees it (default model, no filter), and the latest snapshot date."""
+    ws = ui.workspace()
+    data = ws.load_dataset(SAMPLE_DATASET)
+    model = parse_model(ws.load_model_text(SAMPLE_MODEL, 1))
+    scored = pf.attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
+    return scored, scored["snapshot_date"].max()
+
+
+def figure(at, key_title: str) -> dict:
+    """The Plotly spec of the chart whose title starts with `key_title`."""
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    return next(s for s in specs if s["layout"]["title"]["text"].startswith(key_title))
+
+
+def test_overview_opens_with_every_chart_and_no_exception(at):
+    assert not errors(at), errors(at)
+    titles = [json.loads(el.proto.spec)["layout"]["title"]["text"] for el in at.get("plotly_chart")]
+    assert titles == ["ARR by band", "Accounts per band over time", "Score distribution", "Bands by size",
+                      "Biggest falls and rises"]
+    subtitle = figure(at, "ARR by band")["layout"]["title"]["subtitle"]["text"]
+    assert subtitle.startswith("Sample portfolio · Default v1 · 2026-10-01")
+
+
+def test_kpis_show_headline_numbers_with_change_vs_previous_snapshot(at, sample):
+    scored, as_of = sample
+    head = pf.headline(scored, as_of)
+    shown = {m.label: (m.value, m.delta) for m in at.metric}
+    assert shown["Accounts"][0] == f"{len(pf.at_date(scored, as_of)):,}"
+    assert shown["Average score"] == (f"{head['avg_score']:.1f}", f"{head['avg_score_change']:+.1f}")
+    assert shown["Accounts red"][0] == f"{(pf.at_date(scored, as_of)['band'] == 'red').mean():.1%}"
+    assert shown["ARR"] == (pf.money(head["arr"]), pf.money(head["arr_change"], signed=True))
+
+
+def test_band_table_matches_band_summary(at, sample):
+    scored, as_of = sample
+    table = next(d.value for d in at.dataframe if "Δ accounts" in d.value.columns).set_index("Band")
+    summary = pf.band_summary(scored, as_of).set_index("band")
+    assert table.loc["Red", "Accounts"] == summary.loc["red", "accounts"]
+    assert table.loc["Green", "Δ accounts"] == summary.loc["green", "accounts_change"]
+    assert table.loc["Yellow", "ARR"] == summary.loc["yellow", "arr"]
+
+
+def test_at_risk_table_ranks_red_accounts_by_arr_at_risk(at, sample):
+    scored, as_of = sample
+    table = at.dataframe(key="overview.at_risk").value
+    expected = pf.arr_at_risk(scored, as_of, per_band=25)
+    assert len(table) == len(expected) == 50
+    assert table["ID"].tolist() == expected["account_id"].tolist()
+    assert table["Band"].iloc[0] == "Red" and table["Rank"].iloc[0] == 1
+
+
+def test_accounts_per_band_control_changes_the_table_length(at):
+    at.segmented_control(key="overview.per_band").set_value(10).run()
+    assert len(at.dataframe(key="overview.at_risk").value) == 20
+    at.segmented_control(key="overview.per_band").set_value(25).run()
+
+
+def test_heat_map_follows_the_chosen_segment(at, sample):
+    scored, as_of = sample
+    at.selectbox(key="overview.segment").set_value("region").run()
+    assert not errors(at), errors(at)
+    heat = figure(at, "Bands by region")["data"][0]
+    assert sorted(heat["y"]) == sorted(pf.segment_band_matrix(scored, as_of, "region").index)
+    at.selectbox(key="overview.segment").set_value("size").run()
+    assert sorted(figure(at, "Bands by size")["data"][0]["y"]) == ["Enterprise", "Mid-Market", "SMB"]
+
+
+def test_movers_slider_sets_how_many_falls_and_rises(at, sample):
+    scored, as_of = sample
+    at.slider(key="overview.movers_n").set_value(3).run()
+    assert len(at.dataframe(key="overview.movers_table").value) == len(pf.movers(scored, as_of, n=3)) == 6
+
+
+def test_override_shows_marked_in_the_at_risk_table(at, sample):
+    scored, as_of = sample
+    ws = ui.workspace()
+    top = pf.arr_at_risk(scored, as_of).iloc[0]
+    override_id = ws.set_override(top["account_id"], 80, "renewal signed yesterday", "Test")
+    try:
+        at.run()
+        table = at.dataframe(key="overview.at_risk").value.set_index("ID")
+        assert table.loc[top["account_id"], "Override"] == f"{top['score']:.0f} → 80 (override)"
+        assert table.loc[top["account_id"], "Score"] == pytest.approx(top["score"]), "the model score stays"
+        assert (table["Override"] != "").sum() == 1
+    finally:
+        ws.remove_override(override_id)
+    at.run()
+    assert (at.dataframe(key="overview.at_risk").value["Override"] == "").all()
