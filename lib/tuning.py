@@ -1,0 +1,634 @@
+"""The Tune page's core: slider ranges, default specs, draft edits and the live preview.
+
+The page keeps the draft model as YAML text and edits it one dotted key at a time through
+:func:`edit_draft` (which re-validates with :func:`lib.model.set_value`, so a bad combination comes back as
+the model's own "key: problem — fix" lines, never an exception). :class:`TuneData` holds what the preview
+needs from one dataset and the saved model, prepared once, so a slider move costs one numpy rescore of the
+touched metric (the engine's :class:`~lib.scoring.LiveScorer`) plus a few ``bincount`` calls — no
+per-row DataFrame is built.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lib.analysis import Separation, separation
+from lib.model import (
+    Linear,
+    Model,
+    ModelError,
+    Percentile,
+    Problem,
+    ScoreSpec,
+    Steps,
+    VsAverage,
+    check_columns,
+    diff_models,
+    dump_model,
+    normalise_category,
+    parse_model,
+    set_value,
+    spec_to_dict,
+)
+from lib.scoring import BANDS, LiveScorer
+
+MAX_CATEGORIES = 20  # a categorical metric with more distinct values than this is not a category list
+RATIO_RANGE = (0.0, 3.0)  # vs_average cuts apply to value ÷ peer mean; 3× the average is already extreme
+# Category words that say which way is good, for the points a new categories map proposes.
+GOOD_WORDS = {"green", "good", "high", "positive", "healthy", "yes", "true", "happy", "great", "strong"}
+MIDDLE_WORDS = {"yellow", "amber", "medium", "neutral", "ok", "okay", "average", "fair", "moderate"}
+BAD_WORDS = {"red", "bad", "low", "negative", "struggling", "no", "false", "unhappy", "poor", "weak", "at risk"}
+_BAND_CODE_NO_DATA = 3
+
+
+# ---------------------------------------------------------------------------------------------- ranges
+
+
+@dataclass(frozen=True)
+class SliderRange:
+    """A slider's bounds and step (floats; ``lo < hi``; step a 1-2-5 × 10^k number)."""
+
+    lo: float
+    hi: float
+    step: float
+
+    @property
+    def decimals(self) -> int:
+        """Decimals worth showing for values on this step (0 for whole steps)."""
+        return max(0, -math.floor(math.log10(self.step) + 1e-9))
+
+    @property
+    def format(self) -> str:
+        """A printf format for the slider's label (``%.0f``, ``%.2f`` …)."""
+        return f"%.{self.decimals}f"
+
+
+def nice_step(span: float, target_steps: int = 100) -> float:
+    """The 1-2-5 × 10^k step closest above ``span / target_steps`` (1 for an empty span)."""
+    if not (span > 0 and math.isfinite(span)):
+        return 1.0
+    raw = span / target_steps
+    base = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * base for m in (1, 2, 5, 10) if m * base >= raw * (1 - 1e-9))
+    return float(f"{step:.12g}")
+
+
+def _finite(values: object) -> np.ndarray:
+    """The finite numbers among ``values`` (text that is not a number, NaN and ±inf dropped)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return v[np.isfinite(v)]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Where the bulk of a metric's values lie: 1st and 99th percentile, any negative, all whole numbers."""
+
+    p1: float
+    p99: float
+    negative: bool
+    integer: bool = False
+
+    @classmethod
+    def of(cls, values: object) -> Spread | None:
+        """The spread of the finite values, or None when there are none."""
+        v = _finite(values)
+        if not len(v):
+            return None
+        p1, p99 = (float(x) for x in np.quantile(v, [0.01, 0.99]))
+        return cls(p1, p99, bool(v.min() < 0), bool(np.all(v == np.floor(v))))
+
+
+def slider_range(values: object, include: Iterable[float] = (), target_steps: int = 100) -> SliderRange:
+    """Bounds for a threshold slider from a metric's raw values.
+
+    Robust to outliers: the 1st–99th percentile widened by 10 % of that span on each side (not below 0
+    when no value is negative; whole-number data gets whole steps), then widened to include ``include``
+    (the thresholds the saved and draft models use, so a slider can always show them) and rounded
+    outward to the step.
+
+    Args:
+        values: raw metric values (text and non-finite values are ignored), or their :class:`Spread`.
+        include: values the range must contain.
+        target_steps: about how many steps the slider has.
+    """
+    spread = values if isinstance(values, Spread) or values is None else Spread.of(values)
+    marks = [float(x) for x in include if x is not None and math.isfinite(float(x))]
+    if spread is not None:
+        span = spread.p99 - spread.p1 if spread.p99 > spread.p1 else max(abs(spread.p1), 1.0)
+        lo, hi = spread.p1 - 0.1 * span, spread.p99 + 0.1 * span
+        if not spread.negative:
+            lo = max(lo, 0.0)
+    elif marks:
+        lo, hi = min(marks), max(marks)
+    else:
+        lo, hi = 0.0, 1.0
+    if marks:
+        lo, hi = min(lo, *marks), max(hi, *marks)
+    if hi <= lo:
+        lo, hi = lo - 1.0, hi + 1.0
+    step = nice_step(hi - lo, target_steps)
+    if spread is not None and spread.integer and all(float(m).is_integer() for m in marks):
+        step = max(step, 1.0)  # counts (open tickets): a cut at 2.5 means the same as one at 3
+    lo, hi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    return SliderRange(float(f"{lo:.12g}"), float(f"{hi:.12g}"), step)
+
+
+def ratio_range(include: Iterable[float] = ()) -> SliderRange:
+    """Bounds for vs_average cuts (value ÷ peer average): 0–3 in steps of 0.05, widened to ``include``."""
+    marks = [float(x) for x in include]
+    lo, hi = min([RATIO_RANGE[0], *marks]), max([RATIO_RANGE[1], *marks])
+    return SliderRange(math.floor(lo * 20) / 20, math.ceil(hi * 20) / 20, 0.05)
+
+
+# ---------------------------------------------------------------------------------------------- specs
+
+
+def lower_is_better(spec: ScoreSpec) -> bool:
+    """Whether a spec scores low raw values high (linear red > green, steps with falling points, the flag)."""
+    if isinstance(spec, Linear):
+        return spec.red > spec.green
+    if isinstance(spec, Steps):
+        return spec.points[0] > spec.points[-1]
+    if isinstance(spec, Percentile | VsAverage):
+        return spec.lower_is_better
+    return False
+
+
+def spec_marks(spec: ScoreSpec) -> tuple[float, ...]:
+    """The raw-value thresholds a spec draws on its metric's histogram (linear red/green, steps cuts)."""
+    if isinstance(spec, Linear):
+        return (spec.red, spec.green)
+    if isinstance(spec, Steps):
+        return spec.cuts
+    return ()
+
+
+def _round2(x: float) -> float:
+    """Two significant digits: thresholds a person would write (4.7, 120, 0.35)."""
+    return float(f"{x:.2g}") if x != 0 else 0.0
+
+
+def _category_points(names: Sequence[str], numeric_order: bool, lower: bool) -> list[float]:
+    """Points for proposed categories: known good/middle/bad words, else evenly spread over sorted numbers."""
+    if numeric_order and len(names) > 1:
+        pts = np.linspace(0, 100, len(names))
+        return [float(round(p)) for p in (pts[::-1] if lower else pts)]
+    out = []
+    for name in names:
+        key = normalise_category(name)
+        out.append(100.0 if key in GOOD_WORDS else 0.0 if key in BAD_WORDS else 50.0)
+    return out
+
+
+def data_categories(values: object, limit: int = MAX_CATEGORIES) -> list[str]:
+    """Distinct category texts in a column as written (first spelling of each, case/space-insensitive),
+    most frequent first, at most ``limit``."""
+    text = pd.Series(values, dtype=object).dropna().astype(str).str.strip(" ")
+    text = text[text != ""]
+    if text.empty:
+        return []
+    keys = text.str.lower()
+    counts = keys.value_counts(sort=True)
+    first = pd.Series(text.to_numpy(), index=keys.to_numpy()).groupby(level=0).first()
+    return [str(first[k]) for k in counts.index[:limit]]
+
+
+def default_spec(method: str, values: object, previous: ScoreSpec | None = None) -> dict[str, Any]:
+    """A sensible score spec (YAML dict) for ``method`` from a metric's raw values.
+
+    Thresholds come from the data's quantiles, rounded to two significant digits: linear runs from the
+    10th (0 points) to the 90th percentile (100 points); steps cut at the terciles with points 0 / 50 /
+    100; vs_average uses 80 % / 120 % of the peer average; categories list the categories found (up to
+    20) with points from their words (green/good → 100, red/bad → 0, else 50) or, for numbers, spread by
+    value. The direction (lower is better) and peer groups (``within``) of ``previous`` are kept.
+
+    Raises:
+        ValueError: unknown method, or a numeric method on a column with no numbers / categories on a
+            column with no values; the message says what to do.
+    """
+    lower = lower_is_better(previous) if previous is not None else False
+    within = list(getattr(previous, "within", ()) or ())
+    if method == "percentile":
+        return {"method": "percentile", "within": within, "lower_is_better": lower}
+    if method == "vs_average":
+        return {"method": "vs_average", "within": within, "cuts": [0.8, 1.2],
+                "points": [0, 50, 100], "lower_is_better": lower}
+    if method == "categories":
+        names = data_categories(values)
+        if not names:
+            raise ValueError("the column has no values to list as categories — pick a numeric method, "
+                             "or load data with values for this metric")
+        numbers = pd.to_numeric(pd.Series(names), errors="coerce")
+        if numbers.notna().all():
+            names = [names[i] for i in np.argsort(numbers.to_numpy(), kind="stable")]
+        points = _category_points(names, bool(numbers.notna().all()), lower)
+        return {"method": "categories", "map": dict(zip(names, points, strict=True))}
+    if method not in ("linear", "steps"):
+        raise ValueError(f"unknown method {method!r} — use linear, steps, categories, percentile or vs_average")
+    v = _finite(values)
+    if not len(v):
+        raise ValueError(f"the column has no numbers, so {method} has nothing to set thresholds from — "
+                         "use categories for a text column")
+    if method == "linear":
+        red, green = _round2(float(np.quantile(v, 0.1))), _round2(float(np.quantile(v, 0.9)))
+        if red == green:
+            green = red + nice_step(max(abs(red), 1.0), 10)
+        if lower:
+            red, green = green, red
+        return {"method": "linear", "red": red, "green": green}
+    cuts = sorted({_round2(float(q)) for q in np.quantile(v, [1 / 3, 2 / 3])})
+    points = [0, 50, 100] if len(cuts) == 2 else [0, 100]
+    return {"method": "steps", "cuts": cuts, "points": points[::-1] if lower else points}
+
+
+def reverse_direction(spec: ScoreSpec) -> dict[str, Any] | bool:
+    """The edit that flips "lower is better": a swapped linear spec / reversed step points as a spec
+    dict, or the new flag value for percentile and vs_average."""
+    if isinstance(spec, Linear):
+        return {"method": "linear", "red": spec.green, "green": spec.red}
+    if isinstance(spec, Steps):
+        return {"method": "steps", "cuts": list(spec.cuts), "points": list(spec.points[::-1])}
+    if isinstance(spec, Percentile | VsAverage):
+        return not spec.lower_is_better
+    raise ValueError("categories have no direction — set each category's points instead")
+
+
+def with_step(spec: Steps | VsAverage, step: float) -> dict[str, Any]:
+    """The spec (YAML dict) with one more interval: a cut ``step`` above the last, repeating its points."""
+    out = spec_to_dict(spec)
+    out["cuts"] = [*spec.cuts, float(f"{spec.cuts[-1] + step:.12g}")]
+    out["points"] = [*spec.points, spec.points[-1]]
+    return out
+
+
+def without_step(spec: Steps | VsAverage) -> dict[str, Any]:
+    """The spec (YAML dict) without its last cut and the points above it (at least one cut stays)."""
+    if len(spec.cuts) < 2:
+        raise ValueError("a step score needs at least one cut — switch the method to drop the steps")
+    out = spec_to_dict(spec)
+    out["cuts"], out["points"] = list(spec.cuts[:-1]), list(spec.points[:-1])
+    return out
+
+
+def replaced(values: Sequence[float], i: int, value: float) -> list[float]:
+    """``values`` as a list with item ``i`` set to ``value`` (a list edit for one cut or point slider)."""
+    out = list(values)
+    out[i] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- edits
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """The draft after an edit: ``yaml`` is the new draft, or the unchanged one when ``problems`` say why."""
+
+    yaml: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def edit_draft(draft_yaml: str, key: str, value: Any) -> EditResult:
+    """Set one dotted key of the draft (e.g. ``"metrics.nps.score.red"``), re-validated by the model.
+
+    Returns:
+        The edited YAML, or the draft unchanged with one "key: problem — fix" line per problem.
+    """
+    try:
+        return EditResult(dump_model(set_value(parse_model(draft_yaml, source="draft"), key, value)))
+    except ModelError as err:
+        return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
+
+
+def read_model_upload(data: bytes, filename: str, columns: Iterable[str]) -> str:
+    """Validate an uploaded model file against the dataset's columns; return its YAML text.
+
+    Raises:
+        ModelError: not UTF-8, not a valid model, or a metric/segment column missing from the data —
+            each problem names the key and the fix.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ModelError([Problem("(file)", "the file is not UTF-8 text",
+                                  "save the model as UTF-8 YAML (a .yaml file from Download YAML)")],
+                         filename) from None
+    model = parse_model(text, source=filename)
+    problems = check_columns(model, columns)
+    if problems:
+        raise ModelError(problems, filename)
+    return text
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def diff_table(saved: Model, draft: Model) -> pd.DataFrame:
+    """The draft's changes against the saved model, one row per setting: ``setting, saved, draft`` (text)."""
+    changes = diff_models(saved, draft)
+    return pd.DataFrame({"setting": [c.key for c in changes], "saved": [_show(c.old) for c in changes],
+                         "draft": [_show(c.new) for c in changes]}, columns=["setting", "saved", "draft"])
+
+
+def group_shares(model: Model, profile: str, weights: Mapping[str, float]) -> dict[str, float]:
+    """Each group's share of the score under a profile (sum of its metrics' effective weights)."""
+    out: dict[str, float] = dict.fromkeys(model.groups or {}, 0.0)
+    for metric, w in weights.items():
+        group = model.metrics[metric].group
+        if group in out:
+            out[group] += w
+    return out
+
+
+def new_model_name_problem(name: str, existing: Iterable[str]) -> str | None:
+    """Why ``name`` cannot name a new model (empty, or taken), or None when it can."""
+    name = name.strip()
+    if not name:
+        return "name the new model, e.g. 'Q3 draft'"
+    if name in set(existing):
+        return f"a model called '{name}' exists — pick another name, or save as a new version of it"
+    return None
+
+
+def _prefix(metric: str, profile: str | None) -> str:
+    return f"tune.metric.{metric}" if profile is None else f"tune.profile.{profile}.metric.{metric}"
+
+
+def spec_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
+    """Where a metric's spec under a profile is edited: (dotted model key, widget-key prefix).
+
+    The profile's own override if it has one (``profiles.Onboarding.metrics.nps.score``,
+    ``tune.profile.Onboarding.metric.nps``), else the base spec (``metrics.nps.score``, ``tune.metric.nps``).
+    """
+    p = model.profile(profile)
+    if p is not None and metric in p.metrics:
+        return f"profiles.{profile}.metrics.{metric}.score", _prefix(metric, profile)
+    return f"metrics.{metric}.score", _prefix(metric, None)
+
+
+def weight_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
+    """Where a metric's weight under a profile is edited: (dotted model key, widget key).
+
+    ``Default`` edits the base weight (``metrics.nps.weight``, ``tune.metric.nps.weight``); a profile its
+    override (``profiles.Onboarding.weights.nps``, ``tune.profile.Onboarding.metric.nps.weight``).
+    """
+    if model.profile(profile) is None:
+        return f"metrics.{metric}.weight", f"{_prefix(metric, None)}.weight"
+    return f"profiles.{profile}.weights.{metric}", f"{_prefix(metric, profile)}.weight"
+
+
+# ---------------------------------------------------------------------------------------------- preview
+
+
+def row_scores(scorer: LiveScorer, model: Model) -> np.ndarray:
+    """The overall score of every row (the scorer's row order; NaN = no data) without the result frame.
+
+    ``LiveScorer.rescore`` builds the full score table (ranks, alerts, per-metric columns: ~0.9 s on
+    0.9 M rows); the preview needs only the overall score (~0.05 s on a slider move). The engine keeps
+    that step private, so this reads it until lib/scoring.py exposes it as ``LiveScorer.overall(model)``.
+    """
+    return scorer._scores(model)[-1]
+
+
+def band_codes(scores: np.ndarray, red: float, yellow: float) -> np.ndarray:
+    """Index into :data:`lib.scoring.BANDS` per score (0 red, 1 yellow, 2 green, 3 no data)."""
+    return np.select([np.isnan(scores), scores <= red, scores <= yellow], [_BAND_CODE_NO_DATA, 0, 1], 2)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the preview panel shows for a draft at one snapshot date (segment filters applied).
+
+    Attributes:
+        counts: index :data:`BANDS`; columns ``draft, saved, change`` (accounts at the date).
+        over_time: the draft's accounts per band per snapshot date (index snapshot_date, columns BANDS).
+        now: the draft's ``score, band`` per account at the date (for the score histogram).
+        avg_score, avg_score_saved: mean score at the date (NaN when no account has one).
+        n_accounts: accounts at the date; n_changed: of those, how many change band vs the saved model.
+        movers: accounts that change band, biggest score change first: ``account_id, account_name,
+            saved_score, saved_band, draft_score, draft_band, change``.
+        separation, separation_saved: healthy-vs-struggling AUC of the draft's / saved model's score.
+    """
+
+    counts: pd.DataFrame
+    over_time: pd.DataFrame
+    now: pd.DataFrame
+    avg_score: float
+    avg_score_saved: float
+    n_accounts: int
+    n_changed: int
+    movers: pd.DataFrame
+    separation: Separation
+    separation_saved: Separation
+
+
+class TuneData:
+    """The rows of one dataset aligned with a :class:`LiveScorer`, plus the saved model's scores.
+
+    Built once per (dataset revision, saved model); then :meth:`preview` summarises any draft in a few
+    vectorised passes. Small per-filter and per-date indexes are memoised on the instance (bounded).
+    """
+
+    _MEMO_LIMIT = 16
+
+    def __init__(self, scorer: LiveScorer, df: pd.DataFrame, saved: Model) -> None:
+        keys = scorer.rescore(saved)
+        acc = df["account_id"].astype(str).to_numpy(dtype=object)
+        codes, _ = pd.factorize(acc, sort=True)
+        dates = pd.to_datetime(df["snapshot_date"]).to_numpy(dtype="datetime64[ns]")
+        order = np.lexsort((dates, codes))  # the scorer's row order: by account, then date
+        if not (np.array_equal(acc[order], keys["account_id"].to_numpy(dtype=object))
+                and np.array_equal(dates[order], keys["snapshot_date"].to_numpy(dtype="datetime64[ns]"))):
+            raise RuntimeError("lib.scoring.LiveScorer no longer orders rows by account_id, snapshot_date; "
+                               "update lib.tuning.TuneData to its row order")
+        self.df = df
+        self.saved = saved
+        self.scorer = scorer
+        self.order = order
+        self.account_id = acc[order]
+        self.account_code = codes[order]
+        self.date_code, dates_index = pd.factorize(dates[order], sort=True)
+        self.dates = pd.DatetimeIndex(dates_index, name="snapshot_date")
+        names = df["account_name"] if "account_name" in df.columns else df["account_id"]
+        self.account_name = names.astype(object).where(names.notna(), df["account_id"]).astype(str) \
+            .to_numpy(dtype=object)[order]
+        self.label = self._account_labels(df)
+        self.saved_scores = keys["score"].to_numpy(dtype=float)
+        self.saved_bands = band_codes(self.saved_scores, saved.bands.red, saved.bands.yellow)
+        self._memo: dict[tuple, Any] = {}
+
+    def _account_labels(self, df: pd.DataFrame) -> np.ndarray:
+        """Each row's account label: the account's last 'healthy' / 'struggling' ``health_label`` (any case,
+        spaces trimmed; other text ignored), as ``lib.analysis.labelled_accounts`` reads it."""
+        if "health_label" not in df.columns:
+            return np.full(len(self.order), None, dtype=object)
+        lab = df["health_label"].astype("string").str.strip().str.lower().to_numpy(dtype=object,
+                                                                                   na_value=None)[self.order]
+        known = np.isin(lab, ["healthy", "struggling"])
+        last = pd.Series(np.where(known, np.arange(len(lab)), -1)).groupby(self.account_code).transform("max")
+        pos = last.to_numpy()
+        return np.where(pos >= 0, lab[np.maximum(pos, 0)], None)
+
+    def _memoised(self, key: tuple, build) -> Any:  # noqa: ANN001 - zero-argument callable
+        if key not in self._memo:
+            if len(self._memo) >= self._MEMO_LIMIT:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = build()
+        return self._memo[key]
+
+    # -- indexes (model-independent)
+
+    def _filter_key(self, filters: Mapping[str, Sequence[str]]) -> tuple:
+        return tuple(sorted((c, tuple(sorted(map(str, v)))) for c, v in filters.items()
+                            if v and c in self.df.columns))
+
+    def mask(self, filters: Mapping[str, Sequence[str]]) -> np.ndarray | None:
+        """Rows kept by segment filters (None when nothing is filtered), as ``lib.portfolio.apply_filters``."""
+        active = self._filter_key(filters)
+        if not active:
+            return None
+
+        def build() -> np.ndarray:
+            keep = np.ones(len(self.order), dtype=bool)
+            for column, values in active:
+                keep &= self.df[column].astype(str).isin(values).to_numpy()[self.order]
+            return keep
+        return self._memoised(("mask", active), build)
+
+    def date_index(self, as_of: pd.Timestamp) -> int:
+        """Position of ``as_of`` among the snapshot dates.
+
+        Raises:
+            ValueError: the date is not a snapshot date of the dataset.
+        """
+        pos = self.dates.get_indexer([pd.Timestamp(as_of)])[0]
+        if pos < 0:
+            raise ValueError(f"{pd.Timestamp(as_of):%Y-%m-%d} is not a snapshot date of this dataset — "
+                             "pick one of its dates in the sidebar")
+        return int(pos)
+
+    def rows_at(self, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]]) -> np.ndarray:
+        """Positions (scorer order) of the rows at ``as_of`` kept by the filters."""
+        d = self.date_index(as_of)
+
+        def build() -> np.ndarray:
+            at = self.date_code == d
+            mask = self.mask(filters)
+            return np.flatnonzero(at if mask is None else at & mask)
+        return self._memoised(("at", d, self._filter_key(filters)), build)
+
+    def labelled_rows(self, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]]) -> np.ndarray:
+        """Each labelled account's latest row on or before ``as_of`` (as ``lib.analysis.labelled_accounts``)."""
+        d = self.date_index(as_of)
+
+        def build() -> np.ndarray:
+            ok = (self.date_code <= d) & (self.label != None)  # noqa: E711 - element-wise on an object array
+            nxt_same = np.r_[self.account_code[1:] == self.account_code[:-1], False]
+            nxt_ok = np.r_[ok[1:], False]
+            last = ok & ~(nxt_same & nxt_ok)  # rows are by account then date, so the next row is later
+            mask = self.mask(filters)
+            return np.flatnonzero(last if mask is None else last & mask)
+        return self._memoised(("labelled", d, self._filter_key(filters)), build)
+
+    def values(self, metric: str) -> pd.Series:
+        """A metric's raw values over every row (shared; read-only)."""
+        return self.df[metric]
+
+    def values_at(self, metric: str, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]]) -> pd.Series:
+        """A metric's raw values at ``as_of`` (one per account, filters applied)."""
+        return self.df[metric].iloc[self.order[self.rows_at(as_of, filters)]].reset_index(drop=True)
+
+    def ratios_at(self, metric: str, within: Sequence[str], as_of: pd.Timestamp,
+                  filters: Mapping[str, Sequence[str]]) -> pd.Series:
+        """Value ÷ peer-group mean at ``as_of`` (what vs_average cuts apply to); peers are the whole
+        portfolio at that date, as in scoring, and the filters are applied afterwards."""
+        rows = self.order[self.rows_at(as_of, {})]
+        frame = self.df.iloc[rows]
+        v = pd.to_numeric(frame[metric], errors="coerce").astype(float)
+        v = v.where(np.isfinite(v))
+        if within:
+            mean = v.groupby([frame[c].astype(str) for c in within], dropna=False).transform("mean")
+        else:
+            mean = pd.Series(v.mean(), index=v.index)
+        ratio = (v / mean.where(mean != 0)).to_numpy()
+        keep = self.mask(filters)
+        if keep is not None:
+            ratio = ratio[keep[self.rows_at(as_of, {})]]
+        return pd.Series(ratio)
+
+    def range_for(self, metric: str, include: Iterable[float] = ()) -> SliderRange:
+        """Slider bounds for a metric's thresholds from all its values (the spread memoised per metric)."""
+        spread = self._memoised(("spread", metric), lambda: Spread.of(self.df[metric]))
+        return slider_range(spread, include)
+
+    # -- the preview
+
+    def preview(self, draft: Model, draft_scores: np.ndarray, as_of: pd.Timestamp,
+                filters: Mapping[str, Sequence[str]], top: int = 15) -> Preview:
+        """Summarise a draft's scores (from :func:`row_scores`) against the saved model at ``as_of``."""
+        mask = self.mask(filters)
+        codes = band_codes(draft_scores, draft.bands.red, draft.bands.yellow)
+        keep = slice(None) if mask is None else mask
+        cell = self.date_code[keep] * 4 + codes[keep]
+        over = np.bincount(cell, minlength=len(self.dates) * 4).reshape(-1, 4)
+        over_time = pd.DataFrame(over, index=self.dates, columns=pd.Index(BANDS, name="band"))
+        at = self.rows_at(as_of, filters)
+        now_draft = np.bincount(codes[at], minlength=4)
+        now_saved = np.bincount(self.saved_bands[at], minlength=4)
+        counts = pd.DataFrame({"draft": now_draft, "saved": now_saved, "change": now_draft - now_saved},
+                              index=pd.Index(BANDS, name="band"))
+        s_draft, s_saved = draft_scores[at], self.saved_scores[at]
+        b_draft, b_saved = codes[at], self.saved_bands[at]
+        changed = b_draft != b_saved
+        delta = np.where(np.isnan(s_draft) | np.isnan(s_saved), 0.0, s_draft - s_saved)
+        pick = np.flatnonzero(changed)
+        pick = pick[np.lexsort((self.account_id[at][pick], -np.abs(delta[pick])))][:top]
+        band_names = np.asarray(BANDS, dtype=object)
+        movers = pd.DataFrame({
+            "account_id": self.account_id[at][pick],
+            "account_name": self.account_name[at][pick],
+            "saved_score": s_saved[pick], "saved_band": band_names[b_saved[pick]],
+            "draft_score": s_draft[pick], "draft_band": band_names[b_draft[pick]],
+            "change": s_draft[pick] - s_saved[pick],
+        })
+        lab = self.labelled_rows(as_of, filters)
+        return Preview(
+            counts=counts,
+            over_time=over_time,
+            now=pd.DataFrame({"score": s_draft, "band": band_names[b_draft]}),
+            avg_score=float(np.nanmean(s_draft)) if np.isfinite(s_draft).any() else float("nan"),
+            avg_score_saved=float(np.nanmean(s_saved)) if np.isfinite(s_saved).any() else float("nan"),
+            n_accounts=len(at),
+            n_changed=int(changed.sum()),
+            movers=movers,
+            separation=separation(draft_scores[lab], self.label[lab]),
+            separation_saved=separation(self.saved_scores[lab], self.label[lab]),
+        )
+
+
+__all__ = [
+    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "band_codes", "data_categories",
+    "default_spec", "diff_table", "edit_draft", "group_shares", "lower_is_better", "new_model_name_problem",
+    "nice_step", "ratio_range", "read_model_upload", "replaced", "reverse_direction", "row_scores", "slider_range",
+    "spec_marks", "spec_scope", "weight_scope", "with_step", "without_step",
+]

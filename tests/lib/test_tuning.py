@@ -1,0 +1,364 @@
+"""lib.tuning: slider ranges, default specs, draft edits and the live preview against the SQL engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib import analysis, tuning
+from lib import portfolio as pf
+from lib.model import (
+    METHODS,
+    Categories,
+    Linear,
+    ModelError,
+    Percentile,
+    Steps,
+    VsAverage,
+    dump_model,
+    parse_model,
+    set_value,
+)
+from lib.sample import generate_portfolio
+from lib.scoring import LiveScorer, score
+
+# --------------------------------------------------------------------------------------------- ranges
+
+
+@pytest.mark.parametrize(("span", "step"), [(37.0, 0.5), (100.0, 1.0), (1.3, 0.02), (0.0, 1.0), (2500.0, 50.0)])
+def test_nice_step_is_the_1_2_5_step_above_a_hundredth_of_the_span(span, step):
+    assert tuning.nice_step(span) == step
+
+
+def test_slider_range_ignores_outliers_beyond_the_99th_percentile():
+    values = np.r_[np.linspace(0, 10, 1000), 1e6]
+    rng = tuning.slider_range(values)
+    assert rng.lo == 0.0
+    assert 10 <= rng.hi < 12
+
+
+def test_slider_range_widens_to_show_every_threshold():
+    rng = tuning.slider_range(np.linspace(0, 10, 100), include=[-3.0, 25.0])
+    assert rng.lo <= -3.0 and rng.hi >= 25.0
+
+
+def test_slider_range_keeps_room_below_negative_data_and_stops_at_zero_otherwise():
+    assert tuning.slider_range(np.linspace(-5, 5, 100)).lo < -5
+    assert tuning.slider_range(np.linspace(0.1, 5, 100)).lo == 0.0
+
+
+def test_slider_range_gives_counts_whole_steps_and_text_is_ignored():
+    rng = tuning.slider_range(pd.Series([0, 1, 2, 3, "n/a", None, 4, 5] * 20, dtype=object))
+    assert rng.step == 1.0 and rng.format == "%.0f"
+    assert (rng.lo, rng.hi) == (0.0, 6.0)
+
+
+def test_slider_range_without_values_spans_the_thresholds():
+    rng = tuning.slider_range([], include=[2.0, 8.0])
+    assert rng.lo <= 2.0 and rng.hi >= 8.0 and rng.step > 0
+
+
+def test_ratio_range_is_zero_to_three_unless_a_cut_lies_beyond():
+    assert tuning.ratio_range([0.8, 1.2]) == tuning.SliderRange(0.0, 3.0, 0.05)
+    assert tuning.ratio_range([4.12]).hi == pytest.approx(4.15)
+
+
+# --------------------------------------------------------------------------------------------- specs
+
+UNIFORM = pd.Series(np.linspace(0, 100, 1001))
+
+
+def test_default_linear_runs_from_the_10th_to_the_90th_percentile():
+    assert tuning.default_spec("linear", UNIFORM) == {"method": "linear", "red": 10.0, "green": 90.0}
+
+
+def test_default_spec_keeps_the_previous_direction():
+    spec = tuning.default_spec("linear", UNIFORM, previous=Steps((3, 6), (100, 50, 0)))
+    assert spec["red"] > spec["green"]
+    steps = tuning.default_spec("steps", UNIFORM, previous=Linear(9, 1))
+    assert steps["points"] == [100, 50, 0]
+    assert tuning.default_spec("percentile", UNIFORM, previous=VsAverage(("size",), (1,), (0, 100), True)) == {
+        "method": "percentile", "within": ["size"], "lower_is_better": True}
+
+
+def test_default_steps_cut_at_the_terciles():
+    assert tuning.default_spec("steps", UNIFORM) == {"method": "steps", "cuts": [33.0, 67.0], "points": [0, 50, 100]}
+
+
+def test_default_steps_on_constant_data_keep_one_cut():
+    spec = tuning.default_spec("steps", pd.Series([4.0] * 50))
+    assert spec == {"method": "steps", "cuts": [4.0], "points": [0, 100]}
+
+
+def test_default_categories_read_traffic_light_words_most_frequent_first():
+    values = pd.Series(["Green", "green ", "red", "Yellow", None, "green", "meh"])
+    assert tuning.default_spec("categories", values) == {
+        "method": "categories", "map": {"Green": 100.0, "red": 0.0, "Yellow": 50.0, "meh": 50.0}}
+
+
+def test_default_categories_of_numbers_spread_points_by_value():
+    spec = tuning.default_spec("categories", pd.Series(["3", "1", "2", "1"]))
+    assert spec["map"] == {"1": 0.0, "2": 50.0, "3": 100.0}
+
+
+@pytest.mark.parametrize("method", ["linear", "steps"])
+def test_numeric_defaults_on_a_text_column_say_to_use_categories(method):
+    with pytest.raises(ValueError, match="use categories"):
+        tuning.default_spec(method, pd.Series(["red", "green"]))
+
+
+def test_unknown_method_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError, match="linear, steps, categories"):
+        tuning.default_spec("sigmoid", UNIFORM)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_default_spec_is_a_valid_model_edit(model, method):
+    values = pd.Series(["green", "red"]) if method == "categories" else UNIFORM
+    edited = set_value(model, "metrics.open_tickets.score", tuning.default_spec(method, values))
+    assert edited.metrics["open_tickets"].score.method == method
+
+
+@pytest.mark.parametrize(("spec", "lower"), [
+    (Linear(2, 8), False), (Linear(8, 2), True), (Steps((1,), (100, 0)), True), (Steps((1,), (0, 100)), False),
+    (Percentile((), True), True), (VsAverage((), (1,), (0, 100)), False), (Categories({"a": 1}), False),
+])
+def test_lower_is_better_reads_each_method(spec, lower):
+    assert tuning.lower_is_better(spec) is lower
+
+
+def test_reverse_direction_swaps_linear_and_flips_steps_and_flags():
+    assert tuning.reverse_direction(Linear(2, 8)) == {"method": "linear", "red": 8, "green": 2}
+    assert tuning.reverse_direction(Steps((1, 2), (0, 50, 100)))["points"] == [100, 50, 0]
+    assert tuning.reverse_direction(Percentile((), False)) is True
+    with pytest.raises(ValueError, match="no direction"):
+        tuning.reverse_direction(Categories({"a": 1}))
+
+
+def test_steps_gain_and_lose_an_interval():
+    spec = Steps((3, 6), (100, 50, 0))
+    assert tuning.with_step(spec, 2) == {"method": "steps", "cuts": [3, 6, 8.0], "points": [100, 50, 0, 0]}
+    assert tuning.without_step(spec) == {"method": "steps", "cuts": [3], "points": [100, 50]}
+    with pytest.raises(ValueError, match="at least one cut"):
+        tuning.without_step(Steps((3,), (100, 0)))
+
+
+def test_replaced_changes_one_item():
+    assert tuning.replaced((1.0, 2.0, 3.0), 1, 9.0) == [1.0, 9.0, 3.0]
+
+
+# --------------------------------------------------------------------------------------------- edits
+
+
+# The sample's metrics with fixed settings (data/models/default.yaml may be retuned; these tests must not move).
+MODEL_YAML = """
+name: Default
+bands: {red: 40, yellow: 70}
+missing: renormalize
+metrics:
+  logins_per_user: {group: Engagement, weight: 60, score: {method: linear, red: 1.5, green: 10}}
+  feature_adoption_pct: {group: Engagement, weight: 40, score: {method: percentile, within: [size]}}
+  open_tickets: {group: Support, weight: 100, score: {method: steps, cuts: [3, 6], points: [100, 50, 0]}}
+  nps: {group: Sentiment, weight: 40, score: {method: linear, red: 4, green: 9}}
+  csm_sentiment: {group: Sentiment, weight: 60, score: {method: categories, map: {green: 100, yellow: 50, red: 0}}}
+  invoice_days_late: {group: Billing, weight: 100, score: {method: steps, cuts: [1, 15, 45], points: [100, 70, 30, 0]}}
+groups: {Engagement: 45, Support: 20, Sentiment: 25, Billing: 10}
+profiles:
+  - name: Onboarding
+    when: {stage: [Onboarding]}
+    weights: {logins_per_user: 40, nps: 0}
+    metrics: {logins_per_user: {score: {method: linear, red: 0.5, green: 4}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def model():
+    return parse_model(MODEL_YAML)
+
+
+def test_edit_draft_sets_one_key_and_keeps_the_rest(model):
+    result = tuning.edit_draft(dump_model(model), "metrics.logins_per_user.score.red", 3)
+    assert result.ok
+    edited = parse_model(result.yaml)
+    assert edited.metrics["logins_per_user"].score == Linear(3, model.metrics["logins_per_user"].score.green)
+    assert edited.bands == model.bands
+
+
+def test_invalid_edit_returns_the_models_message_and_leaves_the_draft(model):
+    draft = dump_model(model)
+    result = tuning.edit_draft(draft, "metrics.logins_per_user.score.red", model.metrics["logins_per_user"].score.green)
+    assert not result.ok and result.yaml == draft
+    assert result.problems[0].startswith("metrics.logins_per_user.score: red and green are both")
+    assert "make them differ" in result.problems[0]
+
+
+def test_band_edit_with_red_above_yellow_names_the_key_and_fix(model):
+    result = tuning.edit_draft(dump_model(model), "bands", {"red": 80, "yellow": 70})
+    assert result.problems == ("bands: red (80) must be below yellow (70) — need 0 <= red < yellow <= 100, "
+                               "e.g. {red: 30, yellow: 70}",)
+
+
+def test_upload_is_validated_against_the_data_columns(model):
+    text = dump_model(model)
+    assert tuning.read_model_upload(text.encode(), "m.yaml", [*model.metrics, "size", "stage"]) == text
+    with pytest.raises(ModelError) as err:
+        tuning.read_model_upload(text.encode(), "m.yaml", ["size", "stage"])
+    assert err.value.source == "m.yaml"
+    assert [p.key for p in err.value.problems][:2] == ["metrics.logins_per_user", "metrics.feature_adoption_pct"]
+
+
+@pytest.mark.parametrize(("data", "key"), [(b"\xff\xfe\x00bad", "(file)"), (b"bands: [", "(yaml)"),
+                                           (b"name: x\nmetrics: {a: {score: {method: linar}}}",
+                                            "metrics.a.score.method")])
+def test_bad_uploads_name_the_problem(data, key):
+    with pytest.raises(ModelError) as err:
+        tuning.read_model_upload(data, "m.yaml", ["a"])
+    assert err.value.problems[0].key == key
+
+
+def test_diff_table_lists_changed_settings_as_text(model):
+    draft = set_value(set_value(model, "bands.red", 35), "metrics.open_tickets.score.cuts", [2, 6])
+    table = tuning.diff_table(model, draft)
+    assert table.to_dict("records") == [
+        {"setting": "bands.red", "saved": "40", "draft": "35"},
+        {"setting": "metrics.open_tickets.score.cuts", "saved": "[3, 6]", "draft": "[2, 6]"},
+    ]
+    assert tuning.diff_table(model, model).empty
+
+
+def test_scopes_point_at_profile_overrides_only_where_they_exist(model):
+    assert tuning.spec_scope(model, "logins_per_user", "Onboarding") == (
+        "profiles.Onboarding.metrics.logins_per_user.score", "tune.profile.Onboarding.metric.logins_per_user")
+    assert tuning.spec_scope(model, "nps", "Onboarding") == ("metrics.nps.score", "tune.metric.nps")
+    assert tuning.weight_scope(model, "nps", "Default") == ("metrics.nps.weight", "tune.metric.nps.weight")
+    assert tuning.weight_scope(model, "nps", "Onboarding") == (
+        "profiles.Onboarding.weights.nps", "tune.profile.Onboarding.metric.nps.weight")
+
+
+def test_profile_weight_edit_through_its_scope_changes_only_that_profile(model):
+    key, _ = tuning.weight_scope(model, "nps", "Onboarding")
+    edited = parse_model(tuning.edit_draft(dump_model(model), key, 30).yaml)
+    assert edited.weights_for("Onboarding")["nps"] == 30
+    assert edited.weights_for("Default")["nps"] == model.weights_for("Default")["nps"]
+
+
+def test_group_shares_sum_the_effective_weights(model):
+    from lib.model import effective_weights
+
+    shares = tuning.group_shares(model, "Default", effective_weights(model)["Default"])
+    assert shares == pytest.approx({"Engagement": 0.45, "Support": 0.20, "Sentiment": 0.25, "Billing": 0.10})
+
+
+def test_new_model_name_must_be_new_and_not_blank():
+    assert tuning.new_model_name_problem("  ", ["Default"]) is not None
+    assert "exists" in tuning.new_model_name_problem("Default", ["Default"])
+    assert tuning.new_model_name_problem("Q3 draft", ["Default"]) is None
+
+
+# --------------------------------------------------------------------------------------------- preview
+
+
+@pytest.fixture(scope="module")
+def portfolio():
+    return generate_portfolio(n_accounts=150, n_snapshots=8)
+
+
+@pytest.fixture(scope="module")
+def data(portfolio, model):
+    return tuning.TuneData(LiveScorer(portfolio, model), portfolio, model)
+
+
+def _scored(model, portfolio):
+    return pf.attach_attributes(score(model, portfolio), portfolio, ["size", "stage", "region"], [])
+
+
+DRAFTS = {
+    "bands": lambda m: set_value(m, "bands", {"red": 55, "yellow": 75}),
+    "threshold": lambda m: set_value(m, "metrics.logins_per_user.score.green", 4),
+    "weights": lambda m: set_value(set_value(m, "groups.Billing", 60), "missing", "zero"),
+}
+
+
+@pytest.mark.parametrize("edit", DRAFTS)
+@pytest.mark.parametrize("filters", [{}, {"size": ("SMB", "Enterprise")}])
+def test_preview_aggregates_equal_the_sql_engine(data, portfolio, model, edit, filters):
+    draft = DRAFTS[edit](model)
+    as_of = data.dates[-2]
+    pv = data.preview(draft, tuning.row_scores(data.scorer, draft), as_of, filters)
+    new = pf.apply_filters(_scored(draft, portfolio), filters)
+    old = pf.apply_filters(_scored(model, portfolio), filters)
+    assert pv.counts["draft"].to_dict() == pf.band_summary(new, as_of).set_index("band")["accounts"].to_dict()
+    assert pv.counts["saved"].to_dict() == pf.band_summary(old, as_of).set_index("band")["accounts"].to_dict()
+    pd.testing.assert_frame_equal(pv.over_time.rename_axis(columns=None), pf.band_counts_over_time(new),
+                                  check_names=False, check_freq=False)
+    assert pv.avg_score == pytest.approx(pf.headline(new, as_of)["avg_score"])
+    assert pv.n_accounts == len(pf.at_date(new, as_of))
+    both = pf.at_date(old, as_of).merge(pf.at_date(new, as_of), on="account_id", suffixes=("_saved", "_draft"))
+    assert pv.n_changed == int((both["band_saved"] != both["band_draft"]).sum())
+    labelled = analysis.labelled_accounts(new, as_of=as_of)
+    expected = analysis.separation(labelled["score"], labelled["label"])
+    assert (pv.separation.auc, pv.separation.n_healthy, pv.separation.n_struggling) == pytest.approx(
+        (expected.auc, expected.n_healthy, expected.n_struggling), nan_ok=True)
+
+
+def test_raising_the_red_cut_off_never_lowers_the_red_count(data, model):
+    as_of = data.dates[-1]
+    reds = []
+    for red in (20, 40, 50, 60):
+        draft = set_value(model, "bands.red", red)
+        reds.append(data.preview(draft, tuning.row_scores(data.scorer, draft), as_of, {}).counts.at["red", "draft"])
+    assert reds == sorted(reds) and reds[0] < reds[-1]
+
+
+def test_movers_are_the_accounts_that_change_band_biggest_change_first(data, portfolio, model):
+    draft = set_value(model, "metrics.logins_per_user.score", {"method": "linear", "red": 6, "green": 12})
+    as_of = data.dates[-1]
+    pv = data.preview(draft, tuning.row_scores(data.scorer, draft), as_of, {}, top=5)
+    both = pf.at_date(_scored(model, portfolio), as_of).merge(
+        pf.at_date(_scored(draft, portfolio), as_of), on="account_id", suffixes=("_saved", "_draft"))
+    moved = both.loc[both["band_saved"] != both["band_draft"]]
+    moved = moved.assign(gap=(moved["score_draft"] - moved["score_saved"]).abs()).sort_values(
+        ["gap", "account_id"], ascending=[False, True])
+    assert pv.n_changed == len(moved) > 5
+    assert list(pv.movers["account_id"]) == list(moved["account_id"][:5])
+    first = pv.movers.iloc[0]
+    row = moved.iloc[0]
+    assert (first["saved_band"], first["draft_band"]) == (row["band_saved"], row["band_draft"])
+    assert first["change"] == pytest.approx(row["score_draft"] - row["score_saved"])
+    assert first["account_name"] == row["account_name_saved"]
+
+
+def test_saved_model_as_draft_moves_nothing(data, model):
+    pv = data.preview(model, tuning.row_scores(data.scorer, model), data.dates[-1], {})
+    assert pv.n_changed == 0 and pv.movers.empty
+    assert (pv.counts["change"] == 0).all()
+    assert pv.separation == pv.separation_saved
+
+
+def test_ratios_at_divide_by_the_peer_mean_of_the_whole_portfolio(data, portfolio):
+    as_of = data.dates[-1]
+    rows = portfolio.loc[portfolio["snapshot_date"] == as_of]
+    expected = rows["logins_per_user"] / rows.groupby("size")["logins_per_user"].transform("mean")
+    got = data.ratios_at("logins_per_user", ("size",), as_of, {"region": ("EMEA",)})
+    want = expected[rows["region"] == "EMEA"].sort_index()
+    order = rows.loc[rows["region"] == "EMEA"].sort_values("account_id").index
+    np.testing.assert_allclose(got.to_numpy(), expected.loc[order].to_numpy())
+    assert len(got) == len(want)
+
+
+def test_values_at_are_one_per_account_at_the_date(data, portfolio):
+    as_of = data.dates[-1]
+    got = data.values_at("csm_sentiment", as_of, {})
+    rows = portfolio.loc[portfolio["snapshot_date"] == as_of].sort_values("account_id")
+    assert list(got) == list(rows["csm_sentiment"])
+
+
+def test_unknown_date_is_refused_with_a_hint(data):
+    with pytest.raises(ValueError, match="pick one of its dates"):
+        data.rows_at(pd.Timestamp("1999-01-01"), {})
+
+
+def test_range_for_covers_the_saved_thresholds(data, model):
+    rng = data.range_for("logins_per_user", tuning.spec_marks(model.metrics["logins_per_user"].score))
+    assert rng.lo <= 2 and rng.hi >= 8
