@@ -24,6 +24,7 @@ equal row for row. The scoring rules themselves are documented in :mod:`lib.mode
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -486,12 +487,19 @@ def _effective_weights(plan: _Plan, missing: str, pidx: np.ndarray, has: np.ndar
     return eff, (has & (eff > 0)).any(axis=1)
 
 
+# Cache entries that depend on the model (as opposed to the data): evicted when no longer in use.
+_MODEL_CACHE_KINDS = frozenset({"score", "pick", "profiles", "patterns"})
+
+
 class LiveScorer:
     """The numpy evaluation of the same plan, for the Tune page's slider loop.
 
     Data is prepared once (sorted by account and date; numeric, category and segment columns converted;
-    peer groups keyed). Metric scores are cached per (metric, spec), so a slider move recomputes only the
-    touched metric, the weighted sum and the counts. Results equal :func:`score` row for row.
+    peer groups keyed) and the caches are warmed with ``model``. Metric scores are cached per (metric,
+    spec), so a slider move recomputes only the touched metric, the weighted sum and the counts. Model-level
+    cache entries not used by the last two evaluations are dropped, so memory stays bounded however many
+    moves are made (and flipping between two models stays fast). Calls are serialised with a lock, so one
+    instance can be shared between sessions. Results equal :func:`score` row for row.
     """
 
     def __init__(self, df: pd.DataFrame, model: Model) -> None:
@@ -514,15 +522,20 @@ class LiveScorer:
         starts = np.r_[True, self._acc_code[1:] != self._acc_code[:-1]] if n else np.zeros(0, bool)
         first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, int)
         self._pos_in_account = np.arange(n) - first
-        self._cache: dict[tuple, np.ndarray] = {}
-        self.model = model
+        self._cache: dict[tuple, Any] = {}
+        self._used: set[tuple] = set()
+        self._used_before: set[tuple] = set()
+        self._lock = threading.RLock()
+        self._scores(model)
 
     # -- cached inputs
 
     def _column(self, name: str) -> pd.Series:
         return self._df[name].iloc[self._order].reset_index(drop=True)
 
-    def _cached(self, key: tuple, build) -> np.ndarray:  # noqa: ANN001 - a zero-argument callable
+    def _cached(self, key: tuple, build) -> Any:  # noqa: ANN001 - a zero-argument callable
+        if key[0] in _MODEL_CACHE_KINDS:
+            self._used.add(key)
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
@@ -619,6 +632,16 @@ class LiveScorer:
 
     def _scores(self, model: Model) -> tuple[_Plan, np.ndarray, list[np.ndarray], list[np.ndarray], np.ndarray]:
         """Return (plan, profile index, metric scores, effective weights, overall score)."""
+        with self._lock:
+            self._used = set()
+            result = self._evaluate(model)
+            keep = self._used | self._used_before
+            for key in [k for k in self._cache if k[0] in _MODEL_CACHE_KINDS and k not in keep]:
+                del self._cache[key]
+            self._used_before = self._used
+            return result
+
+    def _evaluate(self, model: Model) -> tuple[_Plan, np.ndarray, list[np.ndarray], list[np.ndarray], np.ndarray]:
         plan = _Plan(model)
         pidx = self._profile_index(plan)
         picked = [self._metric_scores(plan, i, pidx) for i in range(len(plan.metrics))]
@@ -648,7 +671,6 @@ class LiveScorer:
     def rescore(self, model: Model) -> pd.DataFrame:
         """Score ``model`` on the prepared data; same columns, order and values as :func:`score`."""
         plan, pidx, s, eff, overall = self._scores(model)
-        self.model = model
         n = len(overall)
         band_code = self._band_codes(model, overall)
         band = np.asarray(BANDS, dtype=object)[band_code]

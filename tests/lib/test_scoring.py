@@ -339,3 +339,25 @@ def test_compiled_sql_runs_on_a_named_table():
                 '5 AS "a b"')
     sql = compile_sql(model, '"my table"')
     assert con.execute(sql).fetchall()[0][3] == 50
+
+
+def test_live_scorer_memory_stays_bounded_over_many_slider_moves():
+    from lib.sample import generate_portfolio
+
+    model = load_model(ROOT / "data" / "models" / "default.yaml")
+    live = LiveScorer(generate_portfolio(n_accounts=30, n_snapshots=3, seed=1), model)
+    sizes = []
+    for red in np.linspace(1, 4, 12):
+        live.band_counts(set_value(model, "metrics.logins_per_user.score.red", float(red)))
+        sizes.append(len(live._cache))
+    assert max(sizes[2:]) == min(sizes[2:])  # old thresholds' arrays are dropped, not accumulated
+
+
+def test_empty_portfolio_scores_to_an_empty_table_on_both_paths():
+    model = load_model(ROOT / "data" / "models" / "default.yaml")
+    from lib.sample import generate_portfolio
+
+    empty = generate_portfolio(n_accounts=5, n_snapshots=2).iloc[:0]
+    result = scored(model, empty)
+    assert result.empty and len(result.columns) == 9 + 3 * len(model.metrics)
+    assert LiveScorer(empty, model).band_counts(model).empty
