@@ -11,6 +11,8 @@ means adding one decorated function, nothing else.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -253,6 +255,102 @@ def sample_command(args: argparse.Namespace) -> int:
         raise CliError(f"{args.out}: exists and is not a folder — choose a folder path")
     for kind, path in write_sample(out).items():
         print(f"{kind}: {path}")
+    return EXIT_OK
+
+
+def _outcome_portfolio(args: argparse.Namespace) -> Any:
+    """Load FILE through ingest (--roles or detected), with --outcome COLUMN as the outcome role."""
+    from lib.ingest import detect_roles, load_portfolio, read_table
+
+    path = input_path(args.file, "data file")
+    raw = read_table(path, path.name)
+    roles = read_roles(args.roles) or detect_roles(raw).roles
+    if args.outcome is not None:
+        if args.outcome not in raw.columns:
+            raise CliError(f"{args.file}: --outcome {args.outcome!r} is not a column — use one of: "
+                           f"{', '.join(map(str, raw.columns[:20]))}")
+        roles = dataclasses.replace(roles, outcome=args.outcome,
+                                    segments=tuple(c for c in roles.segments if c != args.outcome),
+                                    metrics=tuple(c for c in roles.metrics if c != args.outcome))
+    portfolio = load_portfolio(raw, path.name, roles=roles)
+    for warning in portfolio.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return portfolio
+
+
+_OUTCOME_ARGS = (
+    arg("--outcome", metavar="COLUMN", help="the outcome column: churned/renewed, yes/no or 1/0 (default: detected)"),
+    arg("--horizon", type=int, default=90, metavar="DAYS",
+        help="read each account's score this many days before its outcome (default 90)"),
+    arg("--roles", metavar="ROLES.yaml", help="column roles when detection needs help"),
+)
+
+
+@command("backtest", "check a model against outcomes: AUC with a 95% interval, churn per band, lift by decile",
+         arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet) with snapshot history and outcomes"),
+         arg("--model", required=True, metavar="MODEL.yaml", help="the model YAML file"),
+         *_OUTCOME_ARGS,
+         arg("--json", action="store_true", help="print the result as JSON"))
+def backtest_command(args: argparse.Namespace) -> int:
+    from lib.analysis import AnalysisError, backtest, score_portfolio
+
+    model = read_model(args.model)
+    df = _outcome_portfolio(args).df
+    problems = column_problems(model, df, args.model, args.file)
+    if problems:
+        raise CliError("\n".join(problems))
+    try:
+        result = backtest(score_portfolio(model, df), horizon_days=args.horizon, model_name=model.name)
+    except AnalysisError as exc:
+        raise CliError(f"{args.file}: {exc}") from None
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        return EXIT_OK
+    pct, money = "{:.1%}".format, "{:,.0f}".format
+    bands = result.bands.dropna(axis=1, how="all")
+    bands = bands.assign(churn_rate=bands["churn_rate"].map(pct, "ignore"),
+                         **{c: bands[c].map(money, "ignore") for c in ("arr", "churned_arr") if c in bands})
+    lift = result.lift.assign(churn_rate=result.lift["churn_rate"].map(pct), captured=result.lift["captured"].map(pct),
+                              lift=result.lift["lift"].round(2), score_min=result.lift["score_min"].round(1),
+                              score_max=result.lift["score_max"].round(1))
+    print(f"{result.caption}\n\nChurn by band\n{bands.to_string(index=False)}\n\n"
+          f"Lift by score decile (1 = lowest scores)\n{lift.to_string(index=False)}")
+    return EXIT_OK
+
+
+@command("suggest", "propose thresholds and weights from outcomes and write them as a model YAML",
+         arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet) with snapshot history and outcomes"),
+         arg("--model", metavar="BASE.yaml", help="the model to start from (default: a neutral model over the "
+             "file's metric columns)"),
+         *_OUTCOME_ARGS,
+         arg("--out", required=True, metavar="MODEL.yaml", help="where to write the suggested model"))
+def suggest_command(args: argparse.Namespace) -> int:
+    from lib.analysis import AnalysisError, starter_model, suggest_model
+    from lib.model import dump_model
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise CliError(f"{args.out}: the suggested model is YAML — end the name with .yaml")
+    if not out.parent.exists():
+        raise CliError(f"{args.out}: the folder {out.parent} does not exist — create it first")
+    base = read_model(args.model) if args.model is not None else None
+    portfolio = _outcome_portfolio(args)
+    if base is not None:
+        problems = column_problems(base, portfolio.df, args.model, args.file)
+        if problems:
+            raise CliError("\n".join(problems))
+    try:
+        base = base or starter_model(portfolio.df, portfolio.roles.metrics, name=Path(args.file).stem)
+        suggestion = suggest_model(portfolio.df, base, horizon_days=args.horizon)
+    except AnalysisError as exc:
+        raise CliError(f"{args.file}: {exc}") from None
+    out.write_text(dump_model(suggestion.model), encoding="utf-8")
+    for warning in suggestion.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    changes = [f"  {c.key}: {c.old} → {c.new}" for c in suggestion.changes if c.key != "name"]
+    print("\n".join([suggestion.caption, *changes, f"wrote {args.out}"]))
     return EXIT_OK
 
 
