@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from lib.model import (
     DEFAULT_PROFILE,
@@ -46,6 +45,9 @@ from lib.model import (
 )
 from lib.portfolio import ATTRIBUTES, attach_attributes
 from lib.scoring import BANDS, score
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 MIN_OUTCOMES = 30  # fewer churned (or renewed) accounts than this and a backtest cannot be judged
 _BOOT_CELLS = 1_000_000  # resamples × distinct scores per bootstrap chunk: a few 8 MB arrays at a time
@@ -927,6 +929,8 @@ def _isotonic_churn(values: np.ndarray, churned: np.ndarray, higher_is_better: b
     Returns:
         (lo, hi, fitted churn rate) per bin.
     """
+    from sklearn.isotonic import IsotonicRegression  # sklearn takes seconds to import: only suggesting needs it
+
     table = churn_by_bins(values, churned, bins=bins)
     table = table.loc[table["lo"].notna()]
     fit = IsotonicRegression(increasing=not higher_is_better)
@@ -1049,6 +1053,8 @@ def _score_features(rows: pd.DataFrame, columns: list[str], fill: dict[str, floa
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression  # imported late: see _isotonic_churn
+
     return LogisticRegression(C=c, max_iter=1000).fit(x, y)
 
 
