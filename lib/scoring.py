@@ -661,6 +661,15 @@ class LiveScorer:
         return np.select([np.isnan(overall), overall <= model.bands.red, overall <= model.bands.yellow],
                          [3, 0, 1], 2)
 
+    @property
+    def row_order(self) -> np.ndarray:
+        """Positions in the input DataFrame of the scorer's rows (sorted by account_id, snapshot_date)."""
+        return self._order
+
+    def overall(self, model: Model) -> np.ndarray:
+        """Just the overall score per row, in :attr:`row_order` (NaN = no data): the cheapest preview."""
+        return self._scores(model)[-1]
+
     def band_counts(self, model: Model) -> pd.DataFrame:
         """Accounts per band per snapshot date: index snapshot_date, columns :data:`BANDS` (counts)."""
         *_, overall = self._scores(model)

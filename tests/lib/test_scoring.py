@@ -361,3 +361,14 @@ def test_empty_portfolio_scores_to_an_empty_table_on_both_paths():
     result = scored(model, empty)
     assert result.empty and len(result.columns) == 9 + 3 * len(model.metrics)
     assert LiveScorer(empty, model).band_counts(model).empty
+
+
+def test_live_scorer_overall_is_the_score_column_in_row_order():
+    from lib.sample import generate_portfolio
+
+    model = load_model(ROOT / "data" / "models" / "default.yaml")
+    df = generate_portfolio(n_accounts=20, n_snapshots=3, seed=4).sample(frac=1, random_state=0)
+    live = LiveScorer(df, model)
+    full = live.rescore(model)
+    np.testing.assert_array_equal(live.overall(model), full["score"].to_numpy())
+    assert df["account_id"].to_numpy()[live.row_order].tolist() == full["account_id"].tolist()
