@@ -1,0 +1,18 @@
+"""Every page, opened in a real browser on the sample, renders its title with no exception block and no
+JavaScript dialog. Screenshots land in test-artifacts/ for people to look at."""
+
+import pytest
+
+from tests.app.conftest import PAGES
+from tests.browser.conftest import exception_count, open_page, screenshot
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_opens_in_browser_without_exception(page, name):
+    open_page(page, "/" if name == "overview" else f"/{name}")
+    title = page.locator("h1").first
+    title.wait_for(timeout=90_000)
+    assert title.inner_text().strip(), "the page shows a title"
+    assert exception_count(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    assert page.dialogs == []
+    screenshot(page, f"page-{name}")
