@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.ingest import ROLE_NAMES, RoleReport, Roles
+from lib.ingest import ROLE_NAMES, AmbiguousDateOrder, IngestError, Portfolio, RoleReport, Roles, load_portfolio
 
 # Role key (as in RoleReport / Roles) → what the user sees in the table's Role column, in menu order.
 ROLE_LABELS: dict[str, str] = {
@@ -178,6 +178,45 @@ def roles_from_table(table: pd.DataFrame) -> Roles:
 # --------------------------------------------------------------------------------------------------------
 # Upload helpers
 # --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UploadCheck:
+    """An upload loaded with the user's mapping: the portfolio to save, or the error that stops it.
+
+    ``ask_date_order`` says the page must offer the day-first / month-first choice (the file's dates are
+    ambiguous, or the user has already chosen and may change their mind).
+    """
+
+    portfolio: Portfolio | None
+    error: IngestError | None
+    ask_date_order: bool
+
+    @property
+    def warnings(self) -> list[str]:
+        """Problems that leave the file usable (listed before saving)."""
+        return self.portfolio.warnings if self.portfolio is not None else []
+
+
+def check_upload(
+    raw: pd.DataFrame, report: RoleReport, roles: Roles, snapshot_date: object = None, date_order: str | None = None
+) -> UploadCheck:
+    """Load a raw upload with the confirmed roles, catching the problems the user must fix before saving.
+
+    Args:
+        raw: ``lib.ingest.read_table`` output (its ``attrs`` name the file).
+        report: ``detect_roles(raw)``.
+        roles: the confirmed mapping.
+        snapshot_date: the date of a file without a snapshot-date column.
+        date_order: 'DMY' / 'MDY' when the user chose one.
+    """
+    filename = str(raw.attrs.get("source", {}).get("filename", "upload"))
+    try:
+        portfolio, error = load_portfolio(raw, filename, roles, snapshot_date, date_order), None
+    except IngestError as err:
+        portfolio, error = None, err
+    ask = report.needs_date_order or date_order is not None or isinstance(error, AmbiguousDateOrder)
+    return UploadCheck(portfolio, error, ask)
+
+
 def preview(raw: pd.DataFrame, n: int = 8) -> pd.DataFrame:
     """The first ``n`` rows exactly as text (blank cells empty), so nothing in the file is interpreted."""
     head = raw.head(n)
@@ -235,14 +274,14 @@ def quality_table(quality: pd.DataFrame) -> pd.DataFrame:
     """``lib.scoring.metric_quality`` for people: usable share and the counts of each kind of bad value.
 
     Returns:
-        Columns ``Metric`` (its label), ``Column``, ``Usable`` (share of rows, 0–1), ``Missing``,
+        Columns ``Metric`` (its label), ``Column``, ``Usable`` (% of rows, 0–100), ``Missing``,
         ``Not a number``, ``Unknown category``, ``Examples`` (offending values, comma-separated).
     """
     rows = quality["rows"].astype(float)
     return pd.DataFrame({
         "Metric": quality["label"].where(quality["label"].fillna("").astype(str) != "", quality["metric"]),
         "Column": quality["metric"].astype(str),
-        "Usable": (quality["usable"] / rows.where(rows > 0)).fillna(0.0),
+        "Usable": (100 * quality["usable"] / rows.where(rows > 0)).fillna(0.0),
         "Missing": quality["missing"].astype("int64"),
         "Not a number": quality["non_numeric"].astype("int64"),
         "Unknown category": quality["unknown_categories"].astype("int64"),

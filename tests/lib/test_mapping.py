@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lib import mapping
-from lib.ingest import Roles, detect_roles, load_portfolio, read_table
+from lib.ingest import AmbiguousDateOrder, Roles, detect_roles, load_portfolio, read_table
 from lib.mapping import MappingError, mapping_problems, role_table, roles_from_table
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -128,6 +128,42 @@ def test_preview_shows_first_rows_as_text_with_blanks_empty():
     assert shown.loc[1, "NPS"] == "" and shown.loc[0, "ARR"] == "$12,400"
 
 
+def test_check_upload_returns_the_portfolio_with_its_warnings():
+    raw = read_table(FIXTURES / "ingest" / "unsafe_names.csv")
+    report = detect_roles(raw)
+    check = mapping.check_upload(raw, report, report.roles)
+    assert check.error is None and not check.ask_date_order
+    assert check.portfolio.df["account_id"].tolist() == ["A-001", "A-002", "A-003", "A-004"]
+    assert any("HTML-like text" in w for w in check.warnings)
+
+
+def test_check_upload_keeps_the_ingest_error_for_the_page_to_show():
+    raw = read_table(UPLOAD / "crm_export.csv")
+    report = detect_roles(raw)
+    check = mapping.check_upload(raw, report, Roles(account_id="Region", snapshot_date="Month", metrics=("Logins",)))
+    assert check.portfolio is None and check.warnings == []
+    assert "account/date pair(s) appear more than once" in str(check.error)
+    assert check.error.column == "Region"
+
+
+def test_check_upload_asks_for_the_date_order_until_the_user_chose_one():
+    raw = read_table(UPLOAD / "day_or_month.csv")
+    report = detect_roles(raw)
+    asked = mapping.check_upload(raw, report, report.roles)
+    assert asked.ask_date_order and isinstance(asked.error, AmbiguousDateOrder)
+    chosen = mapping.check_upload(raw, report, report.roles, date_order="DMY")
+    assert chosen.ask_date_order and chosen.error is None  # still offered, so the user can change their mind
+    assert chosen.portfolio.df["snapshot_date"].min() == pd.Timestamp("2025-02-01")
+
+
+def test_check_upload_dates_a_file_without_snapshot_column_with_the_chosen_day():
+    raw = read_table(UPLOAD / "one_snapshot.csv")
+    report = detect_roles(raw)
+    check = mapping.check_upload(raw, report, report.roles, snapshot_date="2025-03-31")
+    assert set(check.portfolio.df["snapshot_date"]) == {pd.Timestamp("2025-03-31")}
+    assert check.warnings == []
+
+
 @pytest.mark.parametrize(
     "filename,existing,expected",
     [
@@ -177,7 +213,7 @@ QUALITY = pd.DataFrame({
 def test_quality_table_gives_usable_share_counts_and_examples():
     shown = mapping.quality_table(QUALITY).set_index("Column")
     assert shown.loc["nps", "Metric"] == "nps"  # no label: the column name
-    assert shown.loc["nps", "Usable"] == pytest.approx(0.4)
+    assert shown.loc["nps", "Usable"] == pytest.approx(40.0)
     assert shown.loc["sentiment", "Examples"] == "'amber', '<b>'"
     assert shown.loc["logins", "Not a number"] == 3 and shown.loc["sentiment", "Unknown category"] == 10
 
