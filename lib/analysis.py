@@ -44,7 +44,7 @@ from lib.model import (
     spec_to_dict,
 )
 from lib.portfolio import ATTRIBUTES, attach_attributes
-from lib.scoring import BANDS, score
+from lib.scoring import BANDS, LiveScorer, score
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
@@ -898,12 +898,15 @@ def split_accounts(picked: pd.DataFrame, *, test_share: float = 0.3, seed: int =
     return rank <= np.round(test_share * size)
 
 
-def _rows_at(scored: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
-    """The scored rows at ``keys``' (account_id, snapshot_date), in ``keys``' order, with its ``churned``."""
-    cols = [c for c in scored.columns if c != "churned"]
-    return keys[["account_id", "snapshot_date", "churned"]].merge(
-        scored[cols], on=["account_id", "snapshot_date"], how="left", validate="one_to_one"
-    )
+def _positions(scored: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Row positions in ``scored`` of ``keys``' (account_id, snapshot_date), in ``keys``' order."""
+    index = pd.MultiIndex.from_arrays([scored["account_id"], scored["snapshot_date"]])
+    return index.get_indexer(pd.MultiIndex.from_arrays([keys["account_id"], keys["snapshot_date"]]))
+
+
+def _rows_at(scores: pd.DataFrame, positions: np.ndarray, keys: pd.DataFrame) -> pd.DataFrame:
+    """The score rows at ``positions`` (see :func:`_positions`) with ``keys``' ``churned``."""
+    return scores.iloc[positions].reset_index(drop=True).assign(churned=keys["churned"].to_numpy(bool))
 
 
 # --- Suggest: thresholds and weights from the outcomes ----------------------------------------------------------
@@ -1195,7 +1198,12 @@ def suggest_model(
     """
     if weights not in ("logistic", "auc"):
         raise AnalysisError(f"weights={weights!r}: use 'logistic' or 'auc'")
-    scored_base = score_portfolio(base, portfolio, outcome=outcome)
+    # The numpy scorer prepares the data once and recomputes only what a candidate changes (a weights-only
+    # candidate costs a weighted sum); it equals lib.scoring.score row for row.
+    scorer = LiveScorer(portfolio, base)
+    extra = [outcome] if outcome in portfolio.columns and outcome not in ATTRIBUTES else []
+    base_scores = scorer.rescore(base)
+    scored_base = attach_attributes(base_scores, portfolio, segments=extra, metrics=list(base.metrics))
     picked = backtest(scored_base, horizon_days=horizon_days, outcome=outcome, n_boot=0).accounts
     held = split_accounts(picked, test_share=test_share, seed=seed)
     train, test = picked.loc[~held], picked.loc[held]
@@ -1216,10 +1224,12 @@ def suggest_model(
             specs[column] = new
     d_thresholds = {**d, "metrics": {c: {**m, "score": specs.get(c, m["score"])} for c, m in d["metrics"].items()}}
     with_thresholds = model_from_dict(d_thresholds, source="suggested model")
-    scored_t = score_portfolio(with_thresholds, portfolio, outcome=outcome)
+    scored_t = scorer.rescore(with_thresholds)
+    # Every rescore has the same row order (by account and date), so the rows to compare are found once.
+    at_train, at_test = _positions(scored_t, train), _positions(scored_t, test)
 
     renewed = ~y_train
-    strength_t, weights_t = _fit_weights(_rows_at(scored_t, train), columns, renewed, weights)
+    strength_t, weights_t = _fit_weights(_rows_at(scored_t, at_train, train), columns, renewed, weights)
     strength_b, weights_b = _fit_weights(train, columns, renewed, weights)
     models = {"unchanged": model_from_dict(d, source="suggested model"), "thresholds only": with_thresholds}
     if weights_b.sum() > 0:
@@ -1227,13 +1237,11 @@ def suggest_model(
     if weights_t.sum() > 0:
         models["thresholds and weights"] = model_from_dict(_with_weights(d_thresholds, base, columns, weights_t),
                                                            source="suggested model")
-    scored_by = {"unchanged": scored_base, "thresholds only": scored_t}
+    scored_by = {"unchanged": base_scores, "thresholds only": scored_t}
     rows = []
     for kind, candidate in models.items():  # at most four candidate models, each scored once
-        scored = scored_by.get(kind)
-        if scored is None:
-            scored = score_portfolio(candidate, portfolio, outcome=outcome)
-        tr, te = _rows_at(scored, train), _rows_at(scored, test)
+        scored = scored_by[kind] if kind in scored_by else scorer.rescore(candidate)
+        tr, te = _rows_at(scored, at_train, train), _rows_at(scored, at_test, test)
         rows.append((kind, roc_auc(tr["score"], ~tr["churned"]), roc_auc(te["score"], ~te["churned"])))
     candidates = pd.DataFrame(rows, columns=["candidate", "train_auc", "test_auc"])
     # Best training AUC wins; candidates are listed simplest first, so idxmax keeps the simpler one on a tie.
