@@ -6,10 +6,12 @@ st.data_editor's edits through session state, so the whole upload flow is tested
 
 from __future__ import annotations
 
+import html
 import uuid
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from lib.ingest import load_portfolio
 from lib.store import Workspace
@@ -29,7 +31,8 @@ def upload(at, name: str, content: bytes | None = None):
 
 
 def messages(elements) -> str:
-    return "\n".join(e.value for e in elements).replace("\\", "")  # ui.md escapes markdown characters
+    """The texts of message elements as a person reads them (ui.md escapes markdown characters and HTML)."""
+    return html.unescape("\n".join(e.value for e in elements).replace("\\", ""))
 
 
 def test_page_lists_the_sample_dataset_and_its_data_quality():
@@ -41,6 +44,16 @@ def test_page_lists_the_sample_dataset_and_its_data_quality():
     quality = table(at, "Usable").set_index("Column")
     assert "nps" in quality.index and 0 < quality.loc["nps", "Usable"] < 100  # NPS is a sparse survey
     assert at.metric[0].label.startswith("Accounts with no data on 2026-10-01")
+
+
+@pytest.mark.parametrize("filename", ["crm_export.xlsx", "crm_export.parquet"])
+def test_excel_and_parquet_uploads_get_the_same_mapping(filename):
+    at = open_app("data")
+    at.file_uploader[0].set_value((filename, (UPLOAD / filename).read_bytes(), "application/octet-stream")).run()
+    assert not errors(at), errors(at)
+    roles = table(at, "role").set_index("column")["role"]
+    assert roles["Customer ID"] == "account id" and roles["Month"] == "snapshot date" and roles["Logins"] == "metric"
+    assert not at.button(key="data.save").disabled
 
 
 def test_header_only_file_shows_a_message_not_an_exception():
@@ -70,6 +83,21 @@ def test_uploaded_csv_becomes_a_dataset_selected_in_the_sidebar_and_reupload_add
     at.selectbox(key="data.append_to").set_value(name).run()
     at.button(key="data.save").click().run()
     assert f"0 new rows, 8 replaced (same account and date); 8 rows in '{name}'" in messages(at.success)
+
+
+def test_hostile_column_and_dataset_names_are_stored_as_given_and_shown_as_text():
+    content = (UPLOAD.parent / "ingest" / "unsafe_names.csv").read_bytes()
+    at = upload(open_app("data"), "unsafe_names.csv", content)
+    name = f'<b>Q3</b> "export"; DROP TABLE datasets; -- {uuid.uuid4().hex[:4]}'
+    at.text_input(key="data.name").input(name).run()
+    at.button(key="data.save").click().run()
+    assert not errors(at), errors(at)
+    assert f"4 rows in '{name}'" in messages(at.success)
+    assert "&lt;b&gt;Q3&lt;/b&gt;" in at.success[0].value  # escaped for st.markdown, never rendered as HTML
+    stored = Workspace().load_dataset(name).df
+    assert {'logins "per" user', 'x"; DROP TABLE datasets; --'} <= set(stored.columns)
+    assert "<img src=x onerror=alert(1)>" in set(stored["account_name"])
+    assert "Sample portfolio" in set(table(at, "Dataset")["Dataset"])  # the catalogue is intact
 
 
 def test_mapping_without_account_id_is_explained_beside_the_table_and_blocks_saving():
