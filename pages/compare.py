@@ -1,5 +1,115 @@
-"""compare page (being built)."""
+"""Compare: calibrate the model on accounts whose health you already know — how well the score separates
+known-healthy from known-struggling accounts, which metrics do the separating, and the misfits."""
 
+import pandas as pd
 import streamlit as st
 
-st.title("Compare")
+from lib import charts, ui
+from lib import portfolio as pf
+from lib import validation_views as vv
+
+ACCOUNT_PAGE, ACCOUNT_KEY = "pages/account.py", "account.selected"
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the file's labels…")
+def _file_labels(dataset: str, revision: pd.Timestamp) -> pd.Series:
+    """The dataset's own labels, without hand labels (the shared cached copy has those baked in at load)."""
+    return vv.file_labels(ui.workspace().load_dataset(dataset, apply_labels=False).df)
+
+
+def current_labels() -> pd.Series:
+    """File labels with the workspace's hand labels on top, read fresh so a change shows at once."""
+    return vv.known_labels(_file_labels(ctx.dataset.name, ctx.dataset.updated_at), ws.labels(ctx.dataset.name))
+
+
+def label_editor(choices: pd.Series, labels: pd.Series) -> bool:
+    """A small form to label accounts by hand; True when labels were saved in this run."""
+    texts = vv.label_choices(choices, labels)
+    with st.form("compare.label_form", clear_on_submit=True, border=False):
+        picked = st.multiselect("Accounts", list(choices.index), format_func=texts.get, key="compare.label_accounts",
+                                placeholder="Type part of a name or an id")
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        action = left.radio("Known as", vv.LABEL_ACTIONS, horizontal=True, key="compare.label_action",
+                            format_func=str.capitalize, help="Clear removes the label set here; a label from the "
+                            "file then applies again.")
+        by = right.text_input("Your name", key="compare.label_by")
+        submitted = st.form_submit_button("Save labels", icon=":material/label:", key="compare.label_save")
+    if not submitted or not picked:
+        return False
+    done = ui.handled(vv.set_labels, ws, ctx.dataset.name, picked, action, by, what="Labels not saved")
+    if done:
+        st.toast(done)
+    return bool(done)
+
+
+def misfit_table(misfits: pd.DataFrame) -> None:
+    """Misfits with the metrics that put them there; selecting a row opens the account."""
+    table = vv.misfit_table(misfits)
+    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key="compare.misfits",
+                         on_select="rerun", selection_mode="single-row",
+                         column_config={"Score": st.column_config.NumberColumn(format="%.0f"),
+                                        "What put it there": st.column_config.TextColumn(width="large")})
+    if event.selection.rows:
+        st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
+        st.switch_page(ACCOUNT_PAGE)
+
+
+ctx = ui.context()
+ws = ui.workspace()
+scored = ctx.scored()
+st.title("Compare with accounts you know")
+st.caption(ui.md(ctx.caption))
+choices = pf.account_choices(scored)
+labels = current_labels()
+with st.expander("Label accounts by hand", icon=":material/label:", expanded=labels.empty):
+    if label_editor(choices, labels):
+        labels = current_labels()
+    hand = ws.labels(ctx.dataset.name)
+    if not hand.empty:
+        st.dataframe(vv.hand_label_table(hand, choices), hide_index=True, key="compare.hand_labels")
+
+view = vv.compare_view(scored, ctx.model, labels, ctx.as_of)
+if view.empty:
+    ui.empty_state("No account with a known health label is in view.",
+                   "Label accounts you know as healthy or struggling under **Label accounts by hand** above, or "
+                   "map a health-label column (healthy / struggling) when you upload a file on the Data page. "
+                   "Segment filters in the sidebar may also hide the labelled accounts.", page="pages/data.py")
+    st.stop()
+
+for column, stat in zip(st.columns(5), vv.compare_stats(view), strict=True):
+    column.metric(stat.label, stat.value, stat.delta, help=stat.help, border=True)
+st.caption(ui.md(view.separation.caption))
+
+cutoffs = (ctx.model.bands.red, ctx.model.bands.yellow)
+left, right = st.columns(2)
+with left:
+    ui.plot(charts.roc_curve(view.table["score"], view.table["label"] == "healthy", auc=view.separation.auc,
+                             positive_name="healthy", negative_name="struggling",
+                             title="How well the score separates them", subtitle=ctx.caption), key="compare.roc")
+with right:
+    ui.plot(charts.distribution_by_label(view.table, cutoffs=cutoffs, subtitle=ctx.caption),
+            key="compare.score_distribution")
+
+st.subheader("Which metrics separate best")
+labels_by_metric = pf.metric_labels(ctx.model)
+left, right = st.columns(2)
+with left:
+    ui.plot(charts.metric_separation(view.metrics, labels=labels_by_metric, subtitle=ctx.caption),
+            key="compare.metric_separation")
+with right:
+    metric = st.selectbox("Metric", list(view.metrics["metric"]), format_func=labels_by_metric.get,
+                          key="compare.metric", help="Listed best-separating first")
+    ui.plot(charts.distribution_by_label(vv.metric_scores_by_label(view, metric), x_title="Metric score (0–100)",
+                                         title=f"{labels_by_metric[metric]}: healthy vs struggling",
+                                         subtitle=ctx.caption), key="compare.metric_distribution")
+st.dataframe(vv.metric_table(view.metrics), hide_index=True, key="compare.metric_table",
+             column_config={"AUC": st.column_config.NumberColumn(format="%.2f", help="0.5 = chance, 1 = perfect"),
+                            "Verdict": st.column_config.TextColumn(width="large")})
+
+st.subheader("Misfits")
+if view.misfits.empty:
+    st.success("No healthy account is red and no struggling account is green.", icon=":material/check_circle:")
+else:
+    st.caption("Healthy accounts the model puts in red and struggling ones it puts in green, with the metrics that "
+               "cost (or gave) them most points. Select a row to open the account.")
+    misfit_table(view.misfits)

@@ -1,5 +1,207 @@
-"""validate page (being built)."""
+"""Validate: prove a model against history before adopting it — a backtest at a horizon before each outcome,
+churn by metric cohort, a model suggested from the outcomes, a churn probability for reference, model A vs B."""
 
+import pandas as pd
 import streamlit as st
 
-st.title("Validate")
+from lib import analysis, charts, ui
+from lib import portfolio as pf
+from lib import validation_views as vv
+from lib.model import parse_model
+
+SECTIONS = ("Backtest", "Metric cohorts", "Suggest", "Churn probability", "Model A vs B")
+SUGGESTED, FLASH = "validate.suggested", "validate.flash"
+PERCENT = st.column_config.NumberColumn(format="percent")
+MONEY = st.column_config.NumberColumn(format="dollar")
+
+
+@st.cache_resource(max_entries=8, show_spinner="Backtesting…")
+def _backtest(dataset: str, revision: pd.Timestamp, model_yaml: str, filters: tuple, horizon: int,
+              _scored: pd.DataFrame) -> analysis.Backtest:
+    return analysis.backtest(_scored, horizon_days=horizon, model_name=parse_model(model_yaml).name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Suggesting thresholds and weights from the outcomes…")
+def _suggestion(dataset: str, revision: pd.Timestamp, model_yaml: str, horizon: int,
+                _portfolio: pd.DataFrame) -> analysis.Suggestion:
+    return analysis.suggest_model(_portfolio, parse_model(model_yaml), horizon_days=horizon)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Fitting the churn model…")
+def _churn_model(dataset: str, revision: pd.Timestamp, model_yaml: str, filters: tuple, horizon: int,
+                 _bt: analysis.Backtest) -> analysis.ChurnModel:
+    return analysis.fit_churn_model(_bt, parse_model(model_yaml))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the two models…")
+def _comparison(dataset: str, revision: pd.Timestamp, yaml_a: str, yaml_b: str, filters: tuple, as_of: pd.Timestamp,
+                horizon: int, _ctx: ui.Context) -> analysis.ModelComparison:
+    return analysis.compare_models(_ctx.scored(yaml_a), _ctx.scored(yaml_b), parse_model(yaml_a), parse_model(yaml_b),
+                                   as_of=as_of, horizon_days=horizon)
+
+
+def stats(items: list[vv.Stat]) -> None:
+    for column, stat in zip(st.columns(len(items)), items, strict=True):
+        column.metric(stat.label, stat.value, stat.delta, help=stat.help, border=True)
+
+
+def open_account(table: pd.DataFrame, key: str, **config: object) -> None:
+    """An account table; selecting a row opens that account on the Account page."""
+    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
+                         selection_mode="single-row", column_config=config)
+    if event.selection.rows:
+        st.session_state["account.selected"] = str(table["ID"].iloc[event.selection.rows[0]])
+        st.switch_page("pages/account.py")
+
+
+def backtest_section(bt: analysis.Backtest) -> None:
+    left, right = st.columns(2)
+    with left:
+        ui.plot(charts.roc_curve(bt.accounts["score"], ~bt.accounts["churned"], auc=bt.auc,
+                                 interval=(bt.auc_low, bt.auc_high), subtitle=subtitle), key="validate.roc")
+    with right:
+        ui.plot(charts.churn_by_band(bt.bands, subtitle=subtitle), key="validate.churn_by_band")
+    left, right = st.columns(2)
+    with left:
+        ui.plot(charts.lift_by_decile(bt.lift, subtitle=subtitle), key="validate.lift")
+    with right:
+        st.markdown("**Churn and ARR by band** at the scored snapshot")
+        st.dataframe(pf.style_bands(vv.band_table(bt.bands), charts.BAND_COLORS), hide_index=True,
+                     key="validate.bands", column_config={"Churn rate": PERCENT, "ARR": MONEY, "Churned ARR": MONEY})
+
+
+def cohorts_section(bt: analysis.Backtest) -> None:
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    metric = left.selectbox("Metric", list(ctx.model.metrics), format_func=ctx.label, key="validate.cohort_metric")
+    basis = right.segmented_control("Bins of", ["value", "score"], default="value", required=True,
+                                    format_func={"value": "Raw value", "score": "Metric score"}.get,
+                                    key="validate.cohort_basis")
+    st.caption("Churn rate in each tenth of the accounts by this metric, at the scored snapshots. Bars above the "
+               "dashed base-rate line churn more than average: a threshold belongs where they cross it.")
+    ui.plot(charts.churn_by_bins(vv.cohort(bt, metric, basis), metric_label=ctx.label(metric), subtitle=subtitle),
+            key="validate.cohorts")
+
+
+def suggest_section(horizon: int) -> None:
+    st.caption("Proposes thresholds (where each metric's churn rate crosses the average) and weights (a regularised "
+               "logistic regression) from 70% of the accounts with outcomes, then measures the AUC on the other "
+               "30%, which the fit never saw. It uses every account: segment filters do not apply.")
+    key = (ctx.dataset.name, str(ctx.dataset.updated_at), ctx.model_name, ctx.model_version, horizon)
+    if st.button("Suggest thresholds and weights", key="validate.suggest", icon=":material/auto_fix_high:",
+                 type="primary"):
+        st.session_state[SUGGESTED] = key
+    if st.session_state.get(SUGGESTED) != key:
+        return
+    s = ui.handled(_suggestion, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, horizon,
+                   _portfolio=ctx.data().df, what="No suggestion")
+    if s is None:
+        return
+    stats(vv.suggestion_stats(s))
+    st.info(ui.md(s.caption), icon=":material/lightbulb:")
+    for warning in s.warnings:
+        st.warning(ui.md(warning), icon=":material/warning:")
+    st.dataframe(vv.suggestion_table(s), hide_index=True, key="validate.suggestion",
+                 column_config={"Weight now (%)": st.column_config.NumberColumn(format="%.1f"),
+                                "Suggested weight (%)": st.column_config.NumberColumn(format="%.1f"),
+                                "What the outcomes say": st.column_config.TextColumn(width="large")})
+    with st.expander("Every candidate tried"):
+        st.dataframe(vv.candidates_table(s), hide_index=True, key="validate.candidates",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                    for c in ("Training AUC", "Held-back AUC")})
+    note = st.text_input("Version note", value=vv.adopt_note(s, horizon), key="validate.adopt_note")
+    if st.button(f"Adopt as a new version of {ctx.model_name}", key="validate.adopt", icon=":material/done_all:",
+                 disabled=s.chosen == "unchanged", help="Saves the suggested model as a new version and selects it"):
+        version = ui.handled(ui.workspace().save_model, ctx.model_name, vv.adopted_yaml(s, ctx.model_name), note,
+                             what="Not adopted")
+        if version is not None:
+            st.session_state[ui.PENDING[ui.MODEL]], st.session_state[ui.PENDING[ui.VERSION]] = ctx.model_name, version
+            st.session_state[FLASH] = (f"Adopted as {ctx.model_name} v{version}, now selected. Compare it with "
+                                       f"v{ctx.model_version} under Model A vs B.")
+            st.rerun()
+
+
+def churn_section(bt: analysis.Backtest, horizon: int) -> None:
+    churn = ui.handled(_churn_model, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, filters, horizon,
+                       _bt=bt, what="No churn model")
+    if churn is None:
+        return
+    st.info(ui.md(churn.caption) + " A reference beside the rule score, not a replacement.", icon=":material/info:")
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown("**Odds ratio per metric** (logistic regression on the metric scores)")
+        st.dataframe(vv.odds_table(churn), hide_index=True, key="validate.odds",
+                     column_config={"Odds ratio per +10 points": st.column_config.NumberColumn(format="%.2f×")})
+    with right:
+        st.markdown(f"**Accounts at {ctx.as_of:%Y-%m-%d}**, most likely to churn first. Select one to open it.")
+        open_account(vv.churn_table(scored, ctx.as_of, churn), "validate.churn_accounts",
+                     Score=st.column_config.NumberColumn(format="%.0f"),
+                     **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0,
+                                                                             max_value=1)})
+
+
+def a_vs_b_section(horizon: int) -> None:
+    models = ui.workspace().list_models()
+    options, notes = vv.version_options(models), vv.version_notes(models)
+    a0, b0 = vv.default_pair(options, (ctx.model_name, ctx.model_version))
+    left, right = st.columns(2)
+    a = left.selectbox("Model A", options, index=options.index(a0), key="validate.model_a",
+                       format_func=lambda o: vv.version_label(o, notes))
+    b = right.selectbox("Model B", options, index=options.index(b0), key="validate.model_b",
+                        format_func=lambda o: vv.version_label(o, notes))
+    yaml_a, yaml_b = (ui.workspace().load_model_text(*o) for o in (a, b))
+    problems = vv.fit_problems({"A": yaml_a, "B": yaml_b}, ctx.data().df.columns)
+    if problems:
+        st.error("\n".join(f"- {ui.md(p)}" for p in problems))
+        return
+    cmp = ui.handled(_comparison, ctx.dataset.name, ctx.dataset.updated_at, yaml_a, yaml_b, filters, ctx.as_of,
+                     horizon, _ctx=ctx, what="Cannot compare these models on this dataset")
+    if cmp is None:
+        return
+    stats(vv.comparison_stats(cmp))
+    st.caption(ui.md(cmp.caption))
+    left, right = st.columns([2, 3])
+    with left:
+        ui.plot(charts.band_flip_matrix(cmp.flips.counts, cmp.flips.arr, from_label=vv.version_label(a),
+                                        to_label=vv.version_label(b), title="Band under A × band under B",
+                                        subtitle=f"{ctx.as_of:%Y-%m-%d}"), key="validate.flips")
+    with right:
+        st.markdown("**Accounts that change band** and the contributions that moved most. Select one to open it.")
+        open_account(vv.moved_table(cmp.moved), "validate.moved", ARR=MONEY,
+                     **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
+                     Change=st.column_config.NumberColumn(format="%+.1f"),
+                     Why=st.column_config.TextColumn(width="large"))
+
+
+ctx = ui.context()
+scored = ctx.scored()
+filters = vv.filters_key(ctx.filters)
+st.title("Validate against outcomes")
+st.caption(ui.md(ctx.caption))
+if flash := st.session_state.pop(FLASH, None):
+    st.success(ui.md(flash), icon=":material/check_circle:")
+horizon = st.select_slider("Score each account this many days before its outcome (renewal or churn)", vv.HORIZONS,
+                           value=90, key="validate.horizon", format_func=lambda d: f"{d} days")
+bt = ui.handled(_backtest, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, filters, horizon, _scored=scored,
+                what="No backtest")
+if bt is None:
+    ui.empty_state("A backtest needs accounts with a known outcome (churned or renewed) and snapshots before it.",
+                   "Map an outcome column when you upload the file on the Data page, or pick a shorter horizon.",
+                   page="pages/data.py")
+    st.stop()
+subtitle = f"{ctx.caption} · scored {horizon} days before the outcome"
+stats(vv.backtest_stats(bt))
+st.caption(ui.md(bt.caption))
+for warning in bt.warnings:
+    st.warning(ui.md(warning), icon=":material/warning:")
+
+section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], required=True, key="validate.section")
+if section == "Backtest":
+    backtest_section(bt)
+elif section == "Metric cohorts":
+    cohorts_section(bt)
+elif section == "Suggest":
+    suggest_section(horizon)
+elif section == "Churn probability":
+    churn_section(bt, horizon)
+else:
+    a_vs_b_section(horizon)
