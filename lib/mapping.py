@@ -223,6 +223,13 @@ def preview(raw: pd.DataFrame, n: int = 8) -> pd.DataFrame:
     return head.astype(str).where(head.notna(), "")
 
 
+def file_summary(raw: pd.DataFrame, report: RoleReport) -> str:
+    """How the file was read, e.g. '1,204 rows × 12 columns · utf-8, semicolon' (or '· sheet Accounts')."""
+    how = [f"sheet {v}" if k == "sheet" else str(v) for k, v in report.source.items()
+           if k in ("encoding", "delimiter", "sheet") and v]
+    return " · ".join([f"{len(raw):,} rows × {raw.shape[1]:,} columns", *([", ".join(how)] if how else [])])
+
+
 def default_name(filename: str, existing: Iterable[str]) -> str:
     """A dataset name from the file name ('q3_export.csv' → 'q3 export'), made unique with ' (2)', ' (3)' …."""
     stem = re.sub(r"\.[^.]*$", "", Path(filename).name)  # '.csv' has no stem (Path.stem would keep it)
@@ -287,6 +294,12 @@ def quality_table(quality: pd.DataFrame) -> pd.DataFrame:
         "Unknown category": quality["unknown_categories"].astype("int64"),
         "Examples": quality["examples"].map(lambda values: ", ".join(f"'{v}'" for v in values)),
     })
+
+
+def no_data_accounts(scored: pd.DataFrame, as_of: pd.Timestamp) -> int:
+    """Accounts scored 'no data' (no usable metric value) at ``as_of`` in a scored portfolio."""
+    rows = scored.loc[scored["snapshot_date"] == pd.Timestamp(as_of)]
+    return int((rows["band"] == "no data").sum())
 
 
 def quality_findings(quality: pd.DataFrame, threshold: float = 0.05) -> list[str]:

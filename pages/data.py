@@ -64,9 +64,7 @@ def upload_section() -> None:
     except ValueError as err:
         ui.show_error(err, "This file cannot be read")
         return
-    how = ", ".join(str(v) for k, v in report.source.items() if k in ("delimiter", "encoding", "sheet"))
-    st.caption(f"**{ui.md(file.name)}** · {len(raw):,} rows × {raw.shape[1]:,} columns · {ui.md(how)} — the first "
-               "rows, as text:")
+    st.caption(f"**{ui.md(file.name)}** · {ui.md(mapping.file_summary(raw, report))} — the first rows, as text:")
     st.dataframe(mapping.preview(raw), hide_index=True)
 
     names = ws.dataset_names()
@@ -178,8 +176,8 @@ def quality_section() -> None:
                ". A metric without a usable value does not count for that account; an account with none is "
                "scored *no data*.")
     quality = metric_quality(ctx.model, rows)
-    bands = pf.band_summary(ctx.scored(filtered=False), ctx.as_of).set_index("band")
-    st.metric(f"Accounts with no data on {ctx.as_of:%Y-%m-%d}", f"{int(bands.loc['no data', 'accounts']):,}")
+    st.metric(f"Accounts with no data on {ctx.as_of:%Y-%m-%d}",
+              f"{mapping.no_data_accounts(ctx.scored(filtered=False), ctx.as_of):,}")
     for finding in mapping.quality_findings(quality):
         st.warning(ui.md(finding), icon=":material/report:")
     st.dataframe(mapping.quality_table(quality), hide_index=True, column_config={

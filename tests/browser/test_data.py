@@ -92,6 +92,30 @@ def test_hostile_account_name_is_text_on_data_overview_and_account_pages(page):
     assert page.dialogs == []  # no script ran
 
 
+def test_deleting_the_selected_dataset_asks_for_its_name_and_the_sidebar_falls_back(page):
+    open_data_page(page)
+    choose_file(page, "crm_export.csv")
+    name = f"Short-lived {uuid.uuid4().hex[:6]}"
+    save_as(page, name)
+    expect(sidebar_dataset(page)).to_have_value(name)
+
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("combobox", name="Dataset to delete").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    wait_for_app(page)
+    main.get_by_role("button", name="Delete…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(f"This deletes {name}")).to_be_visible()
+    confirm = dialog.get_by_role("button", name="Delete", exact=True)
+    expect(confirm).to_be_disabled()
+    dialog.get_by_label("Type the dataset's name to confirm").fill(name)
+    expect(confirm).to_be_enabled(timeout=SLOW)
+    confirm.click()
+    expect(page.get_by_text(f"Deleted dataset '{name}'.")).to_be_visible(timeout=SLOW)
+    expect(sidebar_dataset(page)).to_have_value("Sample portfolio")
+    assert exception_count(page) == 0
+
+
 def test_bad_file_gets_a_readable_message_and_no_exception(page):
     open_data_page(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(UPLOAD / "header_only.csv"))

@@ -164,6 +164,13 @@ def test_check_upload_dates_a_file_without_snapshot_column_with_the_chosen_day()
     assert check.warnings == []
 
 
+def test_file_summary_says_how_the_file_was_read():
+    raw = read_table(UPLOAD / "crm_export.csv")
+    assert mapping.file_summary(raw, detect_roles(raw)) == "8 rows × 10 columns · utf-8, comma"
+    book = read_table(UPLOAD / "crm_export.xlsx")
+    assert mapping.file_summary(book, detect_roles(book)) == "8 rows × 10 columns · sheet Accounts"
+
+
 @pytest.mark.parametrize(
     "filename,existing,expected",
     [
@@ -226,6 +233,16 @@ def test_quality_findings_explain_the_worst_metrics_first_with_a_fix():
         "CSM sentiment: 2% of rows are blank; 10 values are categories the model does not score (e.g. 'amber', "
         "'<b>') — add them to the metric's categories on the Tune page.",
     ]  # logins: 3% bad, under the 5% threshold
+
+
+def test_no_data_accounts_counts_the_no_data_band_at_the_date_only():
+    scored = pd.DataFrame({
+        "account_id": ["a", "b", "c", "a"],
+        "snapshot_date": pd.to_datetime(["2025-02-01", "2025-02-01", "2025-02-01", "2025-01-01"]),
+        "band": ["no data", "red", "no data", "no data"],
+    })
+    assert mapping.no_data_accounts(scored, pd.Timestamp("2025-02-01")) == 2
+    assert mapping.no_data_accounts(scored, pd.Timestamp("2025-03-01")) == 0
 
 
 def test_quality_findings_are_empty_for_clean_data():
