@@ -13,8 +13,8 @@ Entry points for the pages (``scored`` = :func:`score_portfolio`, i.e. scores jo
 - Compare: :func:`labelled_accounts` → :func:`separation`, :func:`metric_separation`,
   :func:`label_distributions`, :func:`misfits`.
 - Validate: :func:`backtest` (→ :class:`Backtest`), :func:`metric_cohorts`, :func:`suggest_model`
-  (→ :class:`Suggestion`), :func:`fit_churn_model` (→ :class:`ChurnModel`), :func:`compare_models`
-  (→ :class:`ModelComparison` with a :class:`FlipMatrix`).
+  (→ :class:`Suggestion`; :func:`starter_model` when there is no base model), :func:`fit_churn_model`
+  (→ :class:`ChurnModel`), :func:`compare_models` (→ :class:`ModelComparison` with a :class:`FlipMatrix`).
 - Plain statistics on arrays: :func:`roc_auc`, :func:`auc_interval`, :func:`lift_by_decile`,
   :func:`churn_by_bins`, :func:`churn_by_band`, :func:`flip_matrix`.
 """
@@ -901,7 +901,10 @@ def split_accounts(picked: pd.DataFrame, *, test_share: float = 0.3, seed: int =
 def _positions(scored: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
     """Row positions in ``scored`` of ``keys``' (account_id, snapshot_date), in ``keys``' order."""
     index = pd.MultiIndex.from_arrays([scored["account_id"], scored["snapshot_date"]])
-    return index.get_indexer(pd.MultiIndex.from_arrays([keys["account_id"], keys["snapshot_date"]]))
+    found = index.get_indexer(pd.MultiIndex.from_arrays([keys["account_id"], keys["snapshot_date"]]))
+    if (found < 0).any():  # -1 would silently pick the last row
+        raise RuntimeError("suggest: a compared (account, snapshot) is missing from a candidate's scores")
+    return found
 
 
 def _rows_at(scores: pd.DataFrame, positions: np.ndarray, keys: pd.DataFrame) -> pd.DataFrame:
@@ -1152,6 +1155,20 @@ def _fit_weights(rows: pd.DataFrame, columns: list[str], renewed: np.ndarray, me
     return np.nan_to_num(strength), weights if weights.sum() > 0 else 100 * positive / positive.sum()
 
 
+def _same_band_shares(model: Model, base: Model, base_scores: pd.DataFrame, scores: pd.DataFrame) -> Model:
+    """``model`` with band cut-offs at the score quantiles that match the base model's band shares."""
+    latest = base_scores["snapshot_date"].max()
+    old = base_scores.loc[base_scores["snapshot_date"] == latest, "score"].dropna().to_numpy(float)
+    new = scores.loc[scores["snapshot_date"] == latest, "score"].dropna().to_numpy(float)
+    if not len(old) or not len(new):
+        return model
+    shares = [(old <= base.bands.red).mean(), (old <= base.bands.yellow).mean()]
+    red, yellow = (round(float(x), 1) for x in np.quantile(new, shares))
+    if not 0 <= red < yellow <= 100:
+        return model
+    return model_from_dict({**model_to_dict(model), "bands": {"red": red, "yellow": yellow}}, source="suggested model")
+
+
 def _with_weights(d: dict, base: Model, columns: list[str], weights: np.ndarray) -> dict:
     """A model dict with new metric weights; group weights become their metrics' sums (so effective = fitted)."""
     out = {**d, "metrics": {c: {**d["metrics"][c]} for c in d["metrics"]}}
@@ -1176,6 +1193,7 @@ def suggest_model(
     seed: int = 0,
     weights: str = "logistic",
     bins: int = 10,
+    keep_band_shares: bool = True,
 ) -> Suggestion:
     """Propose thresholds and weights from the outcomes, and test them on held-back accounts.
 
@@ -1192,6 +1210,10 @@ def suggest_model(
        AUC on the *training* accounts is suggested (the simpler one on a tie), so a change is proposed only
        where it helps on data the held-back accounts never touched. Every candidate's held-back AUC is
        reported in ``candidates``.
+    5. With ``keep_band_shares``, the suggested model's band cut-offs are moved so that, at the latest
+       snapshot, the same shares of accounts are red / yellow / green as under the base model: new weights
+       shift every score, and a suggestion should not silently double the red list. (Bands do not change
+       the AUC, which ranks scores.)
 
     Raises:
         AnalysisError: no outcomes, or too few to train on (fewer than 10 churned or renewed).
@@ -1240,7 +1262,7 @@ def suggest_model(
     scored_by = {"unchanged": base_scores, "thresholds only": scored_t}
     rows = []
     for kind, candidate in models.items():  # at most four candidate models, each scored once
-        scored = scored_by[kind] if kind in scored_by else scorer.rescore(candidate)
+        scored = scored_by[kind] = scored_by[kind] if kind in scored_by else scorer.rescore(candidate)
         tr, te = _rows_at(scored, at_train, train), _rows_at(scored, at_test, test)
         rows.append((kind, roc_auc(tr["score"], ~tr["churned"]), roc_auc(te["score"], ~te["churned"])))
     candidates = pd.DataFrame(rows, columns=["candidate", "train_auc", "test_auc"])
@@ -1248,6 +1270,8 @@ def suggest_model(
     chosen = str(candidates.loc[candidates["train_auc"].round(6).idxmax(), "candidate"])
     candidates["chosen"] = candidates["candidate"] == chosen
     suggested = models[chosen]
+    if keep_band_shares and chosen != "unchanged":
+        suggested = _same_band_shares(suggested, base, base_scores, scored_by[chosen])
 
     thresholds = pd.DataFrame({
         "metric": columns,

@@ -1,5 +1,6 @@
 """lib.analysis: statistics checked against scikit-learn, then backtests and suggestions on the sample."""
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -255,6 +256,11 @@ def suggestion(portfolio, model) -> analysis.Suggestion:
     return analysis.suggest_model(portfolio, model)
 
 
+@pytest.fixture(scope="module")
+def scored_suggested(portfolio, suggestion) -> pd.DataFrame:
+    return analysis.score_portfolio(suggestion.model, portfolio)
+
+
 def test_default_model_backtests_above_chance_on_the_sample(bt):
     assert bt.auc > 0.5 and bt.auc_low > 0.5
     assert bt.auc_low < bt.auc < bt.auc_high
@@ -307,25 +313,39 @@ def test_suggest_fits_and_evaluates_on_disjoint_accounts(suggestion, bt):
 
 
 def test_suggest_ignores_held_back_accounts_when_fitting(portfolio, model, suggestion):
-    """Change every held-back account's logins: the suggested thresholds and weights must not move."""
+    """Change every held-back account's logins: the suggested thresholds and weights must not move.
+
+    Only the band cut-offs may: they keep band shares over today's whole book (no outcomes involved).
+    """
     changed = portfolio.copy()
     held = changed["account_id"].isin(suggestion.test_accounts)
     changed.loc[held, "logins_per_user"] = 0.0
     again = analysis.suggest_model(changed, model)
     assert again.test_accounts == suggestion.test_accounts
-    assert again.model == suggestion.model
+    assert dataclasses.replace(again.model, bands=suggestion.model.bands) == suggestion.model
+    assert again.candidates["train_auc"].tolist() == suggestion.candidates["train_auc"].tolist()
     assert again.suggested_auc != suggestion.suggested_auc  # the evaluation did see the change
 
 
 def test_suggested_model_is_valid_yaml_with_a_diff(suggestion, model):
     assert parse_model(dump_model(suggestion.model)) == suggestion.model
     assert suggestion.model.name == f"{model.name} (suggested)"
-    assert all(c.key == "name" or c.key.startswith(("metrics.", "groups.")) for c in suggestion.changes)
+    assert all(c.key == "name" or c.key.startswith(("metrics.", "groups.", "bands.")) for c in suggestion.changes)
     assert suggestion.weights["new_weight"].sum() == pytest.approx(100)
     assert suggestion.weights["old_weight"].sum() == pytest.approx(100)
     proposed = suggestion.thresholds.set_index("metric")
     assert proposed.loc["logins_per_user", "proposed"] != proposed.loc["logins_per_user", "old"]
     assert proposed.loc["feature_adoption_pct", "reason"].startswith("percentile scoring has no thresholds")
+
+
+def test_suggested_bands_keep_the_base_models_band_shares(scored, scored_suggested, suggestion):
+    assert suggestion.chosen != "unchanged"
+    assert suggestion.model.bands != suggestion.base.bands  # moved, because the weights moved every score
+    latest = scored["snapshot_date"].max()
+    old = scored.loc[scored["snapshot_date"] == latest, "band"].value_counts(normalize=True)
+    new = scored_suggested.loc[scored_suggested["snapshot_date"] == latest, "band"].value_counts(normalize=True)
+    for band in ("red", "yellow", "green"):
+        assert new[band] == pytest.approx(old[band], abs=0.01)
 
 
 def test_suggestion_is_the_candidate_best_on_training_accounts(suggestion):
@@ -418,9 +438,8 @@ def test_label_distributions_hold_score_and_each_metric_per_account(scored, mode
 # --- Model A vs B ---------------------------------------------------------------------------------------------
 
 
-def test_model_comparison_flip_totals_equal_account_counts(scored, model, portfolio, suggestion):
-    scored_b = analysis.score_portfolio(suggestion.model, portfolio)
-    cmp = analysis.compare_models(scored, scored_b, model, suggestion.model, n_boot=50)
+def test_model_comparison_flip_totals_equal_account_counts(scored, scored_suggested, model, suggestion):
+    cmp = analysis.compare_models(scored, scored_suggested, model, suggestion.model, n_boot=50)
     accounts = scored["account_id"].nunique()
     assert cmp.flips.counts.to_numpy().sum() == cmp.flips.n_accounts == accounts
     off_diagonal = cmp.flips.counts.to_numpy().sum() - np.trace(cmp.flips.counts.to_numpy())
