@@ -74,7 +74,8 @@ def upload_section() -> None:
         into = st.selectbox("Dataset to add snapshots to", names, key="data.append_to",
                             help="Rows for an account and date already in the dataset are replaced, so uploading "
                                  "the same file twice adds nothing.")
-        name_problem, prefer = None, ws.dataset_info(into).source_roles
+        info = ui.handled(ws.dataset_info, into)  # None (with a message) if another session just deleted it
+        name_problem, prefer = None, info.source_roles if info else None
     else:
         into = st.text_input("Dataset name", key="data.name", max_chars=120)
         name_problem, prefer = mapping.name_problem(into, names), None
