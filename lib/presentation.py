@@ -481,7 +481,7 @@ def attention_kpis(attention: pd.DataFrame) -> list[Kpi]:
     """Headline numbers of an attention list: accounts, ARR at risk and how many carry each reason."""
     at_risk = attention["arr_at_risk"].sum(min_count=1)
     return [
-        Kpi("Accounts needing attention", f"{len(attention):,}", None, "off"),
+        Kpi("Need attention", f"{len(attention):,}", None, "off"),
         Kpi("ARR at risk", money(at_risk) if pd.notna(at_risk) else "–", None, "off"),
         Kpi("Alert rule hits", f"{int(attention['alert_hit'].sum()):,}", None, "off"),
         Kpi("Contact overdue", f"{int(attention['contact_overdue'].sum()):,}", None, "off"),

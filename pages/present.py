@@ -134,6 +134,7 @@ with st.expander("Export: PowerPoint, PNG, HTML, CSV, Excel", expanded=not fulls
     deck_col, scores_col = st.columns(2, gap="large")
     with deck_col:
         st.subheader("PowerPoint deck")
+        st.caption(f"{len(every_chart) + 2} slides: a title slide, one slide per chart above, and the takeaways.")
         deck_download(every_chart, pr.takeaways(portfolio, story), f"Customer health review — {segment}",
                       f"{segment} · {pr.day(as_of)} · {ctx.dataset.name}",
                       export.export_filename("qbr-deck", ctx.model_name, ctx.model_version, "pptx", on=as_of.date()))
@@ -155,4 +156,6 @@ with st.expander("Export: PowerPoint, PNG, HTML, CSV, Excel", expanded=not fulls
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="present.scores.xlsx",
             on_click="ignore", icon=":material/grid_on:", width="stretch")
     st.subheader("Each chart")
+    st.caption("HTML opens anywhere, offline, and stays interactive. PNG pictures are drawn by a headless browser "
+               "on the server: a few seconds the first time.")
     chart_downloads(every_chart, as_of.date())

@@ -11,7 +11,7 @@ from lib import worklists as wl
 from lib.model import parse_model
 from lib.scoring import score
 
-MONEY = st.column_config.NumberColumn(format="dollar")
+MONEY = st.column_config.NumberColumn(format="dollar", step=1)  # step 1: whole dollars
 COLUMNS = {
     "rank": st.column_config.NumberColumn("Rank", width="small"),
     "owner": st.column_config.TextColumn("Owner"),

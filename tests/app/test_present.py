@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import export
+from lib import export, ui
 from tests.app.conftest import APP, errors, open_app
 
 
@@ -96,6 +96,17 @@ def test_picking_another_account_tells_its_story():
     assert at.selectbox(key="present.account").value == account != first
     history = at.get("plotly_chart")[4].proto.spec
     assert f"{name}: score history to 1 Oct 2026" in history
+
+
+def test_notes_from_the_workspace_show_newest_first_as_plain_text():
+    at = open_app("present")
+    account = at.selectbox(key="present.account").value
+    ui.workspace().add_note(account, "Renewal call went well", "Maya")
+    ui.workspace().add_note(account, "<b>Escalation</b> =cmd|' /C calc'!A0", "Jordan")
+    at.run()
+    notes = [m.value for m in at.markdown if m.value.startswith("- ")]
+    assert len(notes) == 2 and "Jordan" in notes[0] and "Maya" in notes[1]
+    assert "&lt;b&gt;Escalation&lt;/b&gt;" in notes[0]  # markup from a note is shown, never rendered
 
 
 def test_without_png_the_page_says_why_and_the_deck_still_builds(monkeypatch):

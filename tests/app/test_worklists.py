@@ -37,7 +37,7 @@ def test_worklists_show_attention_owner_summary_and_expansion_lists(worklists):
     assert at.selectbox(key="worklists.owner").options[0] == "All"
     attention = table(at, "arr_at_risk")
     assert len(attention) > 0 and attention["reason"].str.len().gt(0).all()
-    assert int(metrics(at)["Accounts needing attention"].replace(",", "")) == len(attention)
+    assert int(metrics(at)["Need attention"].replace(",", "")) == len(attention)
     summary = next(d.value for d in at.dataframe if "renewals" in d.value.columns)
     assert summary["accounts"].sum() == len(attention) and len(summary) == 12  # the sample's twelve CSMs
     expansion = table(at, "usage_growth")
@@ -56,7 +56,7 @@ def test_choosing_an_owner_keeps_only_their_accounts_ranked_by_arr_at_risk():
     assert 0 < len(mine) < len(everyone) and set(mine["owner"]) == {owner}
     assert mine["rank"].tolist() == list(range(1, len(mine) + 1))
     assert mine["arr_at_risk"].dropna().is_monotonic_decreasing
-    assert int(metrics(at)["Accounts needing attention"].replace(",", "")) == len(mine)
+    assert int(metrics(at)["Need attention"].replace(",", "")) == len(mine)
     assert not any("renewals" in d.value.columns for d in at.dataframe)  # the per-owner summary is for "All"
     assert set(table(at, "usage_growth")["owner"]) <= {owner}
 

@@ -257,7 +257,7 @@ def test_worklists_run_on_the_scored_portfolio_once_raw_values_are_dropped(book)
     attention = worklists.attention_list(scores, portfolio, as_of=D3)
     kpis = {k.label: k.value for k in presentation.attention_kpis(attention)}
     # A turned red (88k at risk), B is yellow (176k); both renew in 30 days.
-    assert kpis == {"Accounts needing attention": "2", "ARR at risk": "$264.0K", "Alert rule hits": "1",
+    assert kpis == {"Need attention": "2", "ARR at risk": "$264.0K", "Alert rule hits": "1",
                     "Contact overdue": "0", "Renewals in red / yellow": "2"}
     assert presentation.for_owner(attention, "Maya")["account_id"].tolist() == ["B", "A"]
     assert presentation.for_owner(attention, "Jordan").empty

@@ -1,0 +1,107 @@
+"""Present and Worklists in a real browser: the QBR view renders (normal and full screen), PNG pictures,
+the PowerPoint deck and the score CSV download through the page, and the worklists render. Screenshots
+"present", "present-fullscreen" and "worklists" land in test-artifacts/ for people to look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from playwright.sync_api import expect
+from pptx import Presentation
+
+from lib.export import png_size
+from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
+
+SLOW = 90_000  # ms: a fresh server builds the sample workspace and scores it on the first visit
+RENDER = 120_000  # ms: the first PNG starts a headless browser inside the server
+
+
+def go_to(page, title: str) -> None:
+    """Open the app, then follow the sidebar's navigation link (a first visit straight to /present would run
+    the page without app.py's navigation and sidebar)."""
+    open_page(page, "/")
+    nav = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
+    nav.click(timeout=SLOW)
+    wait_for_app(page)
+
+
+def open_present(page) -> None:
+    go_to(page, "Present")
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(6, timeout=SLOW)
+    wait_for_app(page)
+
+
+def screenshot_whole_page(page, name: str) -> None:
+    """Grow the window to the page's height first: Streamlit scrolls inside its main area, so a full-page
+    screenshot of a 900 px window would show the first screen only."""
+    height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                           "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 900)")
+    page.set_viewport_size({"width": 1440, "height": int(height) + 40})
+    page.wait_for_timeout(1_500)  # charts re-lay out to the new size
+    screenshot(page, name)
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+
+def test_present_renders_dated_charts_and_the_account_story_without_exception(page):
+    open_present(page)
+    assert exception_count(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    expect(page.locator("h1").first).to_have_text("Customer health review")
+    titles = page.locator('[data-testid="stPlotlyChart"] .gtitle').all_text_contents()  # SVG: no innerText
+    assert len(titles) == 6 and all("2026" in t for t in titles), titles
+    expect(page.get_by_text("What changed", exact=True)).to_be_visible()
+    assert page.dialogs == []
+    screenshot_whole_page(page, "present")
+
+
+def test_full_screen_hides_the_sidebar_and_the_toggle_brings_it_back(page):
+    open_present(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar).to_be_visible()
+    page.get_by_text("Full screen", exact=True).click()
+    wait_for_app(page)
+    expect(sidebar).to_be_hidden(timeout=SLOW)
+    expect(page.locator('header[data-testid="stHeader"]')).to_be_hidden()
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(6, timeout=SLOW)
+    assert exception_count(page) == 0
+    screenshot(page, "present-fullscreen")
+    page.get_by_text("Full screen", exact=True).click()  # still on the page: the presenter can leave
+    wait_for_app(page)
+    expect(sidebar).to_be_visible(timeout=SLOW)
+
+
+def test_png_pictures_deck_and_scores_download_from_the_page(page):
+    open_present(page)
+    page.get_by_role("button", name="Render PNG pictures").click()
+    png_button = page.get_by_role("button", name="PNG", exact=True).first
+    png_button.wait_for(timeout=RENDER)
+    with page.expect_download() as png:
+        png_button.click()
+    assert png.value.suggested_filename == "band-mix_default_v1_2026-10-01.png"
+    assert png_size(Path(png.value.path()).read_bytes()) == (2400, 1350)
+
+    page.get_by_role("button", name="Build the PowerPoint deck").click()
+    deck_button = page.get_by_role("button", name="Download the deck (.pptx)")
+    deck_button.wait_for(timeout=RENDER)
+    with page.expect_download() as deck:
+        deck_button.click()
+    assert deck.value.suggested_filename == "qbr-deck_default_v1_2026-10-01.pptx"
+    slides = list(Presentation(deck.value.path()).slides)
+    assert len(slides) == 8 and slides[-1].shapes.title.text == "Takeaways"
+    assert any(shape.shape_type == 13 for shape in slides[1].shapes)  # 13 = picture: the chart, not a table
+
+    with page.expect_download() as scores:
+        page.get_by_role("button", name="Scores (CSV)").click()
+    assert scores.value.suggested_filename == "health-scores_default_v1_2026-10-01.csv"
+    table = pd.read_csv(scores.value.path())
+    assert len(table) == 1767 and set(table["model"]) == {"Default"} and set(table["model_version"]) == {"v1"}
+    assert exception_count(page) == 0
+
+
+def test_worklists_render_attention_and_expansion_lists(page):
+    go_to(page, "Worklists")
+    expect(page.locator("h1").first).to_have_text("Worklists", timeout=SLOW)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(3, timeout=SLOW)
+    assert exception_count(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    assert page.dialogs == []
+    screenshot_whole_page(page, "worklists")
