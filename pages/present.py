@@ -10,9 +10,11 @@ from lib import portfolio as pf
 from lib import presentation as pr
 
 
-@st.cache_resource(show_spinner="Starting the chart renderer (a few seconds, once)…")
+@st.cache_resource(show_spinner="Starting the chart renderer (a few seconds, once)…",
+                   on_release=export.PngRenderer.close)
 def png_renderer() -> export.PngRenderer:
-    """One headless browser per server for PNG pictures (it has its own lock; sessions take turns)."""
+    """One headless browser per server for PNG pictures (it has its own lock; sessions take turns); a
+    cleared entry closes its browser."""
     return export.PngRenderer()
 
 
