@@ -42,6 +42,14 @@ class Chart:
         return _unescape(self.figure.layout.title.text or self.key)
 
 
+def _chart(key: str, fig: go.Figure, takeaway: str) -> Chart:
+    """A QBR chart whose title starts at the picture's left edge, not the plot's: long category names
+    (accounts, metrics) on a horizontal bar chart would otherwise push a long title out of the picture, and
+    the titles of charts shown one above the other line up."""
+    fig.update_layout(title_xref="container", title_x=0.0, title_xanchor="left", title_pad_l=24)
+    return Chart(key, fig, takeaway)
+
+
 @dataclass(frozen=True)
 class Kpi:
     """One headline number for st.metric: label, value text, change text (None at the first snapshot) and
@@ -260,24 +268,17 @@ def portfolio_charts(
     since = f"{day(previous)} → {day(as_of)}" if previous is not None else day(as_of)
     trend_span = f"{day(counts.index[0])} – {day(as_of)}" if len(counts) else day(as_of)
     kw = {"subtitle": subtitle, "presentation": True}
+    movers_fig = charts.top_movers(moved, title=f"Biggest score changes, {since}", **kw)
     return [
-        Chart("band-mix", charts.band_mix(summary, kind="donut", title=f"Health bands on {day(as_of)}", **kw),
-              _band_mix_takeaway(summary, previous)),
-        Chart("band-trend", charts.band_trend(counts, share=True, title=f"Health bands over time, {trend_span}", **kw),
-              _trend_takeaway(counts)),
-        Chart("arr-by-band", charts.arr_by_band(summary, title=f"ARR by health band on {day(as_of)}", **kw),
-              _arr_takeaway(summary)),
-        Chart("top-movers", _flush_left(_room_for_labels(
-            charts.top_movers(moved, title=f"Biggest score changes, {since}", **kw),
-            moved["change"] if len(moved) else pd.Series(dtype=float))),
-              _movers_takeaway(moved, previous)),
+        _chart("band-mix", charts.band_mix(summary, kind="donut", title=f"Health bands on {day(as_of)}", **kw),
+               _band_mix_takeaway(summary, previous)),
+        _chart("band-trend", charts.band_trend(counts, share=True, title=f"Health bands over time, {trend_span}", **kw),
+               _trend_takeaway(counts)),
+        _chart("arr-by-band", charts.arr_by_band(summary, title=f"ARR by health band on {day(as_of)}", **kw),
+               _arr_takeaway(summary)),
+        _chart("top-movers", _room_for_labels(movers_fig, moved["change"] if len(moved) else pd.Series(dtype=float)),
+               _movers_takeaway(moved, previous)),
     ]
-
-
-def _flush_left(fig: go.Figure) -> go.Figure:
-    """Start the title at the picture's left edge, not the plot's: long category names (accounts, metrics)
-    on a horizontal bar chart would otherwise push a long title out of the picture."""
-    return fig.update_layout(title_xref="container", title_x=0.0, title_xanchor="left", title_pad_l=24)
 
 
 def _room_for_labels(fig: go.Figure, values: pd.Series) -> go.Figure:
@@ -380,14 +381,14 @@ def account_story(
     drivers = breakdown.dropna(subset=["contribution"]).sort_values("contribution", ascending=False)
     top = ", ".join(f"{labels.get(r.metric, r.metric)} {r.contribution:.0f}" for r in drivers.head(3).itertuples())
     figures = (
-        Chart("account-history",
-              charts.score_history(history, cutoffs=cutoffs, title=f"{name}: score history to {day(when)}", **kw),
-              headline),
-        Chart("account-drivers",
-              _flush_left(charts.contribution_chart(breakdown, labels=labels, band=band, kind="bars",
-                                                    title=f"{name}: what makes up the score on {day(when)}", **kw)),
-              f"Largest contributions (points of {score:.0f}): {top}." if top else
-              "No metric has a value at this snapshot."),
+        _chart("account-history",
+               charts.score_history(history, cutoffs=cutoffs, title=f"{name}: score history to {day(when)}", **kw),
+               headline),
+        _chart("account-drivers",
+               charts.contribution_chart(breakdown, labels=labels, band=band, kind="bars",
+                                         title=f"{name}: what makes up the score on {day(when)}", **kw),
+               f"Largest contributions (points of {score:.0f}): {top}." if top else
+               "No metric has a value at this snapshot."),
     )
     return Story(
         account_id=str(account_id), name=name, score=score, band=band, grade=grade, change=change, arr=arr,

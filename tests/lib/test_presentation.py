@@ -134,7 +134,13 @@ def test_movers_chart_leaves_room_for_the_labels_beside_its_bars(book):
     movers = presentation.portfolio_charts(scored, D3)[3].figure
     low, high = movers.layout.xaxis.range
     assert low < -76 and high > 18
-    assert movers.layout.title.xref == "container"
+
+
+def test_chart_titles_start_at_the_pictures_left_edge_so_long_names_cannot_push_them_out(book):
+    scored, _ = book
+    story = presentation.account_story(scored, "A", D3, MODEL)
+    for chart in [*presentation.portfolio_charts(scored, D3), *story.charts]:
+        assert (chart.figure.layout.title.xref, chart.figure.layout.title.x) == ("container", 0), chart.key
 
 
 def test_an_empty_segment_gives_charts_that_say_so_instead_of_failing(book):
