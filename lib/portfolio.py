@@ -90,11 +90,12 @@ def _band_totals(rows: pd.DataFrame) -> pd.DataFrame:
     return totals.reindex(list(BAND_ORDER))
 
 
-def band_summary(scored: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def band_summary(scored: pd.DataFrame, as_of: pd.Timestamp, hide_empty_no_data: bool = False) -> pd.DataFrame:
     """Accounts, share, ARR and average score per band at `as_of`, with changes vs the previous snapshot.
 
     Returns one row per band in `BAND_ORDER` with columns `band, accounts, share, arr, avg_score,
-    accounts_change, arr_change, avg_score_change` (changes are NaN at the first snapshot).
+    accounts_change, arr_change, avg_score_change` (changes are NaN at the first snapshot);
+    `hide_empty_no_data` drops the 'no data' row when no account is in it now or before.
     """
     now = _band_totals(at_date(scored, as_of))
     before_date = previous_date(scored, as_of)
@@ -107,9 +108,13 @@ def band_summary(scored: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         arr_change=now["arr"].fillna(0) - before["arr"].fillna(0) if before_date is not None else np.nan,
         avg_score_change=now["avg_score"] - before["avg_score"],
     )
-    return out.rename_axis("band").reset_index()[
+    out = out.rename_axis("band").reset_index()[
         ["band", "accounts", "share", "arr", "avg_score", "accounts_change", "arr_change", "avg_score_change"]
     ]
+    if hide_empty_no_data:
+        empty = (out["band"] == "no data") & (out["accounts"] == 0) & (out["accounts_change"].fillna(0) == 0)
+        out = out.loc[~empty].reset_index(drop=True)
+    return out
 
 
 def headline(scored: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, float | int | None]:
@@ -353,12 +358,13 @@ def apply_overrides(scored: pd.DataFrame, overrides: pd.DataFrame | None) -> pd.
     return out
 
 
-def score_label(score: float, override: float | None = None) -> str:
-    """A score as shown to people: '62', or '62 → 80 (override)' when a CSM override applies."""
+def score_label(score: float, override: float | None = None, suffix: bool = True) -> str:
+    """A score as shown to people: '62', or '62 → 80 (override)' when a CSM override applies ('62 → 80' without
+    the suffix, for a card whose label already says so)."""
     shown = "–" if score is None or pd.isna(score) else f"{score:.0f}"
     if override is None or pd.isna(override):
         return shown
-    return f"{shown} → {override:.0f} (override)"
+    return f"{shown} → {override:.0f}" + (" (override)" if suffix else "")
 
 
 def override_marks(rows: pd.DataFrame) -> pd.Series:

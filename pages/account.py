@@ -37,7 +37,7 @@ def override_panel(account_id: str, today: date) -> None:
                                 key="account.override_score")
         reason = st.text_input("Reason (required)", key="account.override_reason")
         expires = st.date_input("Expires on", value=today + timedelta(days=90), min_value=today,
-                                key="account.override_expires")
+                                format="YYYY-MM-DD", key="account.override_expires")
         author = st.text_input("Your name", key="account.override_author")
         if st.form_submit_button("Set override", icon=":material/edit:") and ui.handled(
                 ws.set_override, account_id, score, reason, author, expires, what="The override was not set"):
@@ -78,18 +78,20 @@ if row is None:
     st.stop()
 
 st.subheader(ui.md(row["account_name"]))
-st.caption(f"{ui.md(account_id)} · snapshot {row['snapshot_date']:%Y-%m-%d} · {ui.md(ctx.caption)}")
-cards = st.columns(6)
-cards[0].metric("Score", pf.score_label(row["score"], row["override_score"]),
+st.caption(f"{ui.md(account_id)} · profile {ui.md(row['profile'])} (its weights and rules apply) · snapshot "
+           f"{row['snapshot_date']:%Y-%m-%d} · {ui.md(ctx.caption)}")
+overridden = pd.notna(row["override_score"])
+cards = st.columns(4)
+cards[0].metric("Score → override" if overridden else "Score",
+                pf.score_label(row["score"], row["override_score"], suffix=False),
                 None if pd.isna(row["change"]) else f"{row['change']:+.1f}", border=True,
-                help="Model score (→ CSM override when one is in force); change vs the previous snapshot")
-cards[1].metric("Band", str(row["band"]).capitalize(), border=True)
-cards[2].metric("Grade", "–" if pd.isna(row["grade"]) else row["grade"], border=True)
-cards[3].metric("Profile", row["profile"], border=True, help="The model profile whose weights and rules apply")
-cards[4].metric("ARR", pf.money(row.get("arr")), border=True)
-cards[5].metric("Renewal", "–" if pd.isna(row.get("renewal_date")) else f"{row['renewal_date']:%Y-%m-%d}",
+                help="Model score (→ the CSM override in force); change vs the previous snapshot")
+cards[1].metric("Band · grade", f"{str(row['band']).capitalize()} · {'–' if pd.isna(row['grade']) else row['grade']}",
                 border=True)
-if pd.notna(row["override_score"]):
+cards[2].metric("ARR", pf.money(row.get("arr")), border=True)
+cards[3].metric("Renewal", "–" if pd.isna(row.get("renewal_date")) else f"{row['renewal_date']:%Y-%m-%d}",
+                border=True)
+if overridden:
     st.info(f"Score overridden to **{row['override_score']:.0f}** (model: {row['score']:.0f}) — "
             f"{ui.md(row['override_reason'])}", icon=":material/edit:")
 if row["alerts"]:
@@ -102,25 +104,26 @@ cutoffs = (ctx.model.bands.red, ctx.model.bands.yellow)
 subtitle = f"{row['account_name']} · {ctx.caption}"
 ui.plot(charts.score_history(pf.account_history(scored, account_id), cutoffs=cutoffs, subtitle=subtitle),
         key="account.history")
-left, right = st.columns(2)
-with left:
-    ui.plot(charts.contribution_chart(breakdown, labels=labels, band=row["band"], subtitle=subtitle),
-            key="account.contributions")
-with right:
-    ui.plot(charts.metric_bullets(breakdown, specs, labels=labels, subtitle=subtitle), key="account.bullets")
+# Full width: metric labels are long, and side by side they leave the plots no room.
+ui.plot(charts.contribution_chart(breakdown, labels=labels, band=row["band"], subtitle=subtitle),
+        key="account.contributions")
+ui.plot(charts.metric_bullets(breakdown, specs, labels=labels, subtitle=subtitle), key="account.bullets")
 st.dataframe(pf.metric_table(breakdown, specs, labels), hide_index=True, key="account.metrics",
-             column_config={"Metric score": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f"),
-                            "Weight (%)": st.column_config.NumberColumn(format="%.1f%%"),
-                            "Contribution": st.column_config.NumberColumn(format="%.1f"),
-                            "Change": st.column_config.NumberColumn("Change since previous", format="%+.1f")})
+             column_config={"Metric score": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f",
+                                                                            width="small"),
+                            "Weight (%)": st.column_config.NumberColumn(format="%.1f%%", width="small"),
+                            "Contribution": st.column_config.NumberColumn(format="%.1f", width="small"),
+                            "Change": st.column_config.NumberColumn("Change", format="%+.1f", width="small",
+                                                                    help="Contribution change since the previous "
+                                                                         "snapshot")})
 
 st.subheader("Among its peers")
 if ctx.segments:
-    segment = st.selectbox("Compare within", ctx.segments, key="account.segment",
-                           format_func=lambda s: s.replace("_", " ").capitalize())
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    segment = left.selectbox("Compare within", ctx.segments, key="account.segment",
+                             format_func=lambda s: s.replace("_", " ").capitalize())
     peers = pf.segment_position(ctx.scored(filtered=False), account_id, row["snapshot_date"], segment)
     percentile = pf.account_percentile(peers)
-    left, right = st.columns([1, 4], vertical_alignment="center")
     left.metric(f"Percentile within {segment}", "–" if percentile is None else f"{percentile:.0f}",
                 help="Share of peers at or below this account's score", border=True)
     with right:

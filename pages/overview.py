@@ -33,7 +33,7 @@ for column, kpi in zip(st.columns(4), pf.kpis(pf.headline(scored, ctx.as_of)), s
     column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, border=True,
                   help="Change vs the previous snapshot")
 
-summary = pf.band_summary(scored, ctx.as_of)
+summary = pf.band_summary(scored, ctx.as_of, hide_empty_no_data=True)
 left, right = st.columns([3, 2], vertical_alignment="center")
 with left:
     st.subheader("By band")
@@ -62,7 +62,7 @@ with left:
         ui.empty_state("This dataset has no segment columns.", "Mark size, region or owner columns as segments "
                        "on the Data page to compare them.", page="pages/data.py")
 with right:
-    movers = pf.movers(scored, ctx.as_of, n=st.slider("Movers each way", 3, 15, 8, key="overview.movers_n"))
+    movers = pf.movers(scored, ctx.as_of, n=st.slider("Movers each way", 3, 15, 5, key="overview.movers_n"))
     chart_tab, table_tab = st.tabs(["Chart", "Table"])
     with chart_tab:
         ui.plot(charts.top_movers(movers, title="Biggest falls and rises", subtitle=ctx.caption),

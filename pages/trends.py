@@ -88,9 +88,12 @@ with right:
     if ctx.segments:
         segment = st.selectbox("Average score by", ctx.segments, key="trends.segment",
                                format_func=lambda s: s.replace("_", " ").capitalize())
-        st.line_chart(pf.segment_score_over_time(scored, segment), x_label="Snapshot date",
-                      y_label="Average score (0–100)", height=380)
-        st.caption(f"Average score per {ui.md(segment)} value (the 8 largest) · {ui.md(ctx.caption)}")
+        # Colours outside the band palette, so no segment line reads as "red" or "green".
+        trend = pf.segment_score_over_time(scored, segment, max_values=len(charts.SERIES_COLORS))
+        st.line_chart(trend, x_label="Snapshot date", y_label="Average score (0–100)", height=380,
+                      color=list(charts.SERIES_COLORS[:len(trend.columns)]))
+        st.caption(f"Average score per {ui.md(segment)} value (the {len(charts.SERIES_COLORS)} largest) · "
+                   f"{ui.md(ctx.caption)}")
     else:
         ui.empty_state("This dataset has no segment columns.", "Mark segment columns on the Data page.",
                        page="pages/data.py")

@@ -46,8 +46,8 @@ def test_account_opens_on_the_red_account_with_most_arr_at_risk(at, sample):
     assert at.selectbox(key=PICKER).value == expected
     row = pf.account_snapshot(scored, expected, as_of)
     shown = metrics(at)
-    assert shown["Score"] == f"{row['score']:.0f}" and shown["Band"] == "Red"
-    assert shown["Profile"] == row["profile"] and shown["Grade"] == row["grade"]
+    assert shown["Score"] == f"{row['score']:.0f}" and shown["Band · grade"] == f"Red · {row['grade']}"
+    assert f"profile {row['profile']}" in at.caption[0].value
     assert at.subheader[0].value == ui.md(row["account_name"])
     titles = [json.loads(el.proto.spec)["layout"]["title"]["text"] for el in at.get("plotly_chart")]
     assert titles[:3] == ["Score history", "What makes up the score", "Raw values against thresholds"]
@@ -139,7 +139,7 @@ def test_override_is_stored_marked_on_the_score_and_removable(at, sample):
     assert not errors(at), errors(at)
     stored = ui.workspace().active_overrides()
     assert stored[["account_id", "score", "reason"]].values.tolist() == [[account, 85.0, "Renewal signed for 3 years"]]
-    assert metrics(at)["Score"] == f"{model_score:.0f} → 85 (override)"
+    assert metrics(at)["Score → override"] == f"{model_score:.0f} → 85"
     assert "Score overridden to **85**" in at.info[0].value
     history = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "Overridden" in [trace.get("name") for trace in history["data"]]

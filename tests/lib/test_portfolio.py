@@ -160,6 +160,7 @@ def test_override_marks_show_model_score_arrow_override(scored):
     marks = pf.override_marks(pf.at_date(out, D2)).tolist()
     assert marks == ["", "", "10 → 80 (override)", ""]
     assert pf.score_label(62.4, 80) == "62 → 80 (override)" and pf.score_label(62.4, np.nan) == "62"
+    assert pf.score_label(62.4, 80, suffix=False) == "62 → 80"
 
 
 def test_live_overrides_lists_unexpired_ones_newest_first():
@@ -282,3 +283,9 @@ def test_migration_summary_counts_worse_better_and_same(scored):
 
 def test_alerts_table_keeps_only_chosen_rules(scored):
     assert pf.alerts_table(scored, rules=["Turned red"])["rule"].tolist() == ["Turned red"]
+
+
+def test_band_summary_can_hide_an_empty_no_data_row(scored):
+    assert "no data" in pf.band_summary(scored, D2, hide_empty_no_data=True)["band"].tolist(), "D has no data"
+    without_d = scored.loc[scored["account_id"] != "D"]
+    assert pf.band_summary(without_d, D2, hide_empty_no_data=True)["band"].tolist() == ["red", "yellow", "green"]
