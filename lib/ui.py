@@ -120,7 +120,7 @@ def _pick(key: str, options: list[Any], default: Any) -> None:
     by setting `PENDING[key]`; a widget's own key cannot be written once it has rendered in this run. A
     stored value that is no longer an option (e.g. after a dataset switch) falls back to the default.
     """
-    pending = st.session_state.pop(PENDING[key], None)
+    pending = st.session_state.pop(PENDING[key], None) if key in PENDING else None
     if pending in options:
         st.session_state[key] = pending
     elif st.session_state.get(key) not in options:
@@ -147,9 +147,10 @@ def sidebar() -> Context | None:
         version = st.selectbox("Version", numbers, key=VERSION,
                                format_func=lambda v: f"v{v}" + (f" · {notes[v][:40]}" if notes.get(v) else ""))
         info = ws.dataset_info(name)
-        dates = pf.snapshot_dates(_dataset(name, info.updated_at).df)
+        # ISO strings, not Timestamps, as options: they compare and serialise the same everywhere.
+        dates = [f"{d:%Y-%m-%d}" for d in pf.snapshot_dates(_dataset(name, info.updated_at).df)]
         _pick(AS_OF, dates, dates[-1])
-        as_of = st.select_slider("Snapshot date", dates, key=AS_OF, format_func=lambda d: f"{d:%Y-%m-%d}")
+        as_of = pd.Timestamp(st.select_slider("Snapshot date", dates, key=AS_OF))
         filters = _filter_widgets(name, info)
     yaml_text = ws.load_model_text(model_name, version)
     return Context(dataset=info, model_name=model_name, model_version=version, model_yaml=yaml_text,
