@@ -12,6 +12,7 @@ from lib import portfolio as pf
 KEY = "account.selected"  # also set by the Overview and Trends tables to open an account here
 
 
+@st.fragment  # adding a note reruns this panel only, not the charts
 def notes_panel(account_id: str) -> None:
     st.subheader("CSM notes")
     with st.form("account.note_form", clear_on_submit=True):
@@ -28,6 +29,7 @@ def notes_panel(account_id: str) -> None:
                      column_config={"Note": st.column_config.TextColumn(width="large")})
 
 
+@st.fragment  # a rejected override reruns this panel only; a saved one reruns the page to show it everywhere
 def override_panel(account_id: str, today: date) -> None:
     st.subheader("Score override")
     st.caption("When the score misses something you know (a signed renewal, a known outage), set the score "
@@ -42,7 +44,7 @@ def override_panel(account_id: str, today: date) -> None:
         if st.form_submit_button("Set override", icon=":material/edit:") and ui.handled(
                 ws.set_override, account_id, score, reason, author, expires, what="The override was not set"):
             st.session_state["account.flash"] = "Override set: it shows wherever this account's score shows."
-            st.rerun()
+            st.rerun(scope="app")
     live = pf.live_overrides(ws.overrides(), account_id, today)
     if live.empty:
         st.caption("No override in force.")
@@ -53,7 +55,23 @@ def override_panel(account_id: str, today: date) -> None:
     if st.button("Remove override", icon=":material/delete:", key="account.remove"):
         ws.remove_override(pick)
         st.session_state["account.flash"] = "Override removed."
-        st.rerun()
+        st.rerun(scope="app")
+
+
+@st.fragment  # picking another peer segment redraws this panel only
+def peers_panel(account_id: str, row: pd.Series) -> None:
+    st.subheader("Among its peers")
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    segment = left.selectbox("Compare within", ctx.segments, key="account.segment",
+                             format_func=lambda s: s.replace("_", " ").capitalize())
+    peers = pf.segment_position(ctx.scored(filtered=False), account_id, row["snapshot_date"], segment)
+    percentile = pf.account_percentile(peers)
+    left.metric(f"Percentile within {segment}", "–" if percentile is None else f"{percentile:.0f}",
+                help="Share of peers at or below this account's score", border=True)
+    with right:
+        ui.plot(charts.peer_position(peers, cutoffs=(ctx.model.bands.red, ctx.model.bands.yellow),
+                                     segment_label=f"{segment} = {row[segment]}", subtitle=ctx.caption),
+                key="account.peers")
 
 
 ctx = ui.context()
@@ -117,18 +135,8 @@ st.dataframe(pf.metric_table(breakdown, specs, labels), hide_index=True, key="ac
                                                                     help="Contribution change since the previous "
                                                                          "snapshot")})
 
-st.subheader("Among its peers")
 if ctx.segments:
-    left, right = st.columns([1, 3], vertical_alignment="center")
-    segment = left.selectbox("Compare within", ctx.segments, key="account.segment",
-                             format_func=lambda s: s.replace("_", " ").capitalize())
-    peers = pf.segment_position(ctx.scored(filtered=False), account_id, row["snapshot_date"], segment)
-    percentile = pf.account_percentile(peers)
-    left.metric(f"Percentile within {segment}", "–" if percentile is None else f"{percentile:.0f}",
-                help="Share of peers at or below this account's score", border=True)
-    with right:
-        ui.plot(charts.peer_position(peers, cutoffs=cutoffs, segment_label=f"{segment} = {row[segment]}",
-                                     subtitle=ctx.caption), key="account.peers")
+    peers_panel(account_id, row)
 else:
     ui.empty_state("This dataset has no segment columns to compare within.", "Mark segments on the Data page.",
                    page="pages/data.py")

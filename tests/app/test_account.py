@@ -10,7 +10,6 @@ from lib import portfolio as pf
 from lib import ui
 from lib.model import parse_model
 from lib.scoring import score
-from lib.store import SAMPLE_DATASET, SAMPLE_MODEL
 from tests.app.conftest import errors, open_app
 
 PICKER = "account.selected"
@@ -23,10 +22,12 @@ def at():
 
 @pytest.fixture(scope="module")
 def sample(at) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """The sample scored the way the page sees it (default model, no filter) and the latest snapshot date."""
+    """The sample scored as the page sees it (its dataset and model version, no filter) and the latest date."""
     ws = ui.workspace()
-    data = ws.load_dataset(SAMPLE_DATASET)
-    model = parse_model(ws.load_model_text(SAMPLE_MODEL, 1))
+    # The selection the page shows (another test in this process may have saved a newer model version).
+    ctx = at.session_state["_ctx"]
+    data = ws.load_dataset(ctx.dataset.name)
+    model = parse_model(ctx.model_yaml)
     scored = pf.attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
     return scored, scored["snapshot_date"].max()
 
@@ -67,8 +68,8 @@ def test_picking_another_account_changes_score_breakdown_and_explanation(at, sam
     assert not errors(at), errors(at)
     row = pf.account_snapshot(scored, "ACC-00001", as_of)
     assert metrics(at)["Score"] == f"{row['score']:.0f}"
-    breakdown = pf.account_breakdown(scored, "ACC-00001", as_of, list(parse_model(
-        ui.workspace().load_model_text(SAMPLE_MODEL, 1)).metrics))
+    metrics_used = [c.removesuffix("_contribution") for c in scored.columns if c.endswith("_contribution")]
+    breakdown = pf.account_breakdown(scored, "ACC-00001", as_of, metrics_used)
     table = next(d.value for d in at.dataframe if "Scoring rule" in d.value.columns)
     assert table["Contribution"].sum() == pytest.approx(row["score"], abs=1e-6), "contributions sum to the score"
     assert table["Change"].sum() == pytest.approx(breakdown["contribution_change"].sum(), nan_ok=True)
@@ -120,12 +121,13 @@ def test_empty_note_shows_a_message(at):
     pytest.param(None, "renewal signed", "must be a number", id="no_score"),
 ])
 def test_bad_override_shows_a_message_and_stores_nothing(at, score_value, reason, message):
+    before = len(ui.workspace().overrides())
     at.number_input(key="account.override_score").set_value(score_value)
     at.text_input(key="account.override_reason").set_value(reason)
     submit(at, "Set override")
     assert not errors(at), errors(at)
     assert message in at.error[0].value
-    assert ui.workspace().overrides().empty
+    assert len(ui.workspace().overrides()) == before
 
 
 def test_override_is_stored_marked_on_the_score_and_removable(at, sample):
@@ -137,8 +139,8 @@ def test_override_is_stored_marked_on_the_score_and_removable(at, sample):
     at.text_input(key="account.override_author").set_value("Dana")
     submit(at, "Set override")
     assert not errors(at), errors(at)
-    stored = ui.workspace().active_overrides()
-    assert stored[["account_id", "score", "reason"]].values.tolist() == [[account, 85.0, "Renewal signed for 3 years"]]
+    stored = ui.workspace().active_overrides().query("account_id == @account")
+    assert stored[["score", "reason"]].values.tolist() == [[85.0, "Renewal signed for 3 years"]]
     assert metrics(at)["Score → override"] == f"{model_score:.0f} → 85"
     assert "Score overridden to **85**" in at.info[0].value
     history = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -147,5 +149,5 @@ def test_override_is_stored_marked_on_the_score_and_removable(at, sample):
     assert listed["Reason"].tolist() == ["Renewal signed for 3 years"]
 
     at.button(key="account.remove").click().run()
-    assert ui.workspace().overrides().empty
+    assert ui.workspace().overrides().query("account_id == @account").empty
     assert metrics(at)["Score"] == f"{model_score:.0f}"

@@ -12,7 +12,6 @@ from lib import portfolio as pf
 from lib import ui
 from lib.model import parse_model
 from lib.scoring import score
-from lib.store import SAMPLE_DATASET, SAMPLE_MODEL
 from tests.app.conftest import errors, open_app
 
 
@@ -23,10 +22,12 @@ def at():
 
 @pytest.fixture(scope="module")
 def sample(at) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
-    """The sample scored the way the page sees it (default model, no filter) and its snapshot dates."""
+    """The sample scored the way the page sees it (its dataset and model version, no filter) and its snapshot dates."""
     ws = ui.workspace()
-    data = ws.load_dataset(SAMPLE_DATASET)
-    model = parse_model(ws.load_model_text(SAMPLE_MODEL, 1))
+    # The selection the page shows (another test in this process may have saved a newer model version).
+    ctx = at.session_state["_ctx"]
+    data = ws.load_dataset(ctx.dataset.name)
+    model = parse_model(ctx.model_yaml)
     scored = pf.attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
     return scored, pf.snapshot_dates(scored)
 
