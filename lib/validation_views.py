@@ -13,19 +13,24 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from lib import analysis
 from lib.model import Model, check_columns, dump_model, parse_model
-from lib.portfolio import at_date
+from lib.portfolio import at_date, money, style_bands
 from lib.store import Workspace, WorkspaceError
+
+if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
+    from pandas.io.formats.style import Styler
 
 LABELS = analysis.LABELS  # ('healthy', 'struggling')
 CLEAR = "clear"
 LABEL_ACTIONS = (*LABELS, CLEAR)
 HORIZONS = (0, 30, 60, 90, 120, 180, 270, 365)  # days before the outcome, offered on the Validate page
+TOP_ROWS = 200  # account tables show this many rows at most: band-coloured tables cost ~0.3 s per 1,000 rows
 _NA = "–"
 Version = tuple[str, int]  # (model name, version number)
 
@@ -181,14 +186,18 @@ def metric_scores_by_label(view: CompareView, metric: str) -> pd.DataFrame:
     return view.long.loc[view.long["measure"] == metric, ["account_id", "label", "score"]].reset_index(drop=True)
 
 
-def misfit_table(misfits: pd.DataFrame) -> pd.DataFrame:
-    """Misfits for display (band capitalised so ``lib.portfolio.style_bands`` colours it); ids kept."""
-    columns = {"account_name": "Account", "account_id": "ID", "kind": "Misfit", "band": "Band", "score": "Score",
+MISFIT_KINDS = ("healthy but red", "struggling but green")
+
+
+def misfit_table(misfits: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """One kind of misfit (:data:`MISFIT_KINDS`) for display: band capitalised so ``lib.portfolio.style_bands``
+    colours it, ids kept for the click-through, the most surprising first."""
+    columns = {"account_name": "Account", "account_id": "ID", "band": "Band", "score": "Score",
                "reasons": "What put it there"}
     if misfits.empty:
         return pd.DataFrame(columns=list(columns.values()))
-    out = misfits.assign(band=misfits["band"].astype(str).str.capitalize(),
-                         kind=misfits["kind"].astype(str).str.capitalize())
+    rows = misfits.loc[misfits["kind"] == kind]
+    out = rows.assign(band=rows["band"].astype(str).str.capitalize())
     return out[list(columns)].rename(columns=columns).reset_index(drop=True)
 
 
@@ -216,10 +225,10 @@ def backtest_stats(bt: analysis.Backtest) -> list[Stat]:
         Stat("95% interval", interval, help="Bootstrap interval of the AUC: how much it could move with other "
              "accounts like these."),
         Stat("Outcomes", f"{bt.n_accounts:,}", help=f"{bt.n_churned:,} churned · {bt.n_renewed:,} renewed"),
-        Stat("Red churned", _pct(rate.get("red", np.nan)), help="Churn rate of accounts red at the scored snapshot"),
+        Stat("Red churned", _pct(rate.get("red", np.nan)),
+             help=f"Churn rate of accounts red at the scored snapshot (all accounts: {_pct(bt.churn_rate)})"),
         Stat("Green churned", _pct(rate.get("green", np.nan)),
-             help="Churn rate of accounts green at the scored snapshot"),
-        Stat("All accounts churned", _pct(bt.churn_rate)),
+             help=f"Churn rate of accounts green at the scored snapshot (all accounts: {_pct(bt.churn_rate)})"),
     ]
 
 
@@ -229,6 +238,12 @@ def band_table(bands: pd.DataFrame) -> pd.DataFrame:
         "band": "Band", "accounts": "Accounts", "churned": "Churned", "renewed": "Renewed",
         "churn_rate": "Churn rate", "arr": "ARR", "churned_arr": "Churned ARR"})
     return out.dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def style_band_table(table: pd.DataFrame, colors: Mapping[str, str]) -> Styler:
+    """:func:`band_table` with band-coloured cells and ARR as short money ('$24.5M')."""
+    money_columns = {c: money for c in ("ARR", "Churned ARR") if c in table.columns}
+    return style_bands(table, colors).format(money_columns, na_rep="–")
 
 
 def cohort(bt: analysis.Backtest, metric: str, basis: str = "value", bins: int = 10) -> pd.DataFrame:
@@ -250,9 +265,9 @@ def suggestion_stats(s: analysis.Suggestion) -> list[Stat]:
     """Held-back AUC of the current and the suggested model, and what it rests on."""
     delta = s.suggested_auc - s.base_auc
     return [
-        Stat(f"Held-back AUC — {s.base.name}", _auc(s.base_auc)),
+        Stat("Held-back AUC — current", _auc(s.base_auc), help=f"{s.base.name} on the held-back accounts"),
         Stat("Held-back AUC — suggested", _auc(s.suggested_auc),
-             None if np.isnan(delta) else f"{delta:+.3f}"),
+             None if np.isnan(delta) or abs(delta) < 5e-4 else f"{delta:+.3f}"),
         Stat("Held-back accounts", f"{len(s.test_accounts):,}",
              help=f"{s.n_test_churned:,} churned; the fit used the other {len(s.train_accounts):,} accounts only"),
         Stat("Suggested change", s.chosen.capitalize()),
@@ -260,19 +275,26 @@ def suggestion_stats(s: analysis.Suggestion) -> list[Stat]:
 
 
 def suggestion_table(s: analysis.Suggestion) -> pd.DataFrame:
-    """Per metric: scoring and effective weight now and suggested, whether it changed, and why."""
+    """Per metric, changed ones first: effective weight (%) and scoring now and suggested, and why."""
     t = s.thresholds.set_index("metric")
     w = s.weights.set_index("metric").reindex(t.index)
     changed = t["changed"].to_numpy(bool) | (w["new_weight"].round(1) != w["old_weight"].round(1)).to_numpy()
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "Metric": t["metric_label"].to_numpy(),
         "Changed": changed,
+        "Weight now": w["old_weight"].to_numpy(float),
+        "Weight suggested": w["new_weight"].to_numpy(float),
         "Scoring now": t["old"].to_numpy(),
-        "Suggested scoring": t["new"].to_numpy(),
-        "Weight now (%)": w["old_weight"].to_numpy(float),
-        "Suggested weight (%)": w["new_weight"].to_numpy(float),
+        "Scoring suggested": t["new"].to_numpy(),
         "What the outcomes say": t["reason"].to_numpy(),
     })
+    return out.sort_values("Changed", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def suggestion_weights(s: analysis.Suggestion) -> dict[str, dict[str, float]]:
+    """Effective weights (%) now and suggested, metric → weight, for a grouped weights chart."""
+    w = s.weights.set_index("metric")
+    return {"Now": w["old_weight"].to_dict(), "Suggested": w["new_weight"].to_dict()}
 
 
 def candidates_table(s: analysis.Suggestion) -> pd.DataFrame:
@@ -303,8 +325,9 @@ def odds_table(churn: analysis.ChurnModel) -> pd.DataFrame:
                          "What it means": c["meaning"]})
 
 
-def churn_table(scored: pd.DataFrame, as_of: object, churn: analysis.ChurnModel) -> pd.DataFrame:
-    """Accounts at ``as_of`` with score, band and churn probability, most likely to churn first; ids kept."""
+def churn_table(scored: pd.DataFrame, as_of: object, churn: analysis.ChurnModel, top: int = TOP_ROWS
+                ) -> pd.DataFrame:
+    """The ``top`` accounts at ``as_of`` most likely to churn, with score, band and churn probability; ids kept."""
     rows = at_date(scored, pd.Timestamp(as_of))
     p = churn.predict(rows) if len(rows) else pd.Series(dtype=float)
     out = pd.DataFrame({
@@ -312,7 +335,7 @@ def churn_table(scored: pd.DataFrame, as_of: object, churn: analysis.ChurnModel)
         "Score": rows["score"].to_numpy(float), "Band": rows["band"].astype(str).str.capitalize().to_numpy(),
         "Churn probability": p.to_numpy(float),
     })
-    return out.sort_values("Churn probability", ascending=False, kind="stable").reset_index(drop=True)
+    return out.sort_values("Churn probability", ascending=False, kind="stable").head(top).reset_index(drop=True)
 
 
 # --- Validate: model A vs B -----------------------------------------------------------------------------------
@@ -361,12 +384,14 @@ def comparison_stats(cmp: analysis.ModelComparison) -> list[Stat]:
         Stat("Accounts that change band", f"{cmp.flips.n_moved:,}", help=cmp.flips.caption),
         Stat("Backtest AUC — A", _auc(a), help=f"On {outcomes:,} accounts with outcomes" if outcomes
              else "No outcomes to backtest on"),
-        Stat("Backtest AUC — B", _auc(b), None if np.isnan(delta) else f"{delta:+.3f}"),
+        Stat("Backtest AUC — B", _auc(b), None if np.isnan(delta) or abs(delta) < 5e-4 else f"{delta:+.3f}"),
     ]
 
 
-def moved_table(moved: pd.DataFrame) -> pd.DataFrame:
-    """Accounts whose band changed from A to B, biggest score change first, with the contributions that moved."""
+def moved_table(moved: pd.DataFrame, top: int = TOP_ROWS) -> pd.DataFrame:
+    """The ``top`` accounts whose band changed from A to B (biggest score change first, as ``moved`` comes), with
+    the contributions that moved."""
+    moved = moved.head(top)
     return pd.DataFrame({
         "Account": moved["account_name"].to_numpy(), "ID": moved["account_id"].astype(str).to_numpy(),
         "ARR": pd.to_numeric(moved["arr"], errors="coerce").to_numpy(float),

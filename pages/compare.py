@@ -42,13 +42,21 @@ def label_editor(choices: pd.Series, labels: pd.Series) -> bool:
     return bool(done)
 
 
-def misfit_table(misfits: pd.DataFrame) -> None:
-    """Misfits with the metrics that put them there; selecting a row opens the account."""
-    table = vv.misfit_table(misfits)
-    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key="compare.misfits",
+def misfit_table(misfits: pd.DataFrame, kind: str) -> None:
+    """One kind of misfit with the metrics that put them there; selecting a row opens the account."""
+    table = vv.misfit_table(misfits, kind)
+    st.markdown(f"**{kind.capitalize()}** ({len(table)})")
+    if table.empty:
+        st.caption("None.")
+        return
+    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True,
+                         key=f"compare.misfits.{kind.split()[0]}",
                          on_select="rerun", selection_mode="single-row",
-                         column_config={"Score": st.column_config.NumberColumn(format="%.0f"),
-                                        "What put it there": st.column_config.TextColumn(width="large")})
+                         column_config={"Account": st.column_config.TextColumn(width="medium"),
+                                        "ID": st.column_config.TextColumn(width="small"),
+                                        "Band": st.column_config.TextColumn(width="small"),
+                                        "Score": st.column_config.NumberColumn(format="%.0f", width="small"),
+                                        "What put it there": st.column_config.TextColumn(width=560)})
     if event.selection.rows:
         st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
         st.switch_page(ACCOUNT_PAGE)
@@ -76,7 +84,7 @@ if view.empty:
                    "Segment filters in the sidebar may also hide the labelled accounts.", page="pages/data.py")
     st.stop()
 
-for column, stat in zip(st.columns(5), vv.compare_stats(view), strict=True):
+for column, stat in zip(st.columns([1.45, 1, 1.15, 1, 1.1]), vv.compare_stats(view), strict=True):
     column.metric(stat.label, stat.value, stat.delta, help=stat.help, border=True)
 st.caption(ui.md(view.separation.caption))
 
@@ -85,7 +93,7 @@ left, right = st.columns(2)
 with left:
     ui.plot(charts.roc_curve(view.table["score"], view.table["label"] == "healthy", auc=view.separation.auc,
                              positive_name="healthy", negative_name="struggling",
-                             title="How well the score separates them", subtitle=ctx.caption), key="compare.roc")
+                             title="How well the score separates them"), key="compare.roc")
 with right:
     ui.plot(charts.distribution_by_label(view.table, cutoffs=cutoffs, subtitle=ctx.caption),
             key="compare.score_distribution")
@@ -94,14 +102,14 @@ st.subheader("Which metrics separate best")
 labels_by_metric = pf.metric_labels(ctx.model)
 left, right = st.columns(2)
 with left:
-    ui.plot(charts.metric_separation(view.metrics, labels=labels_by_metric, subtitle=ctx.caption),
+    ui.plot(charts.metric_separation(view.metrics, labels=labels_by_metric, title="Each metric on its own"),
             key="compare.metric_separation")
 with right:
     metric = st.selectbox("Metric", list(view.metrics["metric"]), format_func=labels_by_metric.get,
                           key="compare.metric", help="Listed best-separating first")
     ui.plot(charts.distribution_by_label(vv.metric_scores_by_label(view, metric), x_title="Metric score (0–100)",
-                                         title=f"{labels_by_metric[metric]}: healthy vs struggling",
-                                         subtitle=ctx.caption), key="compare.metric_distribution")
+                                         title=labels_by_metric[metric], subtitle="Metric score by known health"),
+            key="compare.metric_distribution")
 st.dataframe(vv.metric_table(view.metrics), hide_index=True, key="compare.metric_table",
              column_config={"AUC": st.column_config.NumberColumn(format="%.2f", help="0.5 = chance, 1 = perfect"),
                             "Verdict": st.column_config.TextColumn(width="large")})
@@ -112,4 +120,5 @@ if view.misfits.empty:
 else:
     st.caption("Healthy accounts the model puts in red and struggling ones it puts in green, with the metrics that "
                "cost (or gave) them most points. Select a row to open the account.")
-    misfit_table(view.misfits)
+    for kind in vv.MISFIT_KINDS:
+        misfit_table(view.misfits, kind)

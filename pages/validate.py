@@ -12,7 +12,6 @@ from lib.model import parse_model
 SECTIONS = ("Backtest", "Metric cohorts", "Suggest", "Churn probability", "Model A vs B")
 SUGGESTED, FLASH = "validate.suggested", "validate.flash"
 PERCENT = st.column_config.NumberColumn(format="percent")
-MONEY = st.column_config.NumberColumn(format="dollar")
 
 
 @st.cache_resource(max_entries=8, show_spinner="Backtesting…")
@@ -57,7 +56,7 @@ def open_account(table: pd.DataFrame, key: str, **config: object) -> None:
 def backtest_section(bt: analysis.Backtest) -> None:
     left, right = st.columns(2)
     with left:
-        ui.plot(charts.roc_curve(bt.accounts["score"], ~bt.accounts["churned"], auc=bt.auc,
+        ui.plot(charts.roc_curve(bt.accounts["score"], ~bt.accounts["churned"], auc=bt.auc, title="Score vs outcome",
                                  interval=(bt.auc_low, bt.auc_high), subtitle=subtitle), key="validate.roc")
     with right:
         ui.plot(charts.churn_by_band(bt.bands, subtitle=subtitle), key="validate.churn_by_band")
@@ -66,8 +65,8 @@ def backtest_section(bt: analysis.Backtest) -> None:
         ui.plot(charts.lift_by_decile(bt.lift, subtitle=subtitle), key="validate.lift")
     with right:
         st.markdown("**Churn and ARR by band** at the scored snapshot")
-        st.dataframe(pf.style_bands(vv.band_table(bt.bands), charts.BAND_COLORS), hide_index=True,
-                     key="validate.bands", column_config={"Churn rate": PERCENT, "ARR": MONEY, "Churned ARR": MONEY})
+        st.dataframe(vv.style_band_table(vv.band_table(bt.bands), charts.BAND_COLORS), hide_index=True,
+                     key="validate.bands", column_config={"Churn rate": PERCENT})
 
 
 def cohorts_section(bt: analysis.Backtest) -> None:
@@ -87,8 +86,7 @@ def suggest_section(horizon: int) -> None:
                "logistic regression) from 70% of the accounts with outcomes, then measures the AUC on the other "
                "30%, which the fit never saw. It uses every account: segment filters do not apply.")
     key = (ctx.dataset.name, str(ctx.dataset.updated_at), ctx.model_name, ctx.model_version, horizon)
-    if st.button("Suggest thresholds and weights", key="validate.suggest", icon=":material/auto_fix_high:",
-                 type="primary"):
+    if st.button("Suggest thresholds and weights", key="validate.suggest", icon=":material/auto_fix_high:"):
         st.session_state[SUGGESTED] = key
     if st.session_state.get(SUGGESTED) != key:
         return
@@ -100,24 +98,37 @@ def suggest_section(horizon: int) -> None:
     st.info(ui.md(s.caption), icon=":material/lightbulb:")
     for warning in s.warnings:
         st.warning(ui.md(warning), icon=":material/warning:")
-    st.dataframe(vv.suggestion_table(s), hide_index=True, key="validate.suggestion",
-                 column_config={"Weight now (%)": st.column_config.NumberColumn(format="%.1f"),
-                                "Suggested weight (%)": st.column_config.NumberColumn(format="%.1f"),
-                                "What the outcomes say": st.column_config.TextColumn(width="large")})
-    with st.expander("Every candidate tried"):
+    left, right = st.columns([3, 2])
+    with left:
+        ui.plot(charts.weights_bar(vv.suggestion_weights(s), labels=pf.metric_labels(ctx.model),
+                                   title="Weights now and suggested"), key="validate.suggested_weights")
+    with right:
+        st.markdown("**Every candidate tried** — the one best on the training accounts is suggested")
         st.dataframe(vv.candidates_table(s), hide_index=True, key="validate.candidates",
                      column_config={c: st.column_config.NumberColumn(format="%.3f")
                                     for c in ("Training AUC", "Held-back AUC")})
-    note = st.text_input("Version note", value=vv.adopt_note(s, horizon), key="validate.adopt_note")
-    if st.button(f"Adopt as a new version of {ctx.model_name}", key="validate.adopt", icon=":material/done_all:",
-                 disabled=s.chosen == "unchanged", help="Saves the suggested model as a new version and selects it"):
-        version = ui.handled(ui.workspace().save_model, ctx.model_name, vv.adopted_yaml(s, ctx.model_name), note,
-                             what="Not adopted")
-        if version is not None:
-            st.session_state[ui.PENDING[ui.MODEL]], st.session_state[ui.PENDING[ui.VERSION]] = ctx.model_name, version
-            st.session_state[FLASH] = (f"Adopted as {ctx.model_name} v{version}, now selected. Compare it with "
-                                       f"v{ctx.model_version} under Model A vs B.")
-            st.rerun()
+        note = st.text_input("Version note", value=vv.adopt_note(s, horizon), key="validate.adopt_note")
+        if st.button(f"Adopt as a new version of {ctx.model_name}", key="validate.adopt", type="primary",
+                     icon=":material/done_all:", disabled=s.chosen == "unchanged",
+                     help="Saves the suggested model as a new version and selects it"):
+            adopt(s, note)
+    weight = st.column_config.NumberColumn(format="%.0f%%", width="small")
+    st.dataframe(vv.suggestion_table(s), hide_index=True, key="validate.suggestion",
+                 column_config={"Metric": st.column_config.TextColumn(width="medium"),
+                                "Changed": st.column_config.CheckboxColumn(width="small"),
+                                "Weight now": weight, "Weight suggested": weight,
+                                "What the outcomes say": st.column_config.TextColumn(width="large")})
+
+
+def adopt(s: analysis.Suggestion, note: str) -> None:
+    """Save the suggestion as a new version of the selected model and have the sidebar select it."""
+    version = ui.handled(ui.workspace().save_model, ctx.model_name, vv.adopted_yaml(s, ctx.model_name), note,
+                         what="Not adopted")
+    if version is not None:
+        st.session_state[ui.PENDING[ui.MODEL]], st.session_state[ui.PENDING[ui.VERSION]] = ctx.model_name, version
+        st.session_state[FLASH] = (f"Adopted as {ctx.model_name} v{version}, now selected. Compare it with "
+                                   f"v{ctx.model_version} under Model A vs B.")
+        st.rerun()
 
 
 def churn_section(bt: analysis.Backtest, horizon: int) -> None:
@@ -126,17 +137,17 @@ def churn_section(bt: analysis.Backtest, horizon: int) -> None:
     if churn is None:
         return
     st.info(ui.md(churn.caption) + " A reference beside the rule score, not a replacement.", icon=":material/info:")
-    left, right = st.columns([2, 3])
-    with left:
-        st.markdown("**Odds ratio per metric** (logistic regression on the metric scores)")
-        st.dataframe(vv.odds_table(churn), hide_index=True, key="validate.odds",
-                     column_config={"Odds ratio per +10 points": st.column_config.NumberColumn(format="%.2f×")})
-    with right:
-        st.markdown(f"**Accounts at {ctx.as_of:%Y-%m-%d}**, most likely to churn first. Select one to open it.")
-        open_account(vv.churn_table(scored, ctx.as_of, churn), "validate.churn_accounts",
-                     Score=st.column_config.NumberColumn(format="%.0f"),
-                     **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0,
-                                                                             max_value=1)})
+    st.markdown("**Odds ratio per metric** — a logistic regression of churn on the metric scores; below 1, more "
+                "points mean less churn")
+    st.dataframe(vv.odds_table(churn), hide_index=True, key="validate.odds",
+                 column_config={"Odds ratio per +10 points": st.column_config.NumberColumn(format="%.2f"),
+                                "What it means": st.column_config.TextColumn(width="large")})
+    table = vv.churn_table(scored, ctx.as_of, churn)
+    st.markdown(f"**The {len(table):,} accounts most likely to churn** at {ctx.as_of:%Y-%m-%d}, by the logistic "
+                "regression. Select one to open it.")
+    open_account(table, "validate.churn_accounts",
+                 Score=st.column_config.NumberColumn(format="%.0f"),
+                 **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
 
 
 def a_vs_b_section(horizon: int) -> None:
@@ -159,14 +170,18 @@ def a_vs_b_section(horizon: int) -> None:
         return
     stats(vv.comparison_stats(cmp))
     st.caption(ui.md(cmp.caption))
-    left, right = st.columns([2, 3])
+    left, right = st.columns(2)
     with left:
         ui.plot(charts.band_flip_matrix(cmp.flips.counts, cmp.flips.arr, from_label=vv.version_label(a),
-                                        to_label=vv.version_label(b), title="Band under A × band under B",
-                                        subtitle=f"{ctx.as_of:%Y-%m-%d}"), key="validate.flips")
+                                        to_label=vv.version_label(b), title="Band under A × band under B"),
+                key="validate.flips")
     with right:
-        st.markdown("**Accounts that change band** and the contributions that moved most. Select one to open it.")
-        open_account(vv.moved_table(cmp.moved), "validate.moved", ARR=MONEY,
+        if cmp.moved.empty:
+            st.success("No account changes band between A and B.", icon=":material/check_circle:")
+            return
+        st.markdown(f"**Accounts that change band** (the {min(len(cmp.moved), vv.TOP_ROWS):,} biggest moves) and the "
+                    "contributions that moved most. Select one to open it.")
+        open_account(vv.moved_table(cmp.moved), "validate.moved",
                      **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
                      Change=st.column_config.NumberColumn(format="%+.1f"),
                      Why=st.column_config.TextColumn(width="large"))
@@ -188,7 +203,7 @@ if bt is None:
                    "Map an outcome column when you upload the file on the Data page, or pick a shorter horizon.",
                    page="pages/data.py")
     st.stop()
-subtitle = f"{ctx.caption} · scored {horizon} days before the outcome"
+subtitle = f"Scored {horizon} days before the outcome"
 stats(vv.backtest_stats(bt))
 st.caption(ui.md(bt.caption))
 for warning in bt.warnings:

@@ -116,7 +116,7 @@ def test_compare_view_without_labels_is_empty(scored, model):
     view = vv.compare_view(scored, model, pd.Series(dtype=object))
     assert view.empty and np.isnan(view.separation.auc)
     assert {s.label: s.value for s in vv.compare_stats(view)}["Healthy vs struggling (AUC)"] == "–"
-    assert vv.misfit_table(view.misfits).empty and vv.metric_table(view.metrics).empty
+    assert vv.misfit_table(view.misfits, "healthy but red").empty and vv.metric_table(view.metrics).empty
     assert vv.metric_scores_by_label(view, "nps").empty
 
 
@@ -127,13 +127,14 @@ def test_metric_scores_by_label_hold_one_score_per_labelled_account(scored, mode
     np.testing.assert_array_equal(nps["score"].to_numpy(float), view.table["nps_score"].to_numpy(float))
 
 
-def test_misfit_table_names_misfits_in_words_with_ids_for_click_through():
-    misfits = pd.DataFrame({"account_id": ["x"], "account_name": ["<b>X</b>"], "label": ["healthy"],
-                            "band": ["red"], "score": [12.0], "kind": ["healthy but red"],
-                            "reasons": ["NPS 0/100 (−20.0 pts)"]})
-    table = vv.misfit_table(misfits)
-    assert table.columns.tolist() == ["Account", "ID", "Misfit", "Band", "Score", "What put it there"]
-    assert table.iloc[0].tolist() == ["<b>X</b>", "x", "Healthy but red", "Red", 12.0, "NPS 0/100 (−20.0 pts)"]
+def test_misfit_table_shows_one_kind_with_ids_for_click_through():
+    misfits = pd.DataFrame({"account_id": ["x", "y"], "account_name": ["<b>X</b>", "Y"],
+                            "label": ["healthy", "struggling"], "band": ["red", "green"], "score": [12.0, 90.0],
+                            "kind": list(vv.MISFIT_KINDS), "reasons": ["NPS 0/100 (−20.0 pts)", "NPS 100/100"]})
+    table = vv.misfit_table(misfits, "healthy but red")
+    assert table.columns.tolist() == ["Account", "ID", "Band", "Score", "What put it there"]
+    assert table.values.tolist() == [["<b>X</b>", "x", "Red", 12.0, "NPS 0/100 (−20.0 pts)"]]
+    assert vv.misfit_table(misfits, "struggling but green")["ID"].tolist() == ["y"]
 
 
 def test_hand_label_table_is_newest_first_with_names():
@@ -155,14 +156,18 @@ def test_backtest_stats_show_auc_interval_outcomes_and_band_churn(bt):
     assert f"{bt.n_churned:,} churned" in stats["Outcomes"].help
     rate = bt.bands.set_index("band")["churn_rate"]
     assert stats["Red churned"].value == f"{rate['red']:.1%}"
+    assert f"all accounts: {bt.churn_rate:.1%}" in stats["Green churned"].help
 
 
 def test_band_table_drops_arr_columns_when_there_is_no_arr():
     bands = analysis.churn_by_band(["red", "green"], [True, False])
     assert vv.band_table(bands).columns.tolist() == ["Band", "Accounts", "Churned", "Renewed", "Churn rate"]
     with_arr = analysis.churn_by_band(["red", "green"], [True, False], arr=[10.0, 20.0])
-    table = vv.band_table(with_arr).set_index("Band")
-    assert table.loc[["Red", "Green"], ["ARR", "Churned ARR"]].values.tolist() == [[10.0, 10.0], [20.0, 0.0]]
+    table = vv.band_table(with_arr)
+    assert table.set_index("Band").loc[["Red", "Green"], ["ARR", "Churned ARR"]].values.tolist() == [
+        [10.0, 10.0], [20.0, 0.0]]
+    html = vv.style_band_table(table.assign(ARR=[24_500_000.0, np.nan, 20.0]), {"red": "#D55E00"}).to_html()
+    assert "$24.5M" in html and "$10" in html and "background-color: #D55E00" in html
 
 
 @pytest.mark.parametrize("basis", ["value", "score"])
@@ -187,8 +192,11 @@ def suggestion(portfolio, model) -> analysis.Suggestion:
 def test_suggestion_table_is_a_per_metric_diff_with_reasons(suggestion, model):
     table = vv.suggestion_table(suggestion)
     assert len(table) == len(model.metrics)
-    assert table["Weight now (%)"].sum() == pytest.approx(100)
-    assert table["Suggested weight (%)"].sum() == pytest.approx(100)
+    assert table["Weight now"].sum() == pytest.approx(100)
+    assert table["Weight suggested"].sum() == pytest.approx(100)
+    assert table["Changed"].is_monotonic_decreasing  # changed metrics first
+    weights = vv.suggestion_weights(suggestion)
+    assert set(weights) == {"Now", "Suggested"} and sum(weights["Suggested"].values()) == pytest.approx(100)
     changed_keys = {c.key.split(".")[1] for c in suggestion.changes if c.key.startswith("metrics.")}
     labels = {c: (m.label or c) for c, m in model.metrics.items()}
     assert set(table.loc[table["Changed"], "Metric"]) >= {labels[c] for c in changed_keys if c in labels}
@@ -198,7 +206,7 @@ def test_suggestion_table_is_a_per_metric_diff_with_reasons(suggestion, model):
 def test_suggestion_stats_and_candidates_carry_the_held_back_evidence(suggestion):
     stats = {s.label: s for s in vv.suggestion_stats(suggestion)}
     assert stats["Held-back AUC — suggested"].value == f"{suggestion.suggested_auc:.2f}"
-    assert stats[f"Held-back AUC — {suggestion.base.name}"].value == f"{suggestion.base_auc:.2f}"
+    assert stats["Held-back AUC — current"].value == f"{suggestion.base_auc:.2f}"
     assert stats["Held-back accounts"].value == f"{len(suggestion.test_accounts):,}"
     candidates = vv.candidates_table(suggestion)
     assert candidates["Suggested"].sum() == 1 and len(candidates) == len(suggestion.candidates)
@@ -214,10 +222,11 @@ def test_adopted_yaml_is_the_suggested_model_under_the_adopting_name(suggestion)
 def test_churn_table_lists_accounts_at_the_date_most_likely_to_churn_first(bt, model, scored):
     churn = analysis.fit_churn_model(bt, model)
     as_of = scored["snapshot_date"].max()
-    table = vv.churn_table(scored, as_of, churn)
+    table = vv.churn_table(scored, as_of, churn, top=10_000)
     assert len(table) == (scored["snapshot_date"] == as_of).sum()
     p = table["Churn probability"]
     assert p.between(0, 1).all() and p.is_monotonic_decreasing
+    assert vv.churn_table(scored, as_of, churn, top=5)["ID"].tolist() == table["ID"].head(5).tolist()
     assert vv.odds_table(churn)["Metric"].tolist() == churn.coefficients["metric_label"].tolist()
 
 
@@ -260,7 +269,7 @@ def test_comparing_a_model_with_itself_shows_zero_moves(scored, model):
     stats = {s.label: s for s in vv.comparison_stats(cmp)}
     assert stats["Accounts that change band"].value == "0"
     assert stats["Backtest AUC — A"].value == stats["Backtest AUC — B"].value
-    assert stats["Backtest AUC — B"].delta == "+0.000"
+    assert stats["Backtest AUC — B"].delta is None  # no "+0.000" arrow when nothing changed
     assert vv.moved_table(cmp.moved).empty
 
 
