@@ -35,7 +35,7 @@ def override_panel(account_id: str, today: date) -> None:
     st.caption("When the score misses something you know (a signed renewal, a known outage), set the score "
                "people should see until a date. The model's score is kept and shown beside it.")
     with st.form("account.override_form"):
-        score = st.number_input("Score (0–100)", value=None, step=1.0, placeholder="e.g. 80",
+        score = st.number_input("Score (0–100)", value=None, step=1.0, format="%.0f", placeholder="e.g. 80",
                                 key="account.override_score")
         reason = st.text_input("Reason (required)", key="account.override_reason")
         expires = st.date_input("Expires on", value=today + timedelta(days=90), min_value=today,
@@ -44,6 +44,8 @@ def override_panel(account_id: str, today: date) -> None:
         if st.form_submit_button("Set override", icon=":material/edit:") and ui.handled(
                 ws.set_override, account_id, score, reason, author, expires, what="The override was not set"):
             st.session_state["account.flash"] = "Override set: it shows wherever this account's score shows."
+            for key in ("account.override_score", "account.override_reason"):  # an empty form for the next one
+                del st.session_state[key]
             st.rerun(scope="app")
     live = pf.live_overrides(ws.overrides(), account_id, today)
     if live.empty:

@@ -142,6 +142,7 @@ def test_override_is_stored_marked_on_the_score_and_removable(at, sample):
     stored = ui.workspace().active_overrides().query("account_id == @account")
     assert stored[["score", "reason"]].values.tolist() == [[85.0, "Renewal signed for 3 years"]]
     assert metrics(at)["Score → override"] == f"{model_score:.0f} → 85"
+    assert at.number_input(key="account.override_score").value is None, "the form is empty for the next one"
     assert "Score overridden to **85**" in at.info[0].value
     history = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "Overridden" in [trace.get("name") for trace in history["data"]]
