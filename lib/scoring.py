@@ -132,13 +132,16 @@ def _peer_partition(within: tuple[str, ...], seg_alias: dict[str, str]) -> str:
     return ", ".join(["hs_snapshot_date", *(seg_alias[c] for c in within)])
 
 
-def compile_sql(model: Model, source: str = '"portfolio"') -> str:
+def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True) -> str:
     """Compile a model to ONE DuckDB SQL query over ``source``.
 
     Args:
         model: a validated model.
         source: FROM-able SQL text: a quoted table name, ``read_parquet('…')`` or a registered view.
             It must have ``account_id``, ``snapshot_date`` and the model's metric and segment columns.
+        ordered: end with ``ORDER BY account_id, snapshot_date``. Leave it on except when writing the
+            result somewhere order does not matter (``COPY … TO`` a Parquet file, a warehouse table): the
+            final sort of every output column is the single most expensive step on big inputs.
 
     Returns:
         The query; its result has the columns described in :func:`score`, ordered by account_id and date.
@@ -147,9 +150,11 @@ def compile_sql(model: Model, source: str = '"portfolio"') -> str:
     seg_alias = {c: f"hs_g{j}" for j, c in enumerate(plan.segments)}
 
     # 1. Project the source onto internal names: user column names appear only here, quoted.
-    src = [f"CAST({quote_ident('account_id')} AS VARCHAR) AS hs_account_id",
-           f"CAST({quote_ident('snapshot_date')} AS TIMESTAMP) AS hs_snapshot_date"]
-    src += [f"CAST({quote_ident(c)} AS VARCHAR) AS {a}" for c, a in seg_alias.items()]
+    # Keys stay as the source typed them: windows partitioned by a computed expression (even a cast) lose
+    # the column statistics DuckDB uses to size its partitions, and then run out of memory on big inputs.
+    # Text conversion happens where values are compared or output.
+    src = [f"{quote_ident('account_id')} AS hs_account_id", f"{quote_ident('snapshot_date')} AS hs_snapshot_date"]
+    src += [f"{quote_ident(c)} AS {a}" for c, a in seg_alias.items()]
     for i, m in enumerate(plan.metrics):
         col = quote_ident(m.name)
         if any(_needs_numeric(v) for v in m.variants):
@@ -161,7 +166,7 @@ def compile_sql(model: Model, source: str = '"portfolio"') -> str:
     # 2. Profile (first match wins) and peer-group windows (percent ranks, ratios to the peer mean).
     prof_cases = []
     for k, when in enumerate(plan.whens):
-        conds = " AND ".join(f"{seg_alias[c]} IN ({', '.join(quote_literal(v) for v in vals)})"
+        conds = " AND ".join(f"CAST({seg_alias[c]} AS VARCHAR) IN ({', '.join(quote_literal(v) for v in vals)})"
                              for c, vals in when.items())
         prof_cases.append(f"WHEN {conds} THEN {k}")
     profile_idx = (f"CASE {' '.join(prof_cases)} ELSE {len(plan.whens)} END" if prof_cases else "0")
@@ -170,10 +175,14 @@ def compile_sql(model: Model, source: str = '"portfolio"') -> str:
         v = f"hs_v{i}"
         for k, spec in enumerate(m.variants):
             if isinstance(spec, Percentile):
-                part = _peer_partition(spec.within, seg_alias)
-                n = f"COUNT({v}) OVER (PARTITION BY {part})"
-                rank = (f"RANK() OVER (PARTITION BY {part}, {v} IS NULL "
-                        f"ORDER BY {v}{' DESC' if spec.lower_is_better else ''})")
+                # One partitioning and order for both windows, so the engine sorts the rows once. Rows
+                # without a value sort after all values in every dialect (the IS NULL key), so they do not
+                # shift anyone's rank; COUNT skips them. (Partitioning by IS NULL would cost memory.)
+                order = f"{v} DESC" if spec.lower_is_better else f"{v} NULLS FIRST"
+                peers = _peer_partition(spec.within, seg_alias)
+                over = f"PARTITION BY {peers} ORDER BY {v} IS NULL NULLS FIRST, {order}"
+                n = f"COUNT({v}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+                rank = f"RANK() OVER ({over})"
                 win.append(f"CASE WHEN {v} IS NULL THEN NULL WHEN {n} = 1 THEN {_dbl(50)} "
                            f"ELSE 100 * CAST({rank} - 1 AS DOUBLE) / CAST({n} - 1 AS DOUBLE) END AS hs_s{i}_{k}")
             elif isinstance(spec, VsAverage):
@@ -237,39 +246,49 @@ def compile_sql(model: Model, source: str = '"portfolio"') -> str:
         grade = f"CASE WHEN hs_score IS NULL THEN NULL {gw} ELSE {quote_literal(LOWEST_GRADE)} END"
     else:
         grade = "CAST(NULL AS VARCHAR)"
-    # Dates are never NULL; NULLS FIRST (BigQuery's default) keeps sqlglot from warning it cannot say NULLS LAST.
-    history = "PARTITION BY hs_account_id ORDER BY hs_snapshot_date NULLS FIRST"
-    hist = [f"{band_of('hs_score')} AS hs_band", f"{grade} AS hs_grade",
-            f"LAG(hs_score) OVER ({history}) AS hs_prev"]
-    alert_parts = []
+    # Previous snapshots of the same account come from one ordered pass with an account check, not from
+    # PARTITION BY account: DuckDB buffers ~0.5 GB per thread for a window over a million partitions, while
+    # an ordered pass spills to disk. NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain.
+    history = "ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
+    depth = max([1, *(a.within for a in model.alerts if a.drop is not None)])
+    hist = [f"{band_of('hs_score')} AS hs_band", f"{grade} AS hs_grade"]
+    hist += [f"CASE WHEN LAG(hs_account_id, {k}) OVER ({history}) = hs_account_id "
+             f"THEN LAG(hs_score, {k}) OVER ({history}) END AS hs_l{k}" for k in range(1, depth + 1)]
+    peaks, alert_parts = [], []
     for k, a in enumerate(model.alerts):
         if a.to_band is not None:
-            cond = (f"hs_band = {quote_literal(a.to_band)} AND hs_prev IS NOT NULL "
-                    f"AND {band_of('hs_prev')} <> {quote_literal(a.to_band)}")
+            cond = (f"hs_band = {quote_literal(a.to_band)} AND hs_l1 IS NOT NULL "
+                    f"AND {band_of('hs_l1')} <> {quote_literal(a.to_band)}")
         else:
-            hist.append(f"MAX(hs_score) OVER ({history} ROWS BETWEEN {a.within} PRECEDING AND 1 PRECEDING) "
-                        f"AS hs_max{k}")
-            cond = f"ROUND(hs_max{k} - hs_score, {SCORE_DECIMALS}) >= {_dbl(a.drop)}"
+            # Highest earlier score ignoring missing ones, portably: GREATEST returns NULL on any NULL in
+            # some dialects, so each missing value is replaced by one that is present.
+            lags = [f"hs_l{j}" for j in range(1, a.within + 1)]
+            peaks.append(f"COALESCE({', '.join(lags)}) AS hs_any{k}")
+            peak = f"GREATEST({', '.join(f'COALESCE({lag}, hs_any{k})' for lag in lags)})"
+            cond = f"ROUND({peak} - hs_score, {SCORE_DECIMALS}) >= {_dbl(a.drop)}"
         alert_parts.append(f"COALESCE(CASE WHEN {cond} THEN {quote_literal('; ' + a.name)} END, '')")
     alerts = f"SUBSTR({' || '.join(alert_parts)}, 3)" if alert_parts else "''"
     profile_name = _case_by_profile([quote_literal(n) for n in plan.profile_names])
 
     out = [
-        f"hs_account_id AS {quote_ident('account_id')}",
-        f"hs_snapshot_date AS {quote_ident('snapshot_date')}",
+        f"CAST(hs_account_id AS VARCHAR) AS {quote_ident('account_id')}",
+        f"CAST(hs_snapshot_date AS TIMESTAMP) AS {quote_ident('snapshot_date')}",
         f"{profile_name} AS {quote_ident('profile')}",
         f"hs_score AS {quote_ident('score')}",
         f"hs_band AS {quote_ident('band')}",
         f"hs_grade AS {quote_ident('grade')}",
-        f"ROUND(hs_score - hs_prev, {SCORE_DECIMALS}) AS {quote_ident('change')}",
-        f"ROW_NUMBER() OVER (PARTITION BY hs_snapshot_date, hs_band ORDER BY hs_score, hs_account_id) "
-        f"AS {quote_ident('rank_in_band')}",
+        f"ROUND(hs_score - hs_l1, {SCORE_DECIMALS}) AS {quote_ident('change')}",
+        "ROW_NUMBER() OVER (PARTITION BY hs_snapshot_date, hs_band "
+        f"ORDER BY hs_score, CAST(hs_account_id AS VARCHAR)) AS {quote_ident('rank_in_band')}",
         f"{alerts} AS {quote_ident('alerts')}",
     ]
     for i, m in enumerate(plan.metrics):
         out += [f"hs_s{i} AS {quote_ident(m.name + '_score')}",
                 f"hs_e{i} AS {quote_ident(m.name + '_weight')}",
                 f"hs_e{i} * COALESCE(hs_s{i}, 0) AS {quote_ident(m.name + '_contribution')}"]
+
+    kept = ["hs_account_id", "hs_snapshot_date", "hs_p",
+            *(f"hs_{x}{i}" for i in range(len(plan.metrics)) for x in ("s", "e"))]
 
     def sel(cols: list[str]) -> str:
         return ",\n    ".join(["*", *cols])
@@ -282,9 +301,13 @@ def compile_sql(model: Model, source: str = '"portfolio"') -> str:
         "hs_grp AS (\n  SELECT\n    " + sel(eff) + "\n  FROM hs_pick\n),\n"
         "hs_tot AS (\n  SELECT\n    " + sel([f"({total}) AS hs_gt"]) + "\n  FROM hs_grp\n),\n"
         "hs_eff AS (\n  SELECT\n    " + sel(weights) + "\n  FROM hs_tot\n),\n"
-        "hs_scored AS (\n  SELECT\n    " + sel([f"{score_expr} AS hs_score"]) + "\n  FROM hs_eff\n),\n"
-        "hs_hist AS (\n  SELECT\n    " + sel(hist) + "\n  FROM hs_scored\n)\n"
-        "SELECT\n  " + ",\n  ".join(out) + "\nFROM hs_hist\nORDER BY hs_account_id, hs_snapshot_date"
+        # Only what the history windows and the output need: windows materialise every column they carry.
+        "hs_scored AS (\n  SELECT\n    " + ",\n    ".join([*kept, f"{score_expr} AS hs_score"])
+        + "\n  FROM hs_eff\n),\n"
+        "hs_hist AS (\n  SELECT\n    " + sel(hist) + "\n  FROM hs_scored\n),\n"
+        "hs_peaks AS (\n  SELECT\n    " + sel(peaks) + "\n  FROM hs_hist\n)\n"
+        "SELECT\n  " + ",\n  ".join(out) + "\nFROM hs_peaks"
+        + ("\nORDER BY CAST(hs_account_id AS VARCHAR), hs_snapshot_date" if ordered else "")
     )
 
 
