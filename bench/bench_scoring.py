@@ -41,6 +41,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads (less sensitive than wall time to a busy shared machine)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(fn, runs: int) -> tuple[float, list[float]]:  # noqa: ANN001 - any zero-argument callable
     """Median and all wall times of ``runs`` calls of ``fn``."""
     times = []
@@ -198,7 +204,7 @@ def live_worker(args: argparse.Namespace) -> dict:
         "ratio_vs_reference": move_median / ref_median, "counts_agree_with_reference": agree,
         "rescore_full_median_s": rescore_median, "duckdb_score_median_s": duckdb_median,
         "pandas_apply_extrapolated_s": apply_seconds, "move_rows_per_s": rows / move_median,
-        "duckdb_rows_per_s": rows / duckdb_median, "peak_rss_mb": peak_rss_mb(),
+        "duckdb_rows_per_s": rows / duckdb_median, "peak_rss_mb": peak_rss_mb(), "load": os.getloadavg()[0],
     }
 
 
@@ -249,15 +255,16 @@ def parquet_worker(args: argparse.Namespace) -> dict:
     source, target = Path(args.input), OUT / "scored.parquet"
     model = load_model(DEFAULT_MODEL)
     con = connect(memory_limit=args.memory_limit, threads=os.cpu_count())
-    con.execute(f"SET temp_directory = {quote_literal(OUT / 'duckdb_tmp')}")
-    con.execute("SET preserve_insertion_order = false")  # the query has its own ORDER BY
-    query = compile_sql(model, f"read_parquet({quote_literal(source)})")
-    t0 = time.perf_counter()
+    con.execute(f"SET temp_directory = {quote_literal(OUT / f'duckdb_tmp_{os.getpid()}')}")
+    con.execute("SET preserve_insertion_order = false")
+    # A file needs no particular row order: skip the final sort (compile_sql's default keeps it).
+    query = compile_sql(model, f"read_parquet({quote_literal(source)})", ordered=False)
+    t0, c0 = time.perf_counter(), cpu_seconds()
     con.execute(f"COPY ({query}) TO {quote_literal(target)} (FORMAT parquet)")
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(target)})").fetchone()[0]
-    return {"case": "parquet", "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
-            "peak_rss_mb": peak_rss_mb(), "memory_limit": args.memory_limit}
+    return {"case": "parquet", "rows": rows, "seconds": seconds, "cpu_seconds": cpu, "rows_per_s": rows / seconds,
+            "peak_rss_mb": peak_rss_mb(), "memory_limit": args.memory_limit, "load": os.getloadavg()[0]}
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -307,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"    full DuckDB score():              median {r['duckdb_score_median_s']:.2f} s — "
               f"{r['duckdb_rows_per_s'] / 1e6:.2f} M rows/s")
         print(f"    per-row pandas apply (extrapolated): {r['pandas_apply_extrapolated_s']:.1f} s")
-        print(f"    peak RSS: {r['peak_rss_mb']:.0f} MB")
+        print(f"    peak RSS: {r['peak_rss_mb']:.0f} MB; machine load average at the end: {r['load']:.1f}")
     if args.case in ("all", "parquet"):
         n_accounts = 20_000 if args.quick else 1_000_000
         source = OUT / f"portfolio_{n_accounts}x12.parquet"
@@ -318,12 +325,15 @@ def main(argv: list[str] | None = None) -> None:
         runs = [run_worker("--worker", "parquet", "--input", str(source), "--memory-limit", args.memory_limit)
                 for _ in range(max(3, min(args.runs, 3)))]
         secs = [r["seconds"] for r in runs]
+        cpus = [r["cpu_seconds"] for r in runs]
         rss = [r["peak_rss_mb"] for r in runs]
         print(f"(b) Parquet → DuckDB → Parquet, {runs[0]['rows']:,} rows ({n_accounts:,} accounts × 12 monthly), "
               f"memory_limit {args.memory_limit}")
         print(f"    median {statistics.median(secs):.1f} s (runs: {', '.join(f'{s:.1f}' for s in secs)} s) — "
               f"{runs[0]['rows'] / statistics.median(secs) / 1e6:.2f} M rows/s; peak RSS max {max(rss):.0f} MB "
               f"(runs: {', '.join(f'{m:.0f}' for m in rss)} MB)")
+        loads = ", ".join(f"{r['load']:.1f}" for r in runs)
+        print(f"    CPU time median {statistics.median(cpus):.1f} s; machine load average per run: {loads}")
 
 
 if __name__ == "__main__":

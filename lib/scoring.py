@@ -398,7 +398,7 @@ def _reader(path: Path) -> str:
 
 
 def _tidy(result: pd.DataFrame) -> pd.DataFrame:
-    result["snapshot_date"] = pd.to_datetime(result["snapshot_date"]).astype("datetime64[ns]")
+    result["snapshot_date"] = result["snapshot_date"].astype("datetime64[ns]")
     result["rank_in_band"] = result["rank_in_band"].astype("int64")
     result["grade"] = result["grade"].astype(object).where(result["grade"].notna(), None)
     for c in ("account_id", "profile", "band", "alerts"):
