@@ -301,7 +301,7 @@ def candidates_table(s: analysis.Suggestion) -> pd.DataFrame:
     """Every candidate tried, with its training and held-back AUC."""
     c = s.candidates
     return pd.DataFrame({"Candidate": c["candidate"].str.capitalize(), "Training AUC": c["train_auc"],
-                         "Held-back AUC": c["test_auc"], "Suggested": c["chosen"]})
+                         "Held-back AUC": c["test_auc"], "Chosen": c["chosen"]})
 
 
 def adopted_yaml(s: analysis.Suggestion, name: str) -> str:
@@ -368,10 +368,17 @@ def version_notes(models: pd.DataFrame) -> dict[Version, str]:
 
 
 def default_pair(options: Sequence[Version], current: Version) -> tuple[Version, Version]:
-    """Model A = the selected version; B = the newest other version of the same model, else any other."""
-    same = [o for o in options if o[0] == current[0] and o != current]
-    other = [o for o in options if o != current]
-    return current, (same or other or [current])[0]
+    """What to compare first: the selected version and its nearest other version of the same model (the previous
+    one, else the next), older as A and newer as B, so the flips read "what the newer version changes"; with no
+    other version of the model, the selected one (A) against the newest version of another model (B), else itself.
+    """
+    same = sorted(v for n, v in options if n == current[0] and v != current[1])
+    if same:
+        older = [v for v in same if v < current[1]]
+        other = (current[0], older[-1] if older else same[0])
+        return (other, current) if other[1] < current[1] else (current, other)
+    others = [o for o in options if o[0] != current[0]]
+    return current, (others or [current])[0]
 
 
 def comparison_stats(cmp: analysis.ModelComparison) -> list[Stat]:

@@ -9,7 +9,6 @@ from lib import portfolio as pf
 from lib import validation_views as vv
 from lib.model import parse_model
 
-SECTIONS = ("Backtest", "Metric cohorts", "Suggest", "Churn probability", "Model A vs B")
 SUGGESTED, FLASH = "validate.suggested", "validate.flash"
 PERCENT = st.column_config.NumberColumn(format="percent")
 
@@ -53,7 +52,7 @@ def open_account(table: pd.DataFrame, key: str, **config: object) -> None:
         st.switch_page("pages/account.py")
 
 
-def backtest_section(bt: analysis.Backtest) -> None:
+def backtest_section() -> None:
     left, right = st.columns(2)
     with left:
         ui.plot(charts.roc_curve(bt.accounts["score"], ~bt.accounts["churned"], auc=bt.auc, title="Score vs outcome",
@@ -69,7 +68,7 @@ def backtest_section(bt: analysis.Backtest) -> None:
                      key="validate.bands", column_config={"Churn rate": PERCENT})
 
 
-def cohorts_section(bt: analysis.Backtest) -> None:
+def cohorts_section() -> None:
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     metric = left.selectbox("Metric", list(ctx.model.metrics), format_func=ctx.label, key="validate.cohort_metric")
     basis = right.segmented_control("Bins of", ["value", "score"], default="value", required=True,
@@ -81,7 +80,7 @@ def cohorts_section(bt: analysis.Backtest) -> None:
             key="validate.cohorts")
 
 
-def suggest_section(horizon: int) -> None:
+def suggest_section() -> None:
     st.caption("Proposes thresholds (where each metric's churn rate crosses the average) and weights (a regularised "
                "logistic regression) from 70% of the accounts with outcomes, then measures the AUC on the other "
                "30%, which the fit never saw. It uses every account: segment filters do not apply.")
@@ -105,7 +104,7 @@ def suggest_section(horizon: int) -> None:
     with right:
         st.markdown("**Every candidate tried** — the one best on the training accounts is suggested")
         st.dataframe(vv.candidates_table(s), hide_index=True, key="validate.candidates",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                     column_config={c: st.column_config.NumberColumn(format="%.3f", width="small")
                                     for c in ("Training AUC", "Held-back AUC")})
         note = st.text_input("Version note", value=vv.adopt_note(s, horizon), key="validate.adopt_note")
         if st.button(f"Adopt as a new version of {ctx.model_name}", key="validate.adopt", type="primary",
@@ -131,7 +130,7 @@ def adopt(s: analysis.Suggestion, note: str) -> None:
         st.rerun()
 
 
-def churn_section(bt: analysis.Backtest, horizon: int) -> None:
+def churn_section() -> None:
     churn = ui.handled(_churn_model, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, filters, horizon,
                        _bt=bt, what="No churn model")
     if churn is None:
@@ -150,7 +149,7 @@ def churn_section(bt: analysis.Backtest, horizon: int) -> None:
                  **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
 
 
-def a_vs_b_section(horizon: int) -> None:
+def a_vs_b_section() -> None:
     models = ui.workspace().list_models()
     options, notes = vv.version_options(models), vv.version_notes(models)
     a0, b0 = vv.default_pair(options, (ctx.model_name, ctx.model_version))
@@ -170,21 +169,17 @@ def a_vs_b_section(horizon: int) -> None:
         return
     stats(vv.comparison_stats(cmp))
     st.caption(ui.md(cmp.caption))
-    left, right = st.columns(2)
-    with left:
-        ui.plot(charts.band_flip_matrix(cmp.flips.counts, cmp.flips.arr, from_label=vv.version_label(a),
-                                        to_label=vv.version_label(b), title="Band under A × band under B"),
-                key="validate.flips")
-    with right:
-        if cmp.moved.empty:
-            st.success("No account changes band between A and B.", icon=":material/check_circle:")
-            return
-        st.markdown(f"**Accounts that change band** (the {min(len(cmp.moved), vv.TOP_ROWS):,} biggest moves) and the "
-                    "contributions that moved most. Select one to open it.")
-        open_account(vv.moved_table(cmp.moved), "validate.moved",
-                     **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
-                     Change=st.column_config.NumberColumn(format="%+.1f"),
-                     Why=st.column_config.TextColumn(width="large"))
+    ui.plot(charts.band_flip_matrix(cmp.flips.counts, cmp.flips.arr, from_label=f"A: {vv.version_label(a)}",
+                                    to_label=f"B: {vv.version_label(b)}", title="Band under A × band under B"),
+            key="validate.flips")
+    if cmp.moved.empty:
+        st.success("No account changes band between A and B.", icon=":material/check_circle:")
+        return
+    st.markdown(f"**Accounts that change band** (the {min(len(cmp.moved), vv.TOP_ROWS):,} biggest moves) and the "
+                "contributions that moved most. Select one to open it.")
+    open_account(vv.moved_table(cmp.moved), "validate.moved",
+                 **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
+                 Change=st.column_config.NumberColumn(format="%+.1f"), Why=st.column_config.TextColumn(width="large"))
 
 
 ctx = ui.context()
@@ -209,14 +204,6 @@ st.caption(ui.md(bt.caption))
 for warning in bt.warnings:
     st.warning(ui.md(warning), icon=":material/warning:")
 
-section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], required=True, key="validate.section")
-if section == "Backtest":
-    backtest_section(bt)
-elif section == "Metric cohorts":
-    cohorts_section(bt)
-elif section == "Suggest":
-    suggest_section(horizon)
-elif section == "Churn probability":
-    churn_section(bt, horizon)
-else:
-    a_vs_b_section(horizon)
+sections = {"Backtest": backtest_section, "Metric cohorts": cohorts_section, "Suggest": suggest_section,
+            "Churn probability": churn_section, "Model A vs B": a_vs_b_section}
+sections[st.segmented_control("Show", list(sections), default="Backtest", required=True, key="validate.section")]()

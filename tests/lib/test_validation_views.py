@@ -209,7 +209,7 @@ def test_suggestion_stats_and_candidates_carry_the_held_back_evidence(suggestion
     assert stats["Held-back AUC — current"].value == f"{suggestion.base_auc:.2f}"
     assert stats["Held-back accounts"].value == f"{len(suggestion.test_accounts):,}"
     candidates = vv.candidates_table(suggestion)
-    assert candidates["Suggested"].sum() == 1 and len(candidates) == len(suggestion.candidates)
+    assert candidates["Chosen"].sum() == 1 and len(candidates) == len(suggestion.candidates)
 
 
 def test_adopted_yaml_is_the_suggested_model_under_the_adopting_name(suggestion):
@@ -237,13 +237,14 @@ MODELS = pd.DataFrame({"name": ["Default", "Default", "Default", "Other"], "vers
                        "note": ["adopted", None, "bundled", ""]})
 
 
-@pytest.mark.parametrize(("current", "expected_b"), [
-    (("Default", 3), ("Default", 2)),  # newest other version of the same model
-    (("Default", 1), ("Default", 3)),
-    (("Other", 1), ("Default", 3)),  # no other version: any other model
+@pytest.mark.parametrize(("current", "expected"), [
+    (("Default", 3), (("Default", 2), ("Default", 3))),  # the previous version as A, the selected one as B
+    (("Default", 2), (("Default", 1), ("Default", 2))),
+    (("Default", 1), (("Default", 1), ("Default", 2))),  # no previous version: the next one, older still A
+    (("Other", 1), (("Other", 1), ("Default", 3))),  # no other version: the newest of another model
 ])
-def test_default_pair_starts_from_the_selected_version(current, expected_b):
-    assert vv.default_pair(vv.version_options(MODELS), current) == (current, expected_b)
+def test_default_pair_compares_the_selected_version_with_its_neighbour_older_first(current, expected):
+    assert vv.default_pair(vv.version_options(MODELS), current) == expected
 
 
 def test_default_pair_of_a_lone_version_compares_it_with_itself():
