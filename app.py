@@ -8,19 +8,19 @@ st.set_page_config(page_title="Health Score Studio", page_icon=":material/monito
 
 PAGES = {
     "Portfolio": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/trends.py", title="Trends", icon=":material/trending_up:"),
-        st.Page("pages/account.py", title="Account", icon=":material/person_search:"),
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("app_pages/trends.py", title="Trends", icon=":material/trending_up:"),
+        st.Page("app_pages/account.py", title="Account", icon=":material/person_search:"),
     ],
     "Model": [
-        st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-        st.Page("pages/validate.py", title="Validate", icon=":material/fact_check:"),
+        st.Page("app_pages/tune.py", title="Tune", icon=":material/tune:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("app_pages/validate.py", title="Validate", icon=":material/fact_check:"),
     ],
     "Share": [
-        st.Page("pages/present.py", title="Present", icon=":material/co_present:"),
-        st.Page("pages/worklists.py", title="Worklists", icon=":material/checklist:"),
-        st.Page("pages/data.py", title="Data", icon=":material/database:"),
+        st.Page("app_pages/present.py", title="Present", icon=":material/co_present:"),
+        st.Page("app_pages/worklists.py", title="Worklists", icon=":material/checklist:"),
+        st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
     ],
 }
 

@@ -177,13 +177,13 @@ def context() -> Context:
     ctx = st.session_state.get("_ctx")
     if ctx is None:
         empty_state("There is no dataset or model to show yet.", "Add a dataset on the Data page.",
-                    page="pages/data.py")
+                    page="app_pages/data.py")
         st.stop()
     problems = check_columns(ctx.model, ctx.data().df.columns)
     if problems:
         st.error(f"Model **{md(ctx.model_name)}** v{ctx.model_version} does not fit dataset "
                  f"**{md(ctx.dataset.name)}**:\n\n" + "\n".join(f"- {md(str(p))}" for p in problems))
-        st.page_link("pages/tune.py", label="Fix the model on the Tune page", icon=":material/tune:")
+        st.page_link("app_pages/tune.py", label="Fix the model on the Tune page", icon=":material/tune:")
         st.stop()
     return ctx
 

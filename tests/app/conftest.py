@@ -11,10 +11,10 @@ PAGES = ["overview", "trends", "account", "tune", "compare", "validate", "presen
 
 
 def open_app(page: str | None = None, timeout: float = 120) -> AppTest:
-    """Run app.py on the sample workspace and switch to `pages/<page>.py` (the default page when None)."""
+    """Run app.py on the sample workspace and switch to `app_pages/<page>.py` (the default page when None)."""
     at = AppTest.from_file(APP, default_timeout=timeout).run()
     if page is not None:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
     return at
 
 

@@ -79,7 +79,7 @@ def test_account_chosen_elsewhere_opens_here(sample):
     """The Overview and Trends tables open an account by setting `account.selected` and switching page."""
     at = open_app()
     at.session_state[PICKER] = "ACC-00017"
-    at.switch_page("pages/account.py").run()
+    at.switch_page("app_pages/account.py").run()
     assert at.selectbox(key=PICKER).value == "ACC-00017"
 
 

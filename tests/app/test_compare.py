@@ -102,7 +102,7 @@ def test_without_labels_the_page_says_how_to_add_them_and_a_first_pair_of_labels
         ws.save_dataset(name, df, dataclasses.replace(sample_roles(), health_label=None), "no_labels.csv")
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state[ui.DATASET] = name
-    at.run().switch_page("pages/compare.py").run()
+    at.run().switch_page("app_pages/compare.py").run()
     assert not errors(at), errors(at)
     assert any("Label accounts you know" in i.value for i in at.info)
     assert not at.metric and not at.get("plotly_chart")

@@ -9,7 +9,7 @@ from tests.app.conftest import PAGES, errors, open_app
 def test_page_opens_on_the_sample_without_exception(page):
     at = open_app(page)
     assert not errors(at), errors(at)
-    assert at.title, f"pages/{page}.py shows no title"
+    assert at.title, f"app_pages/{page}.py shows no title"
 
 
 def test_sidebar_offers_sample_dataset_default_model_and_latest_date():

@@ -58,7 +58,7 @@ def test_present_opens_on_the_sidebar_segment_filter():
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["ctx.filter.size"] = ["SMB"]  # as if chosen in the sidebar on another page
     at.run()
-    at.switch_page("pages/present.py").run()
+    at.switch_page("app_pages/present.py").run()
     assert not errors(at), errors(at)
     assert at.selectbox(key="present.segment").value == "Size: SMB"
 

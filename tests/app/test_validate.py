@@ -43,7 +43,7 @@ def open_on(dataset: str | None = None, model: str | None = None) -> AppTest:
         at.session_state[ui.DATASET] = dataset
     if model:
         at.session_state[ui.MODEL] = model
-    at.run().switch_page("pages/validate.py").run()
+    at.run().switch_page("app_pages/validate.py").run()
     assert not errors(at), errors(at)
     return at
 

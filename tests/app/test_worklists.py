@@ -87,7 +87,7 @@ def test_a_model_with_an_expansion_score_ranks_the_expansion_list_by_it():
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["ctx.model"] = "With expansion"  # as if picked in the sidebar
     at.run()
-    at.switch_page("pages/worklists.py").run()
+    at.switch_page("app_pages/worklists.py").run()
     assert not errors(at), errors(at)
     assert at.session_state["_ctx"].model_name == "With expansion"
     expansion = table(at, "expansion_score")

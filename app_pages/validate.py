@@ -49,7 +49,7 @@ def open_account(table: pd.DataFrame, key: str, **config: object) -> None:
                          selection_mode="single-row", column_config=config)
     if event.selection.rows:
         st.session_state["account.selected"] = str(table["ID"].iloc[event.selection.rows[0]])
-        st.switch_page("pages/account.py")
+        st.switch_page("app_pages/account.py")
 
 
 def backtest_section() -> None:
@@ -196,7 +196,7 @@ bt = ui.handled(_backtest, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_y
 if bt is None:
     ui.empty_state("A backtest needs accounts with a known outcome (churned or renewed) and snapshots before it.",
                    "Map an outcome column when you upload the file on the Data page, or pick a shorter horizon.",
-                   page="pages/data.py")
+                   page="app_pages/data.py")
     st.stop()
 subtitle = f"Scored {horizon} days before the outcome"
 stats(vv.backtest_stats(bt))

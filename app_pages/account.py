@@ -141,7 +141,7 @@ if ctx.segments:
     peers_panel(account_id, row)
 else:
     ui.empty_state("This dataset has no segment columns to compare within.", "Mark segments on the Data page.",
-                   page="pages/data.py")
+                   page="app_pages/data.py")
 
 left, right = st.columns(2)
 with left:

@@ -6,7 +6,7 @@ import streamlit as st
 from lib import charts, ui
 from lib import portfolio as pf
 
-ACCOUNT_PAGE, ACCOUNT_KEY = "pages/account.py", "account.selected"
+ACCOUNT_PAGE, ACCOUNT_KEY = "app_pages/account.py", "account.selected"
 
 
 def account_table(rows: pd.DataFrame, key: str) -> None:
@@ -30,7 +30,7 @@ st.caption(ctx.caption)
 dates = pf.snapshot_dates(scored)
 if len(dates) < 2:
     ui.empty_state("Trends need at least two snapshot dates.", "Append a newer snapshot on the Data page.",
-                   page="pages/data.py")
+                   page="app_pages/data.py")
     st.stop()
 cutoffs = (ctx.model.bands.red, ctx.model.bands.yellow)
 
@@ -63,7 +63,7 @@ st.subheader("Alerts")
 rules = [alert.name for alert in ctx.model.alerts]
 if not rules:
     ui.empty_state(f"Model {ctx.model_name} has no alert rules.",
-                   "Add rules such as a steep drop or turning red on the Tune page.", page="pages/tune.py")
+                   "Add rules such as a steep drop or turning red on the Tune page.", page="app_pages/tune.py")
 else:
     window = st.segmented_control("Raised in the last", [1, 3, 6, 12], default=3, required=True,
                                   format_func=lambda n: f"{n} snapshot{'s' if n > 1 else ''}", key="trends.window")
@@ -96,4 +96,4 @@ with right:
                    f"{ui.md(ctx.caption)}")
     else:
         ui.empty_state("This dataset has no segment columns.", "Mark segment columns on the Data page.",
-                       page="pages/data.py")
+                       page="app_pages/data.py")

@@ -6,7 +6,7 @@ import streamlit as st
 from lib import charts, ui
 from lib import portfolio as pf
 
-ACCOUNT_PAGE, ACCOUNT_KEY = "pages/account.py", "account.selected"
+ACCOUNT_PAGE, ACCOUNT_KEY = "app_pages/account.py", "account.selected"
 
 
 def account_table(rows: pd.DataFrame, key: str) -> None:
@@ -60,7 +60,7 @@ with left:
                                             subtitle=ctx.caption), key="overview.heatmap")
     else:
         ui.empty_state("This dataset has no segment columns.", "Mark size, region or owner columns as segments "
-                       "on the Data page to compare them.", page="pages/data.py")
+                       "on the Data page to compare them.", page="app_pages/data.py")
 with right:
     movers = pf.movers(scored, ctx.as_of, n=st.slider("Movers each way", 3, 15, 5, key="overview.movers_n"))
     chart_tab, table_tab = st.tabs(["Chart", "Table"])

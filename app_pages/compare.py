@@ -8,7 +8,7 @@ from lib import charts, ui
 from lib import portfolio as pf
 from lib import validation_views as vv
 
-ACCOUNT_PAGE, ACCOUNT_KEY = "pages/account.py", "account.selected"
+ACCOUNT_PAGE, ACCOUNT_KEY = "app_pages/account.py", "account.selected"
 
 
 @st.cache_resource(max_entries=2, show_spinner="Reading the file's labels…")
@@ -81,7 +81,7 @@ if view.empty:
     ui.empty_state("No account with a known health label is in view.",
                    "Label accounts you know as healthy or struggling under **Label accounts by hand** above, or "
                    "map a health-label column (healthy / struggling) when you upload a file on the Data page. "
-                   "Segment filters in the sidebar may also hide the labelled accounts.", page="pages/data.py")
+                   "Segment filters in the sidebar may also hide the labelled accounts.", page="app_pages/data.py")
     st.stop()
 
 for column, stat in zip(st.columns([1.45, 1, 1.15, 1, 1.1]), vv.compare_stats(view), strict=True):

@@ -95,7 +95,7 @@ st.header("Expansion candidates", divider="gray")
 usage_options = pr.usage_metrics(data, list(ctx.model.metrics) + list(ctx.roles.metrics))
 if not usage_options:
     ui.empty_state("The expansion list needs a numeric usage metric.", "Add one on the Data page.",
-                   page="pages/data.py")
+                   page="app_pages/data.py")
     st.stop()
 bar = st.columns([2, 1, 1], vertical_alignment="bottom")
 usage = bar[0].selectbox("Usage metric", usage_options, format_func=ctx.label, key="worklists.usage")
