@@ -74,7 +74,7 @@ def test_uploaded_csv_becomes_a_dataset_selected_in_the_sidebar_and_reupload_add
     at.button(key="data.save").click().run()
     assert not errors(at), errors(at)
     assert f"Saved: 8 new rows, 0 replaced (same account and date); 8 rows in '{name}'." in messages(at.success)
-    assert at.session_state["ctx.pending_dataset"] == name  # app.py's sidebar selects it on this rerun
+    assert at.sidebar.selectbox(key="ctx.dataset").value == name  # the sidebar selects the new dataset
     assert name in set(table(at, "Dataset")["Dataset"])
     assert not at.file_uploader[0].value  # a fresh uploader after a save
 
