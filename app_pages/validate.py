@@ -104,7 +104,7 @@ def suggest_section() -> None:
     with right:
         st.markdown("**Every candidate tried** — the one best on the training accounts is suggested")
         st.dataframe(vv.candidates_table(s), hide_index=True, key="validate.candidates",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f", width="small")
+                     column_config={c: st.column_config.NumberColumn(format="%.3f")
                                     for c in ("Training AUC", "Held-back AUC")})
         note = st.text_input("Version note", value=vv.adopt_note(s, horizon), key="validate.adopt_note")
         if st.button(f"Adopt as a new version of {ctx.model_name}", key="validate.adopt", type="primary",

@@ -126,8 +126,9 @@ def test_suggest_then_adopt_saves_a_new_version_that_a_vs_b_compares():
     new = set(ws.list_models().query("name == @name")["version"]) - versions
     assert len(new) == 1
     version = new.pop()
-    assert at.session_state[ui.PENDING[ui.VERSION]] == version  # app.py's sidebar selects it on the next run
+    assert at.session_state["_ctx"].model_version == version  # the sidebar selected it on the rerun
     assert any(f"v{version}" in s.value for s in at.success)
+    assert metric(at, "Backtest AUC")  # the page now backtests the adopted version
     adopted = parse_model(ws.load_model_text(name, version))
     assert adopted.name == name and adopted != parse_model(ws.load_model_text(name, 1))
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
 
 COPY = "Validate browser copy"  # adopt into a copy so other browser tests keep finding Default v1 as newest
+WAIT = 180_000  # ms: the first visit scores, backtests and draws on a machine other test runs may be loading
 
 
 def metric_value(tab, label: str) -> str:
     """The text of the st.metric value labelled ``label``."""
     box = tab.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    box.wait_for(timeout=90_000)
+    box.wait_for(timeout=WAIT)
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 
 
@@ -25,17 +25,9 @@ def no_exception(tab) -> None:
     assert tab.dialogs == []
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _front_page_first(browser, app_url) -> None:
-    """Open the front page once: until some session has run app.py's st.navigation, Streamlit serves a deep link
-    such as /compare as a legacy pages/ page without app.py (so without the sidebar's selection)."""
-    context = browser.new_context(base_url=app_url)
-    open_page(context.new_page(), "/")
-    context.close()
-
-
 def whole_page_screenshot(tab, name: str) -> None:
     """Screenshot the whole page: the app scrolls inside its own container, so grow the viewport to fit it."""
+    tab.wait_for_timeout(1000)  # the last tables settle before the page is measured
     height = tab.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     tab.set_viewport_size({"width": 1440, "height": max(900, min(int(height) + 40, 8000))})
     tab.wait_for_timeout(800)  # charts re-lay out to the new size
@@ -47,14 +39,14 @@ def whole_page_screenshot(tab, name: str) -> None:
 def section(tab, name: str, shows: str) -> None:
     """Switch the Validate page's section and wait until it shows the text ``shows``."""
     tab.locator('[data-testid="stButtonGroup"]').get_by_role("radio", name=name, exact=True).click()
-    tab.get_by_text(shows).first.wait_for(timeout=90_000)
+    tab.get_by_text(shows).first.wait_for(timeout=WAIT)
     wait_for_app(tab)
 
 
 def test_compare_opens_with_its_separation_figures(page):
     open_page(page, "/compare")
     assert re.fullmatch(r"0\.\d\d|1\.00", metric_value(page, "Healthy vs struggling (AUC)"))
-    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=WAIT)
     assert page.locator(".js-plotly-plot").count() == 4
     no_exception(page)
     whole_page_screenshot(page, "compare")
@@ -63,7 +55,7 @@ def test_compare_opens_with_its_separation_figures(page):
 def test_validate_opens_and_every_section_renders(page):
     open_page(page, "/validate")
     assert re.fullmatch(r"0\.\d\d|1\.00", metric_value(page, "Backtest AUC"))
-    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=WAIT)
     no_exception(page)
     whole_page_screenshot(page, "validate")
     for name, shows, shot in (("Metric cohorts", "Bins of", "validate-cohorts"),
@@ -86,7 +78,7 @@ def test_adopting_a_suggestion_selects_the_new_version_in_the_sidebar(page):
     wait_for_app(page)
     section(page, "Suggest", "Proposes thresholds")
     page.get_by_role("button", name="Suggest thresholds and weights").click()
-    page.get_by_role("button", name=f"Adopt as a new version of {COPY}").wait_for(timeout=120_000)
+    page.get_by_role("button", name=f"Adopt as a new version of {COPY}").wait_for(timeout=WAIT)
     wait_for_app(page)
     no_exception(page)
     whole_page_screenshot(page, "validate-suggest")
@@ -101,9 +93,11 @@ def test_adopting_a_suggestion_selects_the_new_version_in_the_sidebar(page):
 def test_selecting_a_misfit_opens_that_account(page):
     page.set_viewport_size({"width": 1440, "height": 3000})  # the whole page in view: no scrolling needed
     open_page(page, "/compare")
-    page.get_by_text("Struggling but green (").wait_for(timeout=90_000)
+    page.get_by_text("Struggling but green (").wait_for(timeout=WAIT)
+    grid = page.locator('[data-testid="stDataFrame"]').last
+    grid.wait_for(timeout=WAIT)
     page.wait_for_timeout(1000)
-    box = page.locator('[data-testid="stDataFrame"]').last.bounding_box()  # the struggling-but-green table
+    box = grid.bounding_box()  # the struggling-but-green table
     for _ in range(4):  # the grid draws on a canvas that may still be laying out: repeat a click that missed
         page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # first row's selection box, below the header
         try:
