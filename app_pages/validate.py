@@ -106,6 +106,10 @@ def suggest_section() -> None:
         st.dataframe(vv.candidates_table(s), hide_index=True, key="validate.candidates",
                      column_config={c: st.column_config.NumberColumn(format="%.3f")
                                     for c in ("Training AUC", "Held-back AUC")})
+        settings = vv.setting_changes(s)
+        if not settings.empty:
+            st.markdown("**Model settings it changes** — band cut-offs move so each band keeps its share of accounts")
+            st.dataframe(settings, hide_index=True, key="validate.settings")
         note = st.text_input("Version note", value=vv.adopt_note(s, horizon), key="validate.adopt_note")
         if st.button(f"Adopt as a new version of {ctx.model_name}", key="validate.adopt", type="primary",
                      icon=":material/done_all:", disabled=s.chosen == "unchanged",

@@ -297,6 +297,17 @@ def suggestion_weights(s: analysis.Suggestion) -> dict[str, dict[str, float]]:
     return {"Now": w["old_weight"].to_dict(), "Suggested": w["new_weight"].to_dict()}
 
 
+_SETTING_NAMES = {"bands.red": "Red band: scores up to", "bands.yellow": "Yellow band: scores up to",
+                  "missing": "Missing values"}
+
+
+def setting_changes(s: analysis.Suggestion) -> pd.DataFrame:
+    """Model-wide settings the suggestion changes (band cut-offs, …) beyond each metric's scoring and weight."""
+    rows = [(_SETTING_NAMES.get(c.key, c.key), c.old, c.new) for c in s.changes
+            if c.key != "name" and not c.key.startswith(("metrics.", "groups."))]
+    return pd.DataFrame(rows, columns=["Setting", "Now", "Suggested"]).astype({"Now": str, "Suggested": str})
+
+
 def candidates_table(s: analysis.Suggestion) -> pd.DataFrame:
     """Every candidate tried, with its training and held-back AUC."""
     c = s.candidates

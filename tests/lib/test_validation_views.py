@@ -203,6 +203,15 @@ def test_suggestion_table_is_a_per_metric_diff_with_reasons(suggestion, model):
     assert table["What the outcomes say"].str.len().gt(0).all()
 
 
+def test_setting_changes_list_band_cut_offs_in_words_and_nothing_per_metric(suggestion):
+    expected = {c.key: c for c in suggestion.changes if c.key.startswith("bands.")}
+    table = vv.setting_changes(suggestion).set_index("Setting")
+    assert not table.index.str.startswith(("metrics.", "groups.", "name")).any()
+    if "bands.red" in expected:
+        assert table.loc["Red band: scores up to", "Suggested"] == str(expected["bands.red"].new)
+    assert len(table) == len([c for c in suggestion.changes if not c.key.startswith(("metrics.", "groups.", "name"))])
+
+
 def test_suggestion_stats_and_candidates_carry_the_held_back_evidence(suggestion):
     stats = {s.label: s for s in vv.suggestion_stats(suggestion)}
     assert stats["Held-back AUC — suggested"].value == f"{suggestion.suggested_auc:.2f}"
