@@ -61,16 +61,16 @@ def timed(fn, runs: int) -> tuple[float, list[float]]:  # noqa: ANN001 - any zer
 
 
 class HandWrittenNumpy:
-    """What a careful person writes by hand for the default model: cached scores, 2-D weight arithmetic.
+    """What a careful person writes by hand for the default model, caching what a threshold cannot change.
 
-    Scores every metric once; a move of the logins threshold recomputes that metric, the profile choice,
-    the hierarchical renormalisation (n × metrics arrays), the rounded sum, bands and counts per date.
+    Every metric is scored once and the profile-chosen scores and raw weights are kept as n × metrics
+    arrays; a move of one metric's threshold rescores that metric (one column), then redoes the
+    hierarchical renormalisation with 2-D array arithmetic, the rounded sum, bands and counts per date.
     """
 
     def __init__(self, df: pd.DataFrame, model) -> None:  # noqa: ANN001 - a lib.model.Model
         from lib.model import Categories, Linear, Percentile, Steps
 
-        self.model = model
         self.names = list(model.metrics)
         self.date_code, self.dates = pd.factorize(df["snapshot_date"], sort=True)
         profiles = model.profile_names
@@ -80,11 +80,10 @@ class HandWrittenNumpy:
             for col, vals in model.profiles[k].when.items():
                 mask &= df[col].isin(vals).to_numpy()
             self.pidx[mask] = k
-        self.values = {m: df[m].to_numpy() for m in self.names}
-        self.df = df
+        values = {m: df[m].to_numpy() for m in self.names}
 
         def one(spec, m):  # noqa: ANN001, ANN202
-            v = self.values[m]
+            v = values[m]
             if isinstance(spec, Linear):
                 return np.clip((v - spec.red) / (spec.green - spec.red), 0, 1) * 100
             if isinstance(spec, Steps):
@@ -99,24 +98,26 @@ class HandWrittenNumpy:
                 return np.where(np.isnan(v), np.nan, np.where(n == 1, 50.0, 100 * (rank - 1) / (n - 1)))
 
         self.one = one
-        self.scores = {m: [one(model.spec_for(p, m), m) for p in profiles] for m in self.names}
+        self.variants = {m: [one(model.spec_for(p, m), m) for p in profiles] for m in self.names}
+        self.s = np.column_stack([np.choose(self.pidx, self.variants[m]) for m in self.names])
+        self.w = np.array([[model.weights_for(p)[m] for m in self.names] for p in profiles])[self.pidx]
         groups = list(model.groups)
         self.member = np.array([[model.metrics[m].group == g for g in groups] for m in self.names], float)
         self.group_w = np.array([model.groups[g] for g in groups])
 
     def band_counts_after_move(self, moved: str, model) -> np.ndarray:  # noqa: ANN001
-        base_spec = model.metrics[moved].score
-        self.scores[moved][-1] = self.one(base_spec, moved)  # the Default profile's spec moved
-        s = np.column_stack([np.choose(self.pidx, self.scores[m]) for m in self.names])
-        w = np.array([[model.weights_for(p)[m] for m in self.names] for p in model.profile_names])[self.pidx]
-        present = ~np.isnan(s) & (w > 0)
-        wp = np.where(present, w, 0.0)
+        i = self.names.index(moved)
+        variants = self.variants[moved]
+        variants[-1] = self.one(model.metrics[moved].score, moved)  # the Default profile's spec moved
+        self.s[:, i] = np.choose(self.pidx, variants)
+        present = ~np.isnan(self.s) & (self.w > 0)
+        wp = np.where(present, self.w, 0.0)
         gs = wp @ self.member
         gt = (gs > 0) @ self.group_w
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(gs > 0, self.group_w / gt[:, None] / gs, 0.0)  # per group: weight per unit
         eff = share @ self.member.T * wp
-        total = np.nansum(eff * s, axis=1)
+        total = np.nansum(eff * self.s, axis=1)
         score = np.where(present.any(axis=1), np.round(total, 6), np.nan)
         band = np.select([np.isnan(score), score <= model.bands.red, score <= model.bands.yellow], [3, 0, 1], 2)
         return np.bincount(self.date_code * 4 + band, minlength=len(self.dates) * 4).reshape(-1, 4)

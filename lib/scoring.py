@@ -147,7 +147,10 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         The query; its result has the columns described in :func:`score`, ordered by account_id and date.
     """
     plan = _Plan(model)
-    seg_alias = {c: f"hs_g{j}" for j, c in enumerate(plan.segments)}
+    # Only peer-group segments travel through the query; profile conditions are decided up front.
+    peer_segments = dict.fromkeys(c for m in plan.metrics for v in m.variants
+                                  if isinstance(v, Percentile | VsAverage) for c in v.within)
+    seg_alias = {c: f"hs_g{j}" for j, c in enumerate(peer_segments)}
 
     # 1. Project the source onto internal names: user column names appear only here, quoted.
     # Keys stay as the source typed them: windows partitioned by a computed expression (even a cast) lose
@@ -155,6 +158,12 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
     # Text conversion happens where values are compared or output.
     src = [f"{quote_ident('account_id')} AS hs_account_id", f"{quote_ident('snapshot_date')} AS hs_snapshot_date"]
     src += [f"{quote_ident(c)} AS {a}" for c, a in seg_alias.items()]
+    prof_cases = []
+    for k, when in enumerate(plan.whens):
+        conds = " AND ".join(f"CAST({quote_ident(c)} AS VARCHAR) IN ({', '.join(quote_literal(v) for v in vals)})"
+                             for c, vals in when.items())
+        prof_cases.append(f"WHEN {conds} THEN {k}")
+    src.append(f"CASE {' '.join(prof_cases)} ELSE {len(plan.whens)} END AS hs_p" if prof_cases else "0 AS hs_p")
     for i, m in enumerate(plan.metrics):
         col = quote_ident(m.name)
         if any(_needs_numeric(v) for v in m.variants):
@@ -163,14 +172,8 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         if any(isinstance(v, Categories) for v in m.variants):
             src.append(f"LOWER(TRIM(CAST({col} AS VARCHAR))) AS hs_c{i}")
 
-    # 2. Profile (first match wins) and peer-group windows (percent ranks, ratios to the peer mean).
-    prof_cases = []
-    for k, when in enumerate(plan.whens):
-        conds = " AND ".join(f"CAST({seg_alias[c]} AS VARCHAR) IN ({', '.join(quote_literal(v) for v in vals)})"
-                             for c, vals in when.items())
-        prof_cases.append(f"WHEN {conds} THEN {k}")
-    profile_idx = (f"CASE {' '.join(prof_cases)} ELSE {len(plan.whens)} END" if prof_cases else "0")
-    win = [f"{profile_idx} AS hs_p"]
+    # 2. Peer-group windows (percent ranks, ratios to the peer mean).
+    win: list[str] = []
     for i, m in enumerate(plan.metrics):
         v = f"hs_v{i}"
         for k, spec in enumerate(m.variants):
@@ -278,8 +281,8 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         f"hs_band AS {quote_ident('band')}",
         f"hs_grade AS {quote_ident('grade')}",
         f"ROUND(hs_score - hs_l1, {SCORE_DECIMALS}) AS {quote_ident('change')}",
-        "ROW_NUMBER() OVER (PARTITION BY hs_snapshot_date, hs_band "
-        f"ORDER BY hs_score, CAST(hs_account_id AS VARCHAR)) AS {quote_ident('rank_in_band')}",
+        "ROW_NUMBER() OVER (PARTITION BY hs_snapshot_date, hs_band ORDER BY hs_score NULLS FIRST, "
+        f"CAST(hs_account_id AS VARCHAR) NULLS FIRST) AS {quote_ident('rank_in_band')}",
         f"{alerts} AS {quote_ident('alerts')}",
     ]
     for i, m in enumerate(plan.metrics):
