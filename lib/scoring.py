@@ -756,9 +756,11 @@ class LiveScorer:
         return np.where(self._pos_in_account >= lag, out, np.nan)
 
     def _rank_in_band(self, overall: np.ndarray, band_code: np.ndarray) -> np.ndarray:
-        # Sort by (date, band, score, account); NaN scores sort last as in SQL (they share the 'no data' band).
-        order = np.lexsort((self._acc_code, overall, band_code, self._date_code))
-        key = self._date_code[order] * 4 + band_code[order]
+        # Sort by (date and band, score); lexsort is stable and rows are in account order, so ties keep
+        # account order as in SQL. NaN scores (the 'no data' band) are all ties.
+        group = self._date_code * 4 + band_code
+        order = np.lexsort((overall, group))
+        key = group[order]
         starts = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
         pos = np.arange(len(key))
         first = np.maximum.accumulate(np.where(starts, pos, 0)) if len(key) else pos
