@@ -1,5 +1,268 @@
-"""tune page (being built)."""
+"""Tune: edit a draft of the selected model with sliders, watch the portfolio move, save it as a version."""
+
+import math
 
 import streamlit as st
 
+from lib import charts, tuning, ui
+from lib.model import (
+    DEFAULT_PROFILE,
+    METHODS,
+    Categories,
+    Linear,
+    ModelError,
+    Percentile,
+    Steps,
+    VsAverage,
+    effective_weights,
+    parse_model,
+)
+
+DRAFT, BASE, ERRORS, FLASH = "tune.draft", "tune.base", "tune.errors", "tune.flash"
+# Widget keys that mirror the draft: dropped whenever the draft is replaced, so they re-read it.
+CONTROLS = ("tune.metric.", "tune.profile.", "tune.group.", "tune.bands", "tune.missing", "tune.save.")
+METHOD_NAMES = {"linear": "Linear (red → green)", "steps": "Steps", "categories": "Categories",
+                "percentile": "Percentile among peers", "vs_average": "Versus peer average"}
+
+
+@st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
+def _tune_data(dataset: str, revision: object, model_yaml: str, _ctx: ui.Context) -> tuning.TuneData:
+    return tuning.TuneData(_ctx.live_scorer(), _ctx.data().df, _ctx.model)
+
+
+def _reset(draft: str) -> None:
+    st.session_state[DRAFT] = draft
+    st.session_state[ERRORS] = {}
+    for key in [k for k in st.session_state if str(k).startswith(CONTROLS)]:
+        del st.session_state[key]
+
+
+def _apply(control: str, key: str, value: object, restore: object = None, clear: str | None = None) -> None:
+    """Apply a value to the draft; on a problem put the control back (``restore``) and keep the model's
+    message beside it. ``clear`` drops the controls under a prefix that the edit changed too."""
+    result = tuning.edit_draft(st.session_state[DRAFT], key, value)
+    st.session_state[ERRORS] = {} if result.ok else {control: result.problems}
+    if not result.ok:
+        if restore is not None:
+            st.session_state[control] = restore
+        return
+    st.session_state[DRAFT] = result.yaml
+    for k in [k for k in st.session_state if clear and str(k).startswith(clear + ".")]:
+        del st.session_state[k]
+
+
+def _changed(control: str, key: str, convert, current: object, clear: str | None = None) -> None:  # noqa: ANN001
+    """A control moved: convert its value to what the model key holds, then apply it."""
+    try:
+        value = convert(st.session_state[control]) if convert else st.session_state[control]
+    except ValueError as err:
+        st.session_state[ERRORS] = {control: (str(err),)}
+        st.session_state[control] = current
+        return
+    _apply(control, key, value, current, clear)
+
+
+def _problems(control: str) -> None:
+    for line in st.session_state.get(ERRORS, {}).get(control, ()):
+        st.error(ui.md(line), icon=":material/error:")
+
+
+def _slider(label: str, control: str, key: str, current, rng: tuning.SliderRange, convert=None,  # noqa: ANN001
+            **kw) -> None:
+    st.session_state.setdefault(control, current)
+    st.slider(label, rng.lo, rng.hi, step=rng.step, format=rng.format, key=control, on_change=_changed,
+              args=(control, key, convert, current), **kw)
+    _problems(control)
+
+
+def _uploaded(columns: list[str]) -> None:
+    file = st.session_state.get("tune.upload")
+    if file is None:
+        return
+    try:
+        _reset(tuning.read_model_upload(file.getvalue(), file.name, columns))
+    except ModelError as err:
+        st.session_state[ERRORS] = {"tune.upload": [f"{err.source}: {p}" for p in err.problems]}
+
+
+def _save(name: str, yaml_text: str, note: str) -> None:
+    version = ui.handled(ui.workspace().save_model, name, yaml_text, note, what="Not saved")
+    if version is not None:
+        st.session_state[ui.PENDING[ui.MODEL]], st.session_state[ui.PENDING[ui.VERSION]] = name, version
+        st.session_state[FLASH] = f"Saved {name} v{version}."
+        st.rerun(scope="app")
+
+
+def _toolbar(ctx: ui.Context, td: tuning.TuneData, draft_yaml: str, n_changes: int) -> None:
+    save, new, down, up, revert = st.columns([1.2, 1.2, 1.1, 1.1, 0.9])
+    with save.popover("Save as new version", icon=":material/save:", disabled=not n_changes, width="stretch"):
+        note = st.text_input("Note", key="tune.save.note", placeholder="What changed and why")
+        if st.button(f"Save {ctx.model_name} as a new version", key="tune.save.version", type="primary"):
+            _save(ctx.model_name, draft_yaml, note)
+    with new.popover("Save as new model", icon=":material/library_add:", width="stretch"):
+        name = st.text_input("Name of the new model", key="tune.save.name", placeholder="Q3 draft")
+        note = st.text_input("Note", key="tune.save.new_note")
+        if st.button("Create model", key="tune.save.model", type="primary"):
+            problem = tuning.new_model_name_problem(name, ui.workspace().model_names())
+            if problem:
+                st.error(ui.md(problem))
+            else:
+                _save(name.strip(), tuning.edit_draft(draft_yaml, "name", name.strip()).yaml, note)
+    down.download_button("Download YAML", draft_yaml, file_name=f"{ctx.model_name}-draft.yaml",
+                         mime="application/x-yaml", key="tune.download", on_click="ignore",
+                         icon=":material/download:", width="stretch")
+    with up.popover("Upload YAML", icon=":material/upload:", width="stretch"):
+        st.file_uploader("A model file (.yaml) replaces the draft", type=["yaml", "yml"], key="tune.upload",
+                         on_change=_uploaded, args=(list(td.df.columns),))
+        _problems("tune.upload")
+    revert.button("Revert", key="tune.revert", icon=":material/undo:", on_click=_reset, args=(ctx.model_yaml,),
+                  disabled=not n_changes, width="stretch", help="Drop the draft and start again from the saved model")
+
+
+def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft, metric: str, profile: str) -> None:  # noqa: ANN001
+    key, prefix = tuning.spec_scope(draft, metric, profile)
+    spec = draft.spec_for(profile, metric)
+    st.caption(f"Reads column {ui.md(metric)}" + (f" · the {ui.md(profile)} profile's own thresholds"
+                                                  if prefix.startswith("tune.profile.") else ""))
+    st.session_state.setdefault(f"{prefix}.method", spec.method)
+    st.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key=f"{prefix}.method", on_change=_changed,
+                 args=(f"{prefix}.method", key,
+                       lambda m: tuning.default_spec(m, td.values_at(metric, ctx.as_of, {}), previous=spec),
+                       spec.method, prefix))
+    _problems(f"{prefix}.method")
+    saved = ctx.model.spec_for(profile, metric) if metric in ctx.model.metrics else spec
+    marks = (*tuning.spec_marks(spec), *tuning.spec_marks(saved))
+    if isinstance(spec, Percentile | VsAverage):
+        st.session_state.setdefault(f"{prefix}.within", list(spec.within))
+        st.multiselect("Peers: compare within", list(ctx.segments), key=f"{prefix}.within", on_change=_changed,
+                       args=(f"{prefix}.within", f"{key}.within", None, list(spec.within)),
+                       placeholder="The whole portfolio")
+        _problems(f"{prefix}.within")
+    if not isinstance(spec, Categories):
+        st.session_state.setdefault(f"{prefix}.lower", tuning.lower_is_better(spec))
+        flag_key = f"{key}.lower_is_better" if isinstance(spec, Percentile | VsAverage) else key
+        st.toggle("Lower is better", key=f"{prefix}.lower", on_change=_changed,
+                  args=(f"{prefix}.lower", flag_key, lambda _: tuning.reverse_direction(spec),
+                        tuning.lower_is_better(spec), prefix))
+    if isinstance(spec, Linear):
+        rng = td.range_for(metric, marks)
+        _slider("Red: scores 0 at", f"{prefix}.red", f"{key}.red", spec.red, rng)
+        _slider("Green: scores 100 at", f"{prefix}.green", f"{key}.green", spec.green, rng)
+    elif isinstance(spec, Steps | VsAverage):
+        rng = td.range_for(metric, marks) if isinstance(spec, Steps) else tuning.ratio_range(spec.cuts)
+        unit = "" if isinstance(spec, Steps) else " × peer average"
+        for i, cut in enumerate(spec.cuts):
+            _slider(f"Cut {i + 1}{unit}", f"{prefix}.cut.{i}", f"{key}.cuts", cut, rng,
+                    convert=lambda v, i=i: tuning.replaced(spec.cuts, i, v))
+        points = st.columns(len(spec.points))
+        for i, (col, pts) in enumerate(zip(points, spec.points, strict=True)):
+            with col:
+                _slider(f"Points {i + 1}", f"{prefix}.points.{i}", f"{key}.points", pts,
+                        tuning.SliderRange(0.0, 100.0, 5.0), convert=lambda v, i=i: tuning.replaced(spec.points, i, v))
+        more, fewer = st.columns(2)
+        more.button("Add a step", key=f"{prefix}.add", icon=":material/add:", on_click=_apply,
+                    args=(f"{prefix}.add", key, tuning.with_step(spec, rng.step * 10), None, prefix))
+        if len(spec.cuts) > 1:
+            fewer.button("Remove the last step", key=f"{prefix}.remove", icon=":material/remove:", on_click=_apply,
+                         args=(f"{prefix}.remove", key, tuning.without_step(spec), None, prefix))
+        _problems(f"{prefix}.add")
+    elif isinstance(spec, Categories):
+        for cat, pts in spec.map.items():
+            _slider(f"Points for “{ui.md(cat)}”", f"{prefix}.map.{cat}", f"{key}.map", pts,
+                    tuning.SliderRange(0.0, 100.0, 5.0), convert=lambda v, c=cat: {**spec.map, c: v})
+    values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters) if isinstance(spec, VsAverage)
+              else td.values_at(metric, ctx.as_of, ctx.filters))
+    ui.plot(charts.metric_histogram(values, spec, label=ctx.label(metric), subtitle=f"{ctx.as_of:%Y-%m-%d}"),
+            key="tune.chart.metric")
+
+
+@st.fragment
+def tune(ctx: ui.Context) -> None:
+    td = _tune_data(ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, ctx)
+    draft_yaml = st.session_state[DRAFT]
+    draft = parse_model(draft_yaml, source="draft")
+    changes = tuning.diff_table(ctx.model, draft)
+    _toolbar(ctx, td, draft_yaml, len(changes))
+    with st.expander(f"Changes vs saved {ctx.model_name} v{ctx.model_version}: {len(changes)}"):
+        if len(changes):
+            st.dataframe(changes, hide_index=True, width="stretch")
+        else:
+            st.caption("No changes yet.")
+    controls, preview = st.columns([1, 1.15], gap="large")
+    with controls:
+        _slider("Band cut-offs (red ≤ · yellow ≤)", "tune.bands", "bands", (draft.bands.red, draft.bands.yellow),
+                tuning.SliderRange(0.0, 100.0, 1.0), convert=lambda v: {"red": v[0], "yellow": v[1]},
+                help="A score at or below the first handle is red, at or below the second yellow, above it green.")
+        left, right = st.columns(2)
+        st.session_state.setdefault("tune.missing", draft.missing)
+        left.segmented_control("Missing values", ["renormalize", "zero"], key="tune.missing", required=True,
+                               format_func={"renormalize": "Share weight", "zero": "Score 0"}.get,
+                               on_change=_changed, args=("tune.missing", "missing", None, draft.missing))
+        profiles = list(dict.fromkeys([DEFAULT_PROFILE, *draft.profile_names]))
+        if st.session_state.get("tune.pick_profile") not in profiles:
+            st.session_state["tune.pick_profile"] = DEFAULT_PROFILE
+        profile = right.selectbox("Profile", profiles, key="tune.pick_profile")
+        right.caption(ui.md(tuning.profile_caption(draft, profile)))
+        metrics_tab, weights_tab = st.tabs(["Thresholds", "Weights"])
+        with metrics_tab:
+            if st.session_state.get("tune.pick_metric") not in draft.metrics:
+                st.session_state["tune.pick_metric"] = next(iter(draft.metrics))
+            metric = st.selectbox("Metric", list(draft.metrics), key="tune.pick_metric", format_func=ctx.label)
+            _metric_panel(ctx, td, draft, metric, profile)
+        with weights_tab:
+            shares = effective_weights(draft)[profile]
+            for group, weight in (draft.groups or {}).items():
+                pct = tuning.group_shares(draft, profile, shares)[group]
+                _slider(f"{ui.md(group)} group · {pct:.0%} of the score", f"tune.group.{group}", f"groups.{group}",
+                        weight, tuning.SliderRange(0.0, max(100.0, *draft.groups.values()), 1.0))
+            raw = draft.weights_for(profile)
+            for metric_name in draft.metrics:
+                key, control = tuning.weight_scope(draft, metric_name, profile)
+                _slider(f"{ui.md(ctx.label(metric_name))} · {shares[metric_name]:.1%} of the score", control, key,
+                        raw[metric_name], tuning.SliderRange(0.0, max(100.0, *raw.values()), 1.0))
+    with preview:
+        _preview(ctx, td, draft)
+
+
+def _preview(ctx: ui.Context, td: tuning.TuneData, draft) -> None:  # noqa: ANN001
+    pv = td.preview(draft, ctx.as_of, ctx.filters)
+    st.subheader(f"Preview at {ctx.as_of:%Y-%m-%d}")
+    for col, band, colour in zip(st.columns(3), ("red", "yellow", "green"), ("inverse", "off", "normal"),
+                                 strict=True):
+        col.metric(f"{band.capitalize()} accounts", f"{pv.counts.at[band, 'draft']:,}",
+                   delta=int(pv.counts.at[band, "change"]), delta_color=colour, delta_description="vs saved",
+                   border=True)
+    avg, moved, auc = st.columns(3)
+    avg.metric("Average score", f"{pv.avg_score:.1f}", delta=round(pv.avg_score - pv.avg_score_saved, 1),
+               delta_description="vs saved", border=True)
+    moved.metric("Band changes", f"{pv.n_changed:,}", delta_description=f"of {pv.n_accounts:,} accounts",
+                 border=True)
+    sep, before = pv.separation, pv.separation_saved
+    auc.metric("Separation", "n/a" if math.isnan(sep.auc) else f"{sep.auc:.2f}",
+               delta=None if math.isnan(sep.auc) else round(sep.auc - before.auc, 3), delta_description="vs saved",
+               help=sep.caption, border=True)
+    st.caption(ui.md(sep.caption))
+    ui.plot(charts.score_histogram(pv.now, cutoffs=(draft.bands.red, draft.bands.yellow),
+                                   title="Score distribution (draft)", subtitle=ctx.caption), key="tune.chart.hist")
+    ui.plot(charts.band_trend(pv.over_time, title="Bands over time (draft)", subtitle=ctx.caption),
+            key="tune.chart.trend")
+    st.markdown(f"**Accounts that change band** ({pv.n_changed:,}; biggest score change first)")
+    if pv.movers.empty:
+        st.caption("No account changes band with this draft.")
+    else:
+        st.dataframe(pv.movers.drop(columns="account_id"), hide_index=True, width="stretch", column_config={
+            "account_name": "Account", "saved_score": st.column_config.NumberColumn("Saved score", format="%.1f"),
+            "saved_band": "Saved band", "draft_score": st.column_config.NumberColumn("Draft score", format="%.1f"),
+            "draft_band": "Draft band", "change": st.column_config.NumberColumn("Change", format="%+.1f")})
+
+
+ctx = ui.context()
 st.title("Tune")
+if st.session_state.get(BASE) != (ctx.dataset.name, ctx.model_name, ctx.model_version):
+    st.session_state[BASE] = (ctx.dataset.name, ctx.model_name, ctx.model_version)
+    _reset(ctx.model_yaml)
+if flash := st.session_state.pop(FLASH, None):
+    st.success(flash, icon=":material/check_circle:")
+st.caption(f"Editing a draft of **{ui.md(ctx.model_name)}** v{ctx.model_version} on {ui.md(ctx.caption)}. "
+           "Nothing changes for anyone else until you save it.")
+tune(ctx)

@@ -11,6 +11,7 @@ per-row DataFrame is built.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -370,6 +371,14 @@ def new_model_name_problem(name: str, existing: Iterable[str]) -> str | None:
     return None
 
 
+def profile_caption(model: Model, profile: str) -> str:
+    """Which accounts a profile scores, in words ("stage is Onboarding or Trial"; Default: the rest)."""
+    p = model.profile(profile)
+    if p is None:
+        return "Accounts no other profile matches" if model.profiles else "Every account"
+    return "Accounts where " + " and ".join(f"{col} is {' or '.join(vals)}" for col, vals in p.when.items())
+
+
 def _prefix(metric: str, profile: str | None) -> str:
     return f"tune.metric.{metric}" if profile is None else f"tune.profile.{profile}.metric.{metric}"
 
@@ -412,7 +421,9 @@ def row_scores(scorer: LiveScorer, model: Model) -> np.ndarray:
 
 def band_codes(scores: np.ndarray, red: float, yellow: float) -> np.ndarray:
     """Index into :data:`lib.scoring.BANDS` per score (0 red, 1 yellow, 2 green, 3 no data)."""
-    return np.select([np.isnan(scores), scores <= red, scores <= yellow], [_BAND_CODE_NO_DATA, 0, 1], 2)
+    codes = (scores > red).astype(np.int8) + (scores > yellow)  # NaN compares False: fixed on the next line
+    codes[np.isnan(scores)] = _BAND_CODE_NO_DATA
+    return codes
 
 
 @dataclass(frozen=True)
@@ -446,10 +457,12 @@ class TuneData:
     """The rows of one dataset aligned with a :class:`LiveScorer`, plus the saved model's scores.
 
     Built once per (dataset revision, saved model); then :meth:`preview` summarises any draft in a few
-    vectorised passes. Small per-filter and per-date indexes are memoised on the instance (bounded).
+    vectorised passes. Per-filter and per-date indexes and the last few drafts' scores are memoised on the
+    instance (bounded per kind).
     """
 
-    _MEMO_LIMIT = 16
+    _MEMO_LIMIT = 16  # per kind of entry (masks, date rows, spreads …): small arrays or numbers
+    _SCORES_LIMIT = 3  # score arrays are one float per row (7 MB per million rows)
 
     def __init__(self, scorer: LiveScorer, df: pd.DataFrame, saved: Model) -> None:
         keys = scorer.rescore(saved)
@@ -476,6 +489,7 @@ class TuneData:
         self.saved_scores = keys["score"].to_numpy(dtype=float)
         self.saved_bands = band_codes(self.saved_scores, saved.bands.red, saved.bands.yellow)
         self._memo: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
 
     def _account_labels(self, df: pd.DataFrame) -> np.ndarray:
         """Each row's account label: the account's last 'healthy' / 'struggling' ``health_label`` (any case,
@@ -489,12 +503,22 @@ class TuneData:
         pos = last.to_numpy()
         return np.where(pos >= 0, lab[np.maximum(pos, 0)], None)
 
-    def _memoised(self, key: tuple, build) -> Any:  # noqa: ANN001 - zero-argument callable
-        if key not in self._memo:
-            if len(self._memo) >= self._MEMO_LIMIT:
-                self._memo.pop(next(iter(self._memo)))
-            self._memo[key] = build()
-        return self._memo[key]
+    def _memoised(self, key: tuple, build, limit: int | None = None) -> Any:  # noqa: ANN001 - a callable
+        """``build()`` once per key; each kind of entry (``key[0]``) keeps at most ``limit`` of its newest.
+
+        Sessions share this object (it is cached per dataset), so the dict is only touched under a lock;
+        building runs outside it.
+        """
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = build()
+        with self._lock:
+            same_kind = [k for k in self._memo if k[0] == key[0]]
+            for old in same_kind[: max(0, len(same_kind) - (limit or self._MEMO_LIMIT) + 1)]:
+                del self._memo[old]
+            self._memo[key] = value
+        return value
 
     # -- indexes (model-independent)
 
@@ -583,9 +607,19 @@ class TuneData:
 
     # -- the preview
 
-    def preview(self, draft: Model, draft_scores: np.ndarray, as_of: pd.Timestamp,
-                filters: Mapping[str, Sequence[str]], top: int = 15) -> Preview:
-        """Summarise a draft's scores (from :func:`row_scores`) against the saved model at ``as_of``."""
+    def scores(self, draft: Model) -> np.ndarray:
+        """The draft's overall score per row (:func:`row_scores`), memoised on what decides it.
+
+        Band cut-offs, grades, alerts and the name do not change a score, so moving the band slider, picking
+        another metric or date, or a rerun with the same draft reuses the last scores.
+        """
+        key = ("scores", repr((draft.missing, draft.metrics, draft.groups, draft.profiles)))
+        return self._memoised(key, lambda: row_scores(self.scorer, draft), limit=self._SCORES_LIMIT)
+
+    def preview(self, draft: Model, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
+                top: int = 15) -> Preview:
+        """Summarise a draft against the saved model at ``as_of`` (segment filters applied)."""
+        draft_scores = self.scores(draft)
         mask = self.mask(filters)
         codes = band_codes(draft_scores, draft.bands.red, draft.bands.yellow)
         keep = slice(None) if mask is None else mask
@@ -627,8 +661,8 @@ class TuneData:
 
 
 __all__ = [
-    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "band_codes", "data_categories",
-    "default_spec", "diff_table", "edit_draft", "group_shares", "lower_is_better", "new_model_name_problem",
-    "nice_step", "ratio_range", "read_model_upload", "replaced", "reverse_direction", "row_scores", "slider_range",
-    "spec_marks", "spec_scope", "weight_scope", "with_step", "without_step",
+    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "band_codes", "data_categories", "default_spec",
+    "diff_table", "edit_draft", "group_shares", "lower_is_better", "new_model_name_problem", "nice_step",
+    "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction", "row_scores",
+    "slider_range", "spec_marks", "spec_scope", "weight_scope", "with_step", "without_step",
 ]

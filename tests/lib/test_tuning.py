@@ -285,7 +285,7 @@ DRAFTS = {
 def test_preview_aggregates_equal_the_sql_engine(data, portfolio, model, edit, filters):
     draft = DRAFTS[edit](model)
     as_of = data.dates[-2]
-    pv = data.preview(draft, tuning.row_scores(data.scorer, draft), as_of, filters)
+    pv = data.preview(draft, as_of, filters)
     new = pf.apply_filters(_scored(draft, portfolio), filters)
     old = pf.apply_filters(_scored(model, portfolio), filters)
     assert pv.counts["draft"].to_dict() == pf.band_summary(new, as_of).set_index("band")["accounts"].to_dict()
@@ -307,14 +307,14 @@ def test_raising_the_red_cut_off_never_lowers_the_red_count(data, model):
     reds = []
     for red in (20, 40, 50, 60):
         draft = set_value(model, "bands.red", red)
-        reds.append(data.preview(draft, tuning.row_scores(data.scorer, draft), as_of, {}).counts.at["red", "draft"])
+        reds.append(data.preview(draft, as_of, {}).counts.at["red", "draft"])
     assert reds == sorted(reds) and reds[0] < reds[-1]
 
 
 def test_movers_are_the_accounts_that_change_band_biggest_change_first(data, portfolio, model):
     draft = set_value(model, "metrics.logins_per_user.score", {"method": "linear", "red": 6, "green": 12})
     as_of = data.dates[-1]
-    pv = data.preview(draft, tuning.row_scores(data.scorer, draft), as_of, {}, top=5)
+    pv = data.preview(draft, as_of, {}, top=5)
     both = pf.at_date(_scored(model, portfolio), as_of).merge(
         pf.at_date(_scored(draft, portfolio), as_of), on="account_id", suffixes=("_saved", "_draft"))
     moved = both.loc[both["band_saved"] != both["band_draft"]]
@@ -330,7 +330,7 @@ def test_movers_are_the_accounts_that_change_band_biggest_change_first(data, por
 
 
 def test_saved_model_as_draft_moves_nothing(data, model):
-    pv = data.preview(model, tuning.row_scores(data.scorer, model), data.dates[-1], {})
+    pv = data.preview(model, data.dates[-1], {})
     assert pv.n_changed == 0 and pv.movers.empty
     assert (pv.counts["change"] == 0).all()
     assert pv.separation == pv.separation_saved
@@ -362,3 +362,21 @@ def test_unknown_date_is_refused_with_a_hint(data):
 def test_range_for_covers_the_saved_thresholds(data, model):
     rng = data.range_for("logins_per_user", tuning.spec_marks(model.metrics["logins_per_user"].score))
     assert rng.lo <= 2 and rng.hi >= 8
+
+
+def test_band_moves_reuse_the_drafts_scores_and_threshold_moves_recompute(data, model):
+    first = data.scores(set_value(model, "bands.red", 35))
+    assert data.scores(set_value(model, "bands.red", 45)) is first
+    other = data.scores(set_value(model, "metrics.nps.score.green", 7))
+    assert other is not first and not np.array_equal(other, first, equal_nan=True)
+
+
+def test_band_codes_put_scores_on_a_cut_off_in_the_lower_band():
+    codes = tuning.band_codes(np.array([0.0, 30.0, 30.5, 70.0, 70.1, np.nan]), 30, 70)
+    assert codes.tolist() == [0, 0, 1, 1, 2, 3]
+
+
+def test_profile_caption_says_which_accounts_it_scores(model):
+    assert tuning.profile_caption(model, "Onboarding") == "Accounts where stage is Onboarding"
+    assert tuning.profile_caption(model, "Default") == "Accounts no other profile matches"
+    assert tuning.profile_caption(set_value(model, "profiles", []), "Default") == "Every account"

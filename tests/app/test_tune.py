@@ -1,0 +1,150 @@
+"""Tune page (AppTest): the preview's numbers follow the sliders, bad edits explain themselves, save and
+download hand back exactly the draft."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+from lib import ui
+from lib.model import parse_model
+from tests.app.conftest import errors, open_app
+
+RED_CUTOFF = "tune.bands"
+LOGINS = "tune.metric.logins_per_user"
+
+
+def number(at, label: str) -> float:
+    """The value of the st.metric labelled ``label`` as a number ("1,234" → 1234)."""
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric labelled {label!r}: {[m.label for m in at.metric]}"
+    return float(values[0].replace(",", ""))
+
+
+def draft(at):
+    return parse_model(at.session_state["tune.draft"])
+
+
+@pytest.fixture
+def at():
+    app = open_app("tune")
+    assert not errors(app), errors(app)
+    return app
+
+
+def test_tune_opens_on_the_sample_with_counts_charts_and_an_unchanged_draft(at):
+    assert at.title[0].value == "Tune"
+    counts = [number(at, f"{band} accounts") for band in ("Red", "Yellow", "Green")]
+    assert all(c > 0 for c in counts)
+    assert number(at, "Band changes") == 0
+    assert 0.5 < number(at, "Separation") <= 1
+    assert len(at.get("plotly_chart")) == 3  # the metric's histogram, the score histogram, bands over time
+    assert at.expander[0].label.endswith(": 0")
+
+
+def test_raising_the_red_cut_off_moves_accounts_from_yellow_to_red(at):
+    red, yellow = at.slider(key=RED_CUTOFF).value
+    reds, yellows = number(at, "Red accounts"), number(at, "Yellow accounts")
+    at.slider(key=RED_CUTOFF).set_value((red + 15, yellow)).run()
+    assert not errors(at)
+    gained = number(at, "Red accounts") - reds
+    assert gained > 0
+    assert number(at, "Yellow accounts") == yellows - gained
+    assert number(at, "Band changes") == gained
+    assert [m.delta for m in at.metric if m.label == "Red accounts"] == [f"{gained:.0f}"]
+    at.slider(key=RED_CUTOFF).set_value((red - 10, yellow)).run()
+    assert number(at, "Red accounts") <= reds
+    assert draft(at).bands.red == red - 10
+
+
+def test_lowering_a_metrics_green_threshold_raises_the_average_score(at):
+    before = number(at, "Average score")
+    green = at.slider(key=f"{LOGINS}.green")
+    at.slider(key=f"{LOGINS}.green").set_value(green.min + (green.value - green.min) / 2).run()
+    assert not errors(at)
+    assert number(at, "Average score") > before
+    assert number(at, "Band changes") > 0
+    assert at.expander[0].label.endswith(": 1")
+
+
+def test_invalid_edit_shows_the_models_message_beside_the_control_not_an_exception(at):
+    red = at.slider(key=f"{LOGINS}.red").value
+    reds = number(at, "Red accounts")
+    at.slider(key=f"{LOGINS}.red").set_value(at.slider(key=f"{LOGINS}.green").value).run()
+    assert not errors(at)
+    messages = [e.value for e in at.error]
+    assert len(messages) == 1
+    assert "red and green are both" in messages[0] and "make them differ" in messages[0]
+    assert at.slider(key=f"{LOGINS}.red").value == red  # put back: the draft never holds a broken model
+    assert number(at, "Red accounts") == reds
+
+
+def test_switching_method_proposes_cuts_from_the_data(at):
+    at.selectbox(key=f"{LOGINS}.method").set_value("steps").run()
+    assert not errors(at)
+    cuts = [at.slider(key=f"{LOGINS}.cut.{i}") for i in range(2)]
+    assert cuts[0].min <= cuts[0].value < cuts[1].value <= cuts[1].max
+    assert draft(at).metrics["logins_per_user"].score.cuts == (cuts[0].value, cuts[1].value)
+    assert number(at, "Band changes") > 0
+
+
+def test_profile_weights_edit_only_that_profile(at):
+    at.selectbox(key="tune.pick_profile").set_value("Onboarding").run()
+    key = "tune.profile.Onboarding.metric.csm_sentiment.weight"
+    before = at.slider(key=key).value
+    at.slider(key=key).set_value(before + 30).run()
+    assert not errors(at)
+    model = draft(at)
+    assert model.weights_for("Onboarding")["csm_sentiment"] == before + 30
+    assert model.weights_for("Default")["csm_sentiment"] == model.metrics["csm_sentiment"].weight
+    assert "% of the score" in at.slider(key=key).label
+
+
+def test_revert_drops_the_draft(at):
+    red, yellow = at.slider(key=RED_CUTOFF).value
+    reds = number(at, "Red accounts")
+    at.slider(key=RED_CUTOFF).set_value((red + 10, yellow)).run()
+    at.button(key="tune.revert").click().run()
+    assert not errors(at)
+    assert number(at, "Red accounts") == reds
+    assert at.slider(key=RED_CUTOFF).value == (red, yellow)
+    assert at.expander[0].label.endswith(": 0")
+
+
+def test_download_offers_yaml_that_parses_back_to_the_draft(at, monkeypatch):
+    offered: list[tuple[bytes, str | None]] = []
+    load = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, data, mimetype, kind, filename=None):
+        offered.append((data, filename))
+        return load(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    red, yellow = at.slider(key=RED_CUTOFF).value
+    at.slider(key=RED_CUTOFF).set_value((red + 5, yellow)).run()
+    yaml_files = [(data, name) for data, name in offered if name and name.endswith(".yaml")]
+    assert yaml_files[-1][1] == "Default-draft.yaml"
+    downloaded = parse_model(yaml_files[-1][0].decode())
+    assert downloaded == draft(at)
+    assert downloaded.bands.red == red + 5
+
+
+def test_save_creates_version_2_with_its_note_and_selects_it(tmp_path, monkeypatch):
+    # A workspace of its own, so other tests keep seeing Default v1 as the newest version.
+    monkeypatch.setenv("HSS_WORKSPACE", str(tmp_path / "workspace.duckdb"))
+    ui.workspace.clear()
+    try:
+        at = open_app("tune")
+        red, yellow = at.slider(key=RED_CUTOFF).value
+        at.slider(key=RED_CUTOFF).set_value((red + 5, yellow)).run()
+        at.text_input(key="tune.save.note").input("Stricter red band")
+        at.button(key="tune.save.version").click().run()
+        assert not errors(at), errors(at)
+        assert [s.value for s in at.success] == ["Saved Default v2."]
+        saved = ui.workspace().list_models()
+        assert saved.loc[saved["version"] == 2, "note"].tolist() == ["Stricter red band"]
+        assert parse_model(ui.workspace().load_model_text("Default", 2)).bands.red == red + 5
+        assert at.session_state["ctx.version"] == 2  # the sidebar selected it
+        assert at.expander[0].label == "Changes vs saved Default v2: 0"
+    finally:
+        ui.workspace.clear()
