@@ -19,7 +19,16 @@ equal row for row. The scoring rules themselves are documented in :mod:`lib.mode
   fires when the band is B and the previous snapshot had a score in another band;
 - ``rank_in_band``: 1 = lowest score within (snapshot date, band), ties broken by account_id;
 - ``vs_average`` ratios are rounded to 9 decimals before the cuts are applied, so a value equal to its
-  peer mean is exactly 1 whatever order the mean was summed in.
+  peer mean is exactly 1 whatever order the mean was summed in;
+- under ``missing: zero`` a row where nothing is usable still shows the weights it would have had, with
+  contributions 0 and score NaN;
+- rounding is half away from zero (DuckDB's ``ROUND``; :func:`round_half_away` for numpy), so both paths
+  agree to the bit.
+
+The SQL is written to run in bounded memory on big inputs (12 M rows in ~1.3 GB): window partitions use the
+source's own columns, and an account's previous snapshots come from an ordered pass with an account check
+rather than ``PARTITION BY account_id`` (see bench/README.md). Only standard SQL is used, so sqlglot can
+transpile it; the transpiled text is tested to parse and to score the same when read back into DuckDB.
 """
 
 from __future__ import annotations
