@@ -211,21 +211,33 @@ def tune(ctx: ui.Context) -> None:
             _metric_panel(ctx, td, draft, metric, profile)
         with weights_tab:
             shares = effective_weights(draft)[profile]
-            for group, weight in (draft.groups or {}).items():
-                pct = tuning.group_shares(draft, profile, shares)[group]
-                _slider(f"{ui.md(group)} group · {pct:.0%} of the score", f"tune.group.{group}", f"groups.{group}",
-                        weight, tuning.SliderRange(0.0, max(100.0, *draft.groups.values()), 1.0))
             raw = draft.weights_for(profile)
-            for metric_name in draft.metrics:
-                key, control = tuning.weight_scope(draft, metric_name, profile)
-                _slider(f"{ui.md(ctx.label(metric_name))} · {shares[metric_name]:.1%} of the score", control, key,
-                        raw[metric_name], tuning.SliderRange(0.0, max(100.0, *raw.values()), 1.0))
-    with preview:
-        _preview(ctx, td, draft)
-
-
-def _preview(ctx: ui.Context, td: tuning.TuneData, draft) -> None:  # noqa: ANN001
+            for group, members in tuning.grouped_metrics(draft):
+                if group is not None:
+                    pct = tuning.group_shares(draft, profile, shares)[group]
+                    _slider(f"**{ui.md(group)}** group · {pct:.0%} of the score", f"tune.group.{group}",
+                            f"groups.{group}", draft.groups[group],
+                            tuning.SliderRange(0.0, max(100.0, *draft.groups.values()), 1.0))
+                for metric_name in members:
+                    key, control = tuning.weight_scope(draft, metric_name, profile)
+                    _slider(f"{'↳ ' if group else ''}{ui.md(ctx.label(metric_name))} · {shares[metric_name]:.1%} "
+                            "of the score", control, key, raw[metric_name],
+                            tuning.SliderRange(0.0, max(100.0, *raw.values()), 1.0))
     pv = td.preview(draft, ctx.as_of, ctx.filters)
+    with preview:
+        _preview(ctx, pv, draft)
+    st.markdown(f"**Accounts that change band at {ctx.as_of:%Y-%m-%d}** ({pv.n_changed:,}; biggest score change "
+                "first)")
+    if pv.movers.empty:
+        st.caption("No account changes band with this draft.")
+    else:
+        st.dataframe(pv.movers.drop(columns="account_id"), hide_index=True, width="stretch", column_config={
+            "account_name": "Account", "saved_score": st.column_config.NumberColumn("Saved score", format="%.1f"),
+            "saved_band": "Saved band", "draft_score": st.column_config.NumberColumn("Draft score", format="%.1f"),
+            "draft_band": "Draft band", "change": st.column_config.NumberColumn("Change", format="%+.1f")})
+
+
+def _preview(ctx: ui.Context, pv: tuning.Preview, draft) -> None:  # noqa: ANN001
     st.subheader(f"Preview at {ctx.as_of:%Y-%m-%d}")
     for col, band, colour in zip(st.columns(3), ("red", "yellow", "green"), ("inverse", "off", "normal"),
                                  strict=True):
@@ -246,14 +258,6 @@ def _preview(ctx: ui.Context, td: tuning.TuneData, draft) -> None:  # noqa: ANN0
                                    title="Score distribution (draft)", subtitle=ctx.caption), key="tune.chart.hist")
     ui.plot(charts.band_trend(pv.over_time, title="Bands over time (draft)", subtitle=ctx.caption),
             key="tune.chart.trend")
-    st.markdown(f"**Accounts that change band** ({pv.n_changed:,}; biggest score change first)")
-    if pv.movers.empty:
-        st.caption("No account changes band with this draft.")
-    else:
-        st.dataframe(pv.movers.drop(columns="account_id"), hide_index=True, width="stretch", column_config={
-            "account_name": "Account", "saved_score": st.column_config.NumberColumn("Saved score", format="%.1f"),
-            "saved_band": "Saved band", "draft_score": st.column_config.NumberColumn("Draft score", format="%.1f"),
-            "draft_band": "Draft band", "change": st.column_config.NumberColumn("Change", format="%+.1f")})
 
 
 ctx = ui.context()

@@ -80,6 +80,18 @@ def nice_step(span: float, target_steps: int = 100) -> float:
     return float(f"{step:.12g}")
 
 
+def _on_grid(x: float, step: float) -> bool:
+    q = x / step
+    return abs(q - round(q)) < 1e-6
+
+
+def _finer(step: float) -> float:
+    """The next smaller 1-2-5 × 10^k step (1 → 0.5 → 0.2 → 0.1 …)."""
+    exp = math.floor(math.log10(step) + 1e-9)
+    mantissa = round(step / 10**exp)
+    return float(f"{(5 if mantissa == 1 else 2 if mantissa == 5 else 1) * 10.0 ** (exp - (mantissa == 1)):.12g}")
+
+
 def _finite(values: object) -> np.ndarray:
     """The finite numbers among ``values`` (text that is not a number, NaN and ±inf dropped)."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
@@ -111,8 +123,8 @@ def slider_range(values: object, include: Iterable[float] = (), target_steps: in
 
     Robust to outliers: the 1st–99th percentile widened by 10 % of that span on each side (not below 0
     when no value is negative; whole-number data gets whole steps), then widened to include ``include``
-    (the thresholds the saved and draft models use, so a slider can always show them) and rounded
-    outward to the step.
+    (the thresholds the saved and draft models use, so a slider can always show them), with a step fine
+    enough to land on each of them, and rounded outward to the step.
 
     Args:
         values: raw metric values (text and non-finite values are ignored), or their :class:`Spread`.
@@ -137,6 +149,9 @@ def slider_range(values: object, include: Iterable[float] = (), target_steps: in
     step = nice_step(hi - lo, target_steps)
     if spread is not None and spread.integer and all(float(m).is_integer() for m in marks):
         step = max(step, 1.0)  # counts (open tickets): a cut at 2.5 means the same as one at 3
+    # A threshold off the step grid would be shown snapped to it (1.5 on a 0.2 grid reads 1.4): refine.
+    while not all(_on_grid(m, step) for m in marks) and step / 2 >= (hi - lo) / (20 * target_steps):
+        step = _finer(step)
     lo, hi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
     return SliderRange(float(f"{lo:.12g}"), float(f"{hi:.12g}"), step)
 
@@ -349,6 +364,13 @@ def diff_table(saved: Model, draft: Model) -> pd.DataFrame:
     changes = diff_models(saved, draft)
     return pd.DataFrame({"setting": [c.key for c in changes], "saved": [_show(c.old) for c in changes],
                          "draft": [_show(c.new) for c in changes]}, columns=["setting", "saved", "draft"])
+
+
+def grouped_metrics(model: Model) -> list[tuple[str | None, list[str]]]:
+    """Metrics under their group, in the model's group order; one ``(None, all metrics)`` without groups."""
+    if not model.groups:
+        return [(None, list(model.metrics))]
+    return [(g, [m for m, metric in model.metrics.items() if metric.group == g]) for g in model.groups]
 
 
 def group_shares(model: Model, profile: str, weights: Mapping[str, float]) -> dict[str, float]:
@@ -662,7 +684,7 @@ class TuneData:
 
 __all__ = [
     "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "band_codes", "data_categories", "default_spec",
-    "diff_table", "edit_draft", "group_shares", "lower_is_better", "new_model_name_problem", "nice_step",
-    "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction", "row_scores",
-    "slider_range", "spec_marks", "spec_scope", "weight_scope", "with_step", "without_step",
+    "diff_table", "edit_draft", "group_shares", "grouped_metrics", "lower_is_better", "new_model_name_problem",
+    "nice_step", "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction",
+    "row_scores", "slider_range", "spec_marks", "spec_scope", "weight_scope", "with_step", "without_step",
 ]

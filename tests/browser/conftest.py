@@ -106,7 +106,8 @@ def wait_for_app(tab, timeout: float = 60_000) -> None:
     tab.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     tab.wait_for_function(
         """() => { const s = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !s || !/Running|Connecting/i.test(s.innerText); }""",
+                   const busy = s && /Running|Connecting/i.test(s.innerText);
+                   return !busy && !document.querySelector('[data-testid="stSkeleton"]'); }""",
         timeout=timeout,
     )
     tab.wait_for_timeout(300)

@@ -54,6 +54,13 @@ def test_slider_range_gives_counts_whole_steps_and_text_is_ignored():
     assert (rng.lo, rng.hi) == (0.0, 6.0)
 
 
+def test_slider_step_is_refined_until_every_threshold_is_on_it():
+    rng = tuning.slider_range(np.linspace(0, 12, 500), include=[1.5, 10])
+    assert rng.step == 0.1
+    assert tuning.slider_range(np.linspace(0, 12, 500), include=[1.6, 10]).step == 0.2
+    assert tuning.slider_range(np.linspace(0, 12, 500), include=[1.55]).step == 0.05
+
+
 def test_slider_range_without_values_spans_the_thresholds():
     rng = tuning.slider_range([], include=[2.0, 8.0])
     assert rng.lo <= 2.0 and rng.hi >= 8.0 and rng.step > 0
@@ -380,3 +387,11 @@ def test_profile_caption_says_which_accounts_it_scores(model):
     assert tuning.profile_caption(model, "Onboarding") == "Accounts where stage is Onboarding"
     assert tuning.profile_caption(model, "Default") == "Accounts no other profile matches"
     assert tuning.profile_caption(set_value(model, "profiles", []), "Default") == "Every account"
+
+
+def test_grouped_metrics_follow_the_group_order(model):
+    assert tuning.grouped_metrics(model) == [
+        ("Engagement", ["logins_per_user", "feature_adoption_pct"]), ("Support", ["open_tickets"]),
+        ("Sentiment", ["nps", "csm_sentiment"]), ("Billing", ["invoice_days_late"])]
+    flat = parse_model("metrics: {a: {score: {method: linear, red: 0, green: 1}}}")
+    assert tuning.grouped_metrics(flat) == [(None, ["a"])]
