@@ -189,6 +189,9 @@ def tune(ctx: ui.Context) -> None:
         else:
             st.caption("No changes yet.")
     controls, preview = st.columns([1, 1.15], gap="large")
+    pv = td.preview(draft, ctx.as_of, ctx.filters)
+    with preview:  # drawn first: the numbers show while the controls' charts are still on their way
+        _preview(ctx, pv, draft)
     with controls:
         _slider("Band cut-offs (red ≤ · yellow ≤)", "tune.bands", "bands", (draft.bands.red, draft.bands.yellow),
                 tuning.SliderRange(0.0, 100.0, 1.0), convert=lambda v: {"red": v[0], "yellow": v[1]},
@@ -223,9 +226,6 @@ def tune(ctx: ui.Context) -> None:
                     _slider(f"{'↳ ' if group else ''}{ui.md(ctx.label(metric_name))} · {shares[metric_name]:.1%} "
                             "of the score", control, key, raw[metric_name],
                             tuning.SliderRange(0.0, max(100.0, *raw.values()), 1.0))
-    pv = td.preview(draft, ctx.as_of, ctx.filters)
-    with preview:
-        _preview(ctx, pv, draft)
     st.markdown(f"**Accounts that change band at {ctx.as_of:%Y-%m-%d}** ({pv.n_changed:,}; biggest score change "
                 "first)")
     if pv.movers.empty:
