@@ -248,14 +248,15 @@ def _points_colors(points: np.ndarray) -> list[str]:
     return [BAND_COLORS["no data"] if np.isnan(v) else h for v, h in zip(p, hexes, strict=True)]
 
 
-def _money(x: float) -> str:
-    """$1.2M-style short money text."""
+def money(x: float | None) -> str:
+    """Short money text for labels and slides: ``$1.2M``, ``$85.0K``, ``-$1.5K``; ``–`` when unknown."""
     if x is None or not np.isfinite(x):
         return "–"
+    sign, v = ("-" if x < 0 else ""), abs(x)
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= div:
-            return f"${x / div:.1f}{suffix}"
-    return f"${x:,.0f}"
+        if v >= div:
+            return f"{sign}${v / div:.1f}{suffix}"
+    return f"{sign}${v:,.0f}"
 
 
 def _fmt_value(value: object) -> str:
@@ -533,7 +534,7 @@ def arr_by_band(
     keep = [band for band in BAND_ORDER if arr[band] > 0]
     if not keep:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
-    text = [_money(arr[b]) + (f" · {accounts[b]:,.0f} accounts" if accounts is not None else "") for b in keep]
+    text = [money(arr[b]) + (f" · {accounts[b]:,.0f} accounts" if accounts is not None else "") for b in keep]
     fig = _figure(go.Bar(
         x=[BAND_LABELS[b] for b in keep], y=arr[keep].to_numpy(), marker={"color": [BAND_COLORS[b] for b in keep]},
         text=text, textposition="outside", cliponaxis=False, name="ARR",

@@ -90,16 +90,6 @@ def day(value: object) -> str:
     return f"{ts.day} {ts:%b %Y}"
 
 
-def money(x: float) -> str:
-    """Short money text for slides: ``$1.2M``, ``$85.0K``; ``–`` when unknown."""
-    if x is None or not np.isfinite(x):
-        return "–"
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= div:
-            return f"${x / div:.1f}{suffix}"
-    return f"${x:,.0f}"
-
-
 def _column_label(column: str) -> str:
     return column.replace("_", " ").capitalize()
 
@@ -158,7 +148,7 @@ def default_account(scored: pd.DataFrame, as_of: pd.Timestamp) -> str | None:
 
 
 def _signed_money(x: float) -> str:
-    return ("-" if x < 0 else "+") + money(abs(x))  # ASCII minus: st.metric colours the delta by it
+    return ("-" if x < 0 else "+") + charts.money(abs(x))  # ASCII minus: st.metric colours the delta by it
 
 
 def kpis(scored: pd.DataFrame, as_of: pd.Timestamp) -> list[Kpi]:
@@ -174,7 +164,7 @@ def kpis(scored: pd.DataFrame, as_of: pd.Timestamp) -> list[Kpi]:
 
     return [
         Kpi("Accounts", shown(h["accounts"], "{:,.0f}".format), delta("accounts", "{:+,.0f}".format), "off"),
-        Kpi("ARR", shown(h["arr"], money), delta("arr", _signed_money), "normal"),
+        Kpi("ARR", shown(h["arr"], charts.money), delta("arr", _signed_money), "normal"),
         Kpi("Average score", shown(h["avg_score"], "{:.1f}".format), delta("avg_score", "{:+.1f}".format), "normal"),
         Kpi("Share red", shown(h["red_share"], "{:.0%}".format),
             delta("red_share", lambda d: f"{d * 100:+.1f} pts"), "inverse"),
@@ -216,8 +206,8 @@ def _arr_takeaway(summary: pd.DataFrame) -> str:
     if pd.isna(total) or total <= 0:
         return "No ARR recorded for these accounts."
     red, yellow = (float(rows.loc[b, "arr"]) if pd.notna(rows.loc[b, "arr"]) else 0.0 for b in ("red", "yellow"))
-    return (f"{money(red)} of {money(total)} ARR ({red / total:.0%}) sits in red accounts, "
-            f"{money(yellow)} ({yellow / total:.0%}) in yellow.")
+    return (f"{charts.money(red)} of {charts.money(total)} ARR ({red / total:.0%}) sits in red accounts, "
+            f"{charts.money(yellow)} ({yellow / total:.0%}) in yellow.")
 
 
 def _movers_takeaway(movers: pd.DataFrame, previous: pd.Timestamp | None) -> str:
@@ -405,7 +395,7 @@ def story_kpis(story: Story) -> list[Kpi]:
         Kpi("Score", f"{story.score:.0f}" if scored else "–",
             f"{story.change:+.1f}" if np.isfinite(story.change) else None, "normal"),
         Kpi("Band", band, None, "off"),
-        Kpi("ARR", money(story.arr), None, "off"),
+        Kpi("ARR", charts.money(story.arr), None, "off"),
         Kpi("Renews", day(story.renewal_date) if story.renewal_date is not None else "–", None, "off"),
     ]
 
@@ -483,7 +473,7 @@ def attention_kpis(attention: pd.DataFrame) -> list[Kpi]:
     at_risk = attention["arr_at_risk"].sum(min_count=1)
     return [
         Kpi("Need attention", f"{len(attention):,}", None, "off"),
-        Kpi("ARR at risk", money(at_risk) if pd.notna(at_risk) else "–", None, "off"),
+        Kpi("ARR at risk", charts.money(at_risk) if pd.notna(at_risk) else "–", None, "off"),
         Kpi("Alert rule hits", f"{int(attention['alert_hit'].sum()):,}", None, "off"),
         Kpi("Contact overdue", f"{int(attention['contact_overdue'].sum()):,}", None, "off"),
         Kpi("Renewals in red / yellow", f"{int(attention['renewal_soon'].sum()):,}", None, "off"),

@@ -339,6 +339,14 @@ def test_top_movers_tells_apart_accounts_sharing_a_name_by_their_id():
     assert list(charts.top_movers(movers).data[0].y) == ["Acme (a2)", "Acme (a1)"]
 
 
+@pytest.mark.parametrize(("value", "text"), [
+    (48_213_000, "$48.2M"), (85_000, "$85.0K"), (250, "$250"), (2.5e9, "$2.5B"), (-1500, "-$1.5K"),
+    (None, "–"), (float("nan"), "–"),
+])
+def test_money_is_short_with_the_sign_before_the_dollar(value, text):
+    assert charts.money(value) == text
+
+
 def test_arr_by_band_sums_arr_per_band_with_money_and_account_labels(summary):
     bar = charts.arr_by_band(summary).data[0]
     assert list(bar.x) == ["Red", "Yellow", "Green"] and list(bar.y) == [1.5e6, 2e6, 9e6]
