@@ -701,6 +701,26 @@ class LiveScorer:
         """Positions in the input DataFrame of the scorer's rows (sorted by account_id, snapshot_date)."""
         return self._order
 
+    @property
+    def account_codes(self) -> np.ndarray:
+        """Per row (in :attr:`row_order`), the account's position among the sorted distinct account ids."""
+        return self._acc_code
+
+    @property
+    def account_ids(self) -> np.ndarray:
+        """Per row (in :attr:`row_order`), the account id as text."""
+        return self._acc
+
+    @property
+    def date_codes(self) -> np.ndarray:
+        """Per row (in :attr:`row_order`), the snapshot date's position in :attr:`dates`."""
+        return self._date_code
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The distinct snapshot dates, oldest first."""
+        return self._date_values
+
     def overall(self, model: Model) -> np.ndarray:
         """Just the overall score per row, in :attr:`row_order` (NaN = no data): the cheapest preview."""
         return self._scores(model)[-1]

@@ -487,28 +487,21 @@ class TuneData:
     _SCORES_LIMIT = 3  # score arrays are one float per row (7 MB per million rows)
 
     def __init__(self, scorer: LiveScorer, df: pd.DataFrame, saved: Model) -> None:
-        keys = scorer.rescore(saved)
-        acc = df["account_id"].astype(str).to_numpy(dtype=object)
-        codes, _ = pd.factorize(acc, sort=True)
-        dates = pd.to_datetime(df["snapshot_date"]).to_numpy(dtype="datetime64[ns]")
-        order = np.lexsort((dates, codes))  # the scorer's row order: by account, then date
-        if not (np.array_equal(acc[order], keys["account_id"].to_numpy(dtype=object))
-                and np.array_equal(dates[order], keys["snapshot_date"].to_numpy(dtype="datetime64[ns]"))):
-            raise RuntimeError("lib.scoring.LiveScorer no longer orders rows by account_id, snapshot_date; "
-                               "update lib.tuning.TuneData to its row order")
+        # Rows in the scorer's order (by account, then date): its keys are reused, not recomputed.
         self.df = df
         self.saved = saved
         self.scorer = scorer
-        self.order = order
-        self.account_id = acc[order]
-        self.account_code = codes[order]
-        self.date_code, dates_index = pd.factorize(dates[order], sort=True)
-        self.dates = pd.DatetimeIndex(dates_index, name="snapshot_date")
+        self.order = scorer.row_order
+        self.account_id = scorer.account_ids
+        self.account_code = scorer.account_codes
+        self.date_code = scorer.date_codes
+        self.dates = scorer.dates
+        order = self.order
         names = df["account_name"] if "account_name" in df.columns else df["account_id"]
         self.account_name = names.astype(object).where(names.notna(), df["account_id"]).astype(str) \
             .to_numpy(dtype=object)[order]
         self.label = self._account_labels(df)
-        self.saved_scores = keys["score"].to_numpy(dtype=float)
+        self.saved_scores = scorer.overall(saved)
         self.saved_bands = band_codes(self.saved_scores, saved.bands.red, saved.bands.yellow)
         self._memo: dict[tuple, Any] = {}
         self._lock = threading.Lock()

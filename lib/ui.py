@@ -58,8 +58,27 @@ def _scored(name: str, revision: pd.Timestamp, model_yaml: str) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
-def _live_scorer(name: str, revision: pd.Timestamp, model_yaml: str) -> LiveScorer:
-    return LiveScorer(_dataset(name, revision).df, parse_model(model_yaml))
+def _live_scorer(name: str, revision: pd.Timestamp, _warm_with: str) -> LiveScorer:
+    # Keyed by the dataset alone: the scorer takes any model that fits it (its per-spec caches are bounded),
+    # so saving a new model version does not rebuild it. `_warm_with` (not hashed) only warms its caches.
+    return LiveScorer(_dataset(name, revision).df, parse_model(_warm_with))
+
+
+@dataclass(frozen=True)
+class _Facets:
+    dates: list[str]  # ISO snapshot dates, oldest first
+    options: dict[str, list[str]]  # segment column → its distinct values, sorted
+
+
+@st.cache_resource(max_entries=8)
+def _facets(name: str, revision: pd.Timestamp) -> _Facets:
+    """What the sidebar offers for a dataset revision, computed once rather than on every rerun."""
+    data = _dataset(name, revision)
+    frame = data.df
+    # ISO strings, not Timestamps, as options: they compare and serialise the same everywhere.
+    dates = [f"{d:%Y-%m-%d}" for d in pf.snapshot_dates(frame)]
+    options = {s: sorted(frame[s].dropna().astype(str).unique()) for s in data.roles.segments}
+    return _Facets(dates, options)
 
 
 # -- the current selection ---------------------------------------------------------------------------------
@@ -147,27 +166,24 @@ def sidebar() -> Context | None:
         version = st.selectbox("Version", numbers, key=VERSION,
                                format_func=lambda v: f"v{v}" + (f" · {notes[v][:40]}" if notes.get(v) else ""))
         info = ws.dataset_info(name)
-        # ISO strings, not Timestamps, as options: they compare and serialise the same everywhere.
-        dates = [f"{d:%Y-%m-%d}" for d in pf.snapshot_dates(_dataset(name, info.updated_at).df)]
-        _pick(AS_OF, dates, dates[-1])
-        as_of = pd.Timestamp(st.select_slider("Snapshot date", dates, key=AS_OF))
-        filters = _filter_widgets(name, info)
+        facets = _facets(name, info.updated_at)
+        _pick(AS_OF, facets.dates, facets.dates[-1])
+        as_of = pd.Timestamp(st.select_slider("Snapshot date", facets.dates, key=AS_OF))
+        filters = _filter_widgets(facets.options)
     yaml_text = ws.load_model_text(model_name, version)
     return Context(dataset=info, model_name=model_name, model_version=version, model_yaml=yaml_text,
                    model=parse_model(yaml_text, source=f"model '{model_name}' v{version}"), as_of=as_of,
                    filters=filters)
 
 
-def _filter_widgets(name: str, info: DatasetInfo) -> dict[str, tuple[str, ...]]:
-    frame = _dataset(name, info.updated_at).df
+def _filter_widgets(options: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
     chosen: dict[str, tuple[str, ...]] = {}
-    active = sum(bool(st.session_state.get(FILTER_PREFIX + s)) for s in info.roles.segments)
+    active = sum(bool(st.session_state.get(FILTER_PREFIX + s)) for s in options)
     with st.expander(f"Segment filters ({active} active)" if active else "Segment filters", expanded=bool(active)):
-        for segment in info.roles.segments:
-            options = sorted(frame[segment].dropna().astype(str).unique())
+        for segment, values in options.items():
             key = FILTER_PREFIX + segment
-            st.session_state[key] = [v for v in st.session_state.get(key, []) if v in options]
-            chosen[segment] = tuple(st.multiselect(segment.replace("_", " ").capitalize(), options, key=key,
+            st.session_state[key] = [v for v in st.session_state.get(key, []) if v in values]
+            chosen[segment] = tuple(st.multiselect(segment.replace("_", " ").capitalize(), values, key=key,
                                                    placeholder="All"))
     return chosen
 
