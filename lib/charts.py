@@ -62,6 +62,7 @@ FONT_FAMILY = "Inter, 'Segoe UI', Helvetica, Arial, sans-serif"
 GRID_COLOR = "#EBF0F8"
 _LABEL_BG = "rgba(255,255,255,0.85)"  # behind line labels drawn over bars
 _MAX_CURVE_POINTS = 2000  # a ROC curve of 1 M accounts keeps this many points: the line looks the same
+BAR_LABEL_PAD = 0.18  # share of the data span left beside bars for the value labels drawn outside them
 
 
 class ChartInputError(ValueError):
@@ -658,7 +659,7 @@ def segment_band_heatmap(
         hovertemplate="%{y} · %{x}: %{customdata:,} accounts (%{z:.1f}%)<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(type="category", side="top")
+    fig.update_xaxes(type="category", side="bottom")
     return base_layout(fig, title=title, subtitle=subtitle, x_title="Band", y_title=name,
                        presentation=presentation, showlegend=False,
                        height=max(320, 120 + (44 if presentation else 28) * len(share)))
@@ -672,6 +673,17 @@ def _wide_bands(matrix: pd.DataFrame, builder: str) -> pd.DataFrame:
     wide = matrix[bands].copy()
     wide.columns = [str(c) for c in bands]
     return wide.reindex(columns=list(BAND_ORDER), fill_value=0).apply(pd.to_numeric, errors="coerce").fillna(0)
+
+
+def _bar_label_range(values: np.ndarray, pad: float = BAR_LABEL_PAD) -> list[float]:
+    """An x range for horizontal bars from zero to ``values`` with room for the labels drawn outside them.
+
+    Plotly's autorange ignores outside text, so a label beside the longest bar would run into the axis's tick
+    labels (the account names); each side that has bars gets ``pad`` × the data span of room.
+    """
+    lo, hi = min(float(np.nanmin(values)), 0.0), max(float(np.nanmax(values)), 0.0)
+    room = pad * ((hi - lo) or 1.0)
+    return [lo - (room if lo < 0 else 0.0), hi + (room if hi > 0 else 0.0)]
 
 
 def top_movers(
@@ -691,7 +703,7 @@ def top_movers(
     Returns:
         Up to two Bar traces ("Dropped" in the red band colour, "Rose" in the green), x = change in points,
         y = account names (escaped, shortened to 40 characters; a duplicate name gets its id appended);
-        biggest drop at the top.
+        biggest drop at the top. The x range leaves room for the change labels outside the bars.
     """
     if len(movers) == 0:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
@@ -723,6 +735,7 @@ def top_movers(
                            "Now %{customdata[1]:.1f} · %{customdata[2]}<extra></extra>"),
         ))
     fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(range=_bar_label_range(rows["change"].to_numpy(float)))
     _vline(fig, 0.0, color=INK, width=1)
     return base_layout(fig, title=title, subtitle=subtitle, x_title="Change in score (points)", y_title=None,
                        presentation=presentation,

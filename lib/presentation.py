@@ -258,7 +258,6 @@ def portfolio_charts(
     since = f"{day(previous)} → {day(as_of)}" if previous is not None else day(as_of)
     trend_span = f"{day(counts.index[0])} – {day(as_of)}" if len(counts) else day(as_of)
     kw = {"subtitle": subtitle, "presentation": True}
-    movers_fig = charts.top_movers(moved, title=f"Biggest score changes, {since}", **kw)
     return [
         _chart("band-mix", charts.band_mix(summary, kind="donut", title=f"Health bands on {day(as_of)}", **kw),
                _band_mix_takeaway(summary, previous)),
@@ -266,19 +265,9 @@ def portfolio_charts(
                _trend_takeaway(counts)),
         _chart("arr-by-band", charts.arr_by_band(summary, title=f"ARR by health band on {day(as_of)}", **kw),
                _arr_takeaway(summary)),
-        _chart("top-movers", _room_for_labels(movers_fig, moved["change"] if len(moved) else pd.Series(dtype=float)),
+        _chart("top-movers", charts.top_movers(moved, title=f"Biggest score changes, {since}", **kw),
                _movers_takeaway(moved, previous)),
     ]
-
-
-def _room_for_labels(fig: go.Figure, values: pd.Series) -> go.Figure:
-    """Widen a horizontal bar chart's x range so the "+12.3" labels outside the bars do not hit the names."""
-    v = pd.to_numeric(values, errors="coerce").dropna()
-    if v.empty:
-        return fig
-    lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
-    pad = 0.18 * ((hi - lo) or 1.0)
-    return fig.update_xaxes(range=[lo - (pad if lo < 0 else 0), hi + (pad if hi > 0 else 0)])
 
 
 # -- one account's story -------------------------------------------------------------------------------------

@@ -316,6 +316,14 @@ def test_segment_heatmap_shows_row_shares_with_counts_in_hover_worst_segment_fir
     assert heat.layout.title.text == "Bands by size"
 
 
+def test_segment_heatmap_puts_the_band_axis_below_the_cells_clear_of_the_subtitle():
+    """On top, the "Band" axis title landed on the chart's subtitle (Overview page screenshot)."""
+    matrix = pd.DataFrame({"red": [1, 6], "green": [8, 2]}, index=pd.Index(["SMB", "Enterprise"], name="size"))
+    heat = charts.segment_band_heatmap(matrix, subtitle="Sample portfolio · 2026-10-01")
+    assert heat.layout.xaxis.side == "bottom"
+    assert heat.layout.xaxis.title.text == "Band" and heat.layout.xaxis.automargin is True
+
+
 def test_segment_heatmap_folds_segments_beyond_max_rows_into_other():
     matrix = pd.DataFrame({"red": [5, 4, 1, 1], "green": [5, 4, 1, 2]}, index=["a", "b", "c", "d"])
     h = charts.segment_band_heatmap(matrix, segment="owner", max_rows=2).data[0]
@@ -332,6 +340,25 @@ def test_top_movers_puts_biggest_drop_on_top_and_skips_unchanged_accounts():
     assert rose.name == "Rose" and list(rose.y) == ["C"] and list(rose.x) == [12.0]
     assert dropped.marker.color == BAND_COLORS["red"] and rose.marker.color == BAND_COLORS["green"]
     assert fig.layout.yaxis.autorange == "reversed"
+
+
+def test_top_movers_leaves_room_beside_the_longest_bars_for_their_outside_labels():
+    """Plotly's autorange ignores outside text: without room, "-45.4" beside the biggest drop ran into the account
+    names on the y axis (Overview page screenshot)."""
+    movers = pd.DataFrame({"account_id": ["a", "b", "c"], "account_name": ["A", "B", "C"],
+                           "change": [-45.4, -10.0, 32.0]})
+    fig = charts.top_movers(movers)
+    assert [t.textposition for t in fig.data] == ["outside", "outside"]
+    low, high = fig.layout.xaxis.range
+    span = 32.0 + 45.4
+    assert low <= -45.4 - 0.15 * span and high >= 32.0 + 0.15 * span
+    assert fig.layout.yaxis.automargin is True
+
+
+def test_top_movers_range_stops_at_zero_on_the_side_without_bars():
+    movers = pd.DataFrame({"account_id": ["a", "b"], "change": [-8.0, -2.0]})
+    low, high = charts.top_movers(movers).layout.xaxis.range
+    assert low < -8.0 and high == 0.0
 
 
 def test_top_movers_tells_apart_accounts_sharing_a_name_by_their_id():
