@@ -68,6 +68,14 @@ def _as_bool(values: object) -> tuple[np.ndarray, np.ndarray]:
     return s.fillna(False).to_numpy(bool), known
 
 
+def _scored_outcomes(scores: object, flags: object) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (float) and a boolean outcome as arrays, rows with a missing score or flag left out."""
+    s = _as_float(scores)
+    y, known = _as_bool(flags)
+    keep = known & ~np.isnan(s)
+    return s[keep], y[keep]
+
+
 def roc_auc(scores: object, positive: object) -> float:
     """ROC AUC of ``scores`` for telling ``positive`` rows from the others.
 
@@ -78,10 +86,7 @@ def roc_auc(scores: object, positive: object) -> float:
     Returns:
         The AUC, or NaN when either class is empty.
     """
-    s = _as_float(scores)
-    y, known = _as_bool(positive)
-    keep = known & ~np.isnan(s)
-    s, y = s[keep], y[keep]
+    s, y = _scored_outcomes(scores, positive)
     n1 = int(y.sum())
     n0 = len(y) - n1
     if n1 == 0 or n0 == 0:
@@ -102,10 +107,7 @@ def auc_interval(
     Returns:
         ``(low, high)``; ``(nan, nan)`` when either class is empty or ``n_boot`` is 0.
     """
-    s = _as_float(scores)
-    y, known = _as_bool(positive)
-    keep = known & ~np.isnan(s)
-    s, y = s[keep], y[keep]
+    s, y = _scored_outcomes(scores, positive)
     n1 = int(y.sum())
     n0 = len(y) - n1
     if n1 == 0 or n0 == 0 or n_boot <= 0:
@@ -139,10 +141,7 @@ def lift_by_decile(scores: object, churned: object, *, bins: int = 10) -> pd.Dat
         ``lift`` is the decile's churn rate over the overall rate and ``captured`` the cumulative share of all
         churned accounts found in this and the lower deciles.
     """
-    s = _as_float(scores)
-    y, known = _as_bool(churned)
-    keep = known & ~np.isnan(s)
-    s, y = s[keep], y[keep]
+    s, y = _scored_outcomes(scores, churned)
     n = len(s)
     columns = ["decile", "accounts", "score_min", "score_max", "churned", "churn_rate", "lift", "captured"]
     if n == 0:
