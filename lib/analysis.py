@@ -198,16 +198,9 @@ def churn_by_bins(values: object, churned: object, *, bins: int = 10) -> pd.Data
             accounts=("churned", "size"), churned=("churned", "sum"), lo=("value", "min"), hi=("value", "max")
         )
         out = out.reset_index(drop=True)
-        single = out["lo"] == out["hi"]
-        out["label"] = np.where(
-            out["lo"].isna(),
-            "missing",
-            np.where(
-                single,
-                out["lo"].map("{:.4g}".format),
-                out["lo"].map("{:.4g}".format) + " – " + out["hi"].map("{:.4g}".format),
-            ),
-        )
+        # .astype(str): mapping an empty float column gives floats, which cannot be joined with " – "
+        lo, hi = (out[c].map("{:.4g}".format).astype(str) for c in ("lo", "hi"))
+        out["label"] = np.where(out["lo"].isna(), "missing", np.where(out["lo"] == out["hi"], lo, lo + " – " + hi))
     else:
         keys = raw.astype("string").str.strip()
         frame = pd.DataFrame({"key": keys, "churned": y})

@@ -126,6 +126,17 @@ def test_churn_by_bins_groups_categories_and_missing():
     assert dict(zip(out["label"], out["accounts"], strict=True)) == {"green": 1, "red": 1, "missing": 1}
 
 
+@pytest.mark.parametrize(("values", "churned"), [
+    pytest.param(pd.Series([], dtype=float), pd.Series([], dtype=bool), id="no_rows"),
+    pytest.param([1.0, 2.0], pd.array([pd.NA, pd.NA], dtype="boolean"), id="no_known_outcome"),
+    pytest.param(pd.Series([], dtype=object), pd.Series([], dtype=bool), id="no_categories"),
+])
+def test_churn_by_bins_of_nothing_is_an_empty_table_with_its_columns(values, churned):
+    out = analysis.churn_by_bins(values, churned)
+    assert out.empty
+    assert list(out.columns) == ["bin", "label", "lo", "hi", "accounts", "churned", "churn_rate", "lift"]
+
+
 def test_churn_by_band_counts_add_up():
     bands = np.array(["red", "yellow", "green", "red", "green", "no data", "green"])
     churned = pd.array([True, False, False, False, True, True, pd.NA], dtype="boolean")
