@@ -362,6 +362,20 @@ def _latest_rows(scored: pd.DataFrame, as_of: object = None) -> pd.DataFrame:
     return rows.iloc[order[np.r_[codes[1:] != codes[:-1], True]]]
 
 
+def _snapshot_rows(scored: pd.DataFrame, as_of: object = None) -> pd.DataFrame:
+    """The rows of the last snapshot date on or before ``as_of`` (default: the last date), sorted by account_id.
+
+    Unlike :func:`_latest_rows`, accounts without a row at that date (they had left) are not carried forward.
+    """
+    dates = scored["snapshot_date"]
+    if as_of is not None:
+        dates = dates.loc[dates <= pd.Timestamp(as_of)]
+    if dates.empty:
+        return scored.iloc[:0]
+    rows = scored.loc[scored["snapshot_date"] == dates.max()]
+    return rows.iloc[np.argsort(rows["account_id"].to_numpy(str), kind="stable")]
+
+
 def _clean_labels(labels: pd.Series) -> pd.Series:
     cleaned = labels.astype("string").str.strip().str.lower()
     return cleaned.where(cleaned.isin(LABELS))
@@ -779,7 +793,8 @@ class ModelComparison:
 
     Attributes:
         name_a, name_b: the models' names.
-        flips: band under A × band under B (counts and ARR) at each account's latest snapshot.
+        flips: band under A × band under B (counts and ARR) at the compared snapshot date, over the accounts
+            with a row there (see :func:`compare_models`).
         moved: accounts whose band changed, biggest score change first: ``account_id, account_name, arr,
             score_a, score_b, band_a, band_b, change, why`` (``why`` names the contributions that changed most,
             e.g. "Logins per user +12.0 pts; Open support tickets −5.0 pts").
@@ -809,16 +824,21 @@ def compare_models(
     n_boot: int = 500,
     seed: int = 0,
 ) -> ModelComparison:
-    """Compare two models scored on the same portfolio.
+    """Compare two models scored on the same portfolio at one snapshot date.
+
+    The flips and the moved accounts are those of the accounts with a row at the compared snapshot: the last
+    snapshot date on or before ``as_of``. An account whose last row is older (it churned or left before that
+    date) is not in the portfolio there, so it is neither counted nor listed as a band change.
 
     Args:
         scored_a, scored_b: :func:`score_portfolio` of each model on the same portfolio.
         model_a, model_b: the models (their metric labels explain the moves).
-        as_of: snapshot date to compare bands at; default each account's latest snapshot.
-        outcome, horizon_days, n_boot, seed: passed to :func:`backtest` for the side-by-side AUC.
+        as_of: the date to compare at (its snapshot is the last one on or before it); default the last snapshot.
+        outcome, horizon_days, n_boot, seed: passed to :func:`backtest` for the side-by-side AUC, which uses
+            every account with an outcome, whenever it had it.
         top: how many changed contributions to name per moved account.
     """
-    a, b = _latest_rows(scored_a, as_of), _latest_rows(scored_b, as_of)
+    a, b = _snapshot_rows(scored_a, as_of), _snapshot_rows(scored_b, as_of)
     both = a.merge(b, on=["account_id", "snapshot_date"], suffixes=("_a", "_b"), validate="one_to_one")
     arr = both["arr_a"] if "arr_a" in both.columns else None
     flips = flip_matrix(both["band_a"], both["band_b"], arr)

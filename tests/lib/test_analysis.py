@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_model
 from sklearn.metrics import precision_score, roc_auc_score
 
 from lib import analysis
@@ -451,7 +452,7 @@ def test_label_distributions_hold_score_and_each_metric_per_account(scored, mode
 
 def test_model_comparison_flip_totals_equal_account_counts(scored, scored_suggested, model, suggestion):
     cmp = analysis.compare_models(scored, scored_suggested, model, suggestion.model, n_boot=50)
-    accounts = scored["account_id"].nunique()
+    accounts = scored.loc[scored["snapshot_date"] == scored["snapshot_date"].max(), "account_id"].nunique()
     assert cmp.flips.counts.to_numpy().sum() == cmp.flips.n_accounts == accounts
     off_diagonal = cmp.flips.counts.to_numpy().sum() - np.trace(cmp.flips.counts.to_numpy())
     assert len(cmp.moved) == cmp.flips.n_moved == off_diagonal
@@ -459,6 +460,27 @@ def test_model_comparison_flip_totals_equal_account_counts(scored, scored_sugges
     assert cmp.moved["why"].str.contains("pts").all()
     assert cmp.backtest_a.auc == pytest.approx(analysis.backtest(scored, n_boot=0).auc)
     assert cmp.backtest_b is not None
+
+
+def test_model_comparison_counts_only_accounts_present_at_the_compared_snapshot():
+    """An account whose last snapshot is long before the compared date has left: it is neither a band change
+    nor a mover there, whatever the two models made of its old rows."""
+    model_a = make_model({"logins": {"score": {"method": "linear", "red": 0, "green": 10}}}, name="A")
+    model_b = make_model({"logins": {"score": {"method": "linear", "red": 0, "green": 4}}}, name="B")
+    dates = pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"])
+    portfolio = pd.DataFrame({
+        "account_id": ["stays"] * 3 + ["left"] * 1,
+        "snapshot_date": [*dates, dates[0]],
+        "logins": [8.0, 8.0, 8.0, 2.0],  # "stays" green under both; "left" red under A (20), yellow under B (50)
+        "churned": pd.array([False, False, False, True], dtype="boolean"),
+    })
+    scored_a = analysis.score_portfolio(model_a, portfolio)
+    scored_b = analysis.score_portfolio(model_b, portfolio)
+    for as_of in (None, dates[-1], dates[-1] + pd.Timedelta(days=10)):
+        cmp = analysis.compare_models(scored_a, scored_b, model_a, model_b, as_of=as_of, n_boot=0)
+        assert cmp.flips.n_accounts == 1 and cmp.flips.n_moved == 0 and cmp.moved.empty, as_of
+    at_start = analysis.compare_models(scored_a, scored_b, model_a, model_b, as_of=dates[0], n_boot=0)
+    assert at_start.flips.n_accounts == 2 and at_start.moved["account_id"].tolist() == ["left"]
 
 
 def test_comparing_a_model_with_itself_moves_nobody(scored, model):
