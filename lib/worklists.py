@@ -95,8 +95,10 @@ def _as_of(scores: pd.DataFrame, as_of: object) -> pd.Timestamp:
 def _snapshot(
     scores: pd.DataFrame, portfolio: pd.DataFrame, as_of: pd.Timestamp, extra: Sequence[str], metrics: Sequence[str]
 ) -> pd.DataFrame:
-    """The score rows at ``as_of`` with ARR, renewal date, name and the ``extra`` portfolio columns."""
-    now_scores = scores.loc[scores["snapshot_date"] == as_of]
+    """The score rows at ``as_of`` with ARR, renewal date, name, the ``extra`` portfolio columns and the raw
+    ``{metric}_value`` of ``metrics``, taken from ``portfolio`` (a scored portfolio's own copies are dropped)."""
+    now_scores = scores.loc[scores["snapshot_date"] == as_of].drop(columns=[f"{m}_value" for m in metrics],
+                                                                    errors="ignore")
     now_portfolio = portfolio.loc[portfolio["snapshot_date"] == as_of]
     try:
         return attach_attributes(now_scores, now_portfolio, segments=extra, metrics=metrics)
@@ -320,7 +322,8 @@ def expansion_list(
     """Advocacy and upsell candidates at one snapshot: high score and growing usage, per owner.
 
     Args:
-        scores: the health score table.
+        scores: the health score table, or the scored portfolio (its ``{metric}_value`` columns may stay:
+            the usage values are always read from ``portfolio``).
         portfolio: the canonical portfolio (must hold ``usage_column``).
         usage_column: numeric usage metric whose trend is measured (e.g. ``logins_per_user``).
         as_of: snapshot date (default: the latest in ``scores``).

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from lib import worklists
+from lib.portfolio import attach_attributes
 from lib.worklists import WorklistError
 
 D1, D2, D3 = pd.Timestamp("2026-08-01"), pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-01")
@@ -195,6 +196,16 @@ def test_expansion_list_score_threshold_and_growth_floor(book):
     assert strong["account_id"].tolist() == ["D"]  # C grows 33 %, D 60 %
     two = worklists.expansion_list(scores, portfolio, usage_column="logins_per_user", trend_snapshots=2)
     assert "over the last 2 snapshots" in two["reason"].iloc[0]
+
+
+def test_expansion_list_takes_a_scored_portfolio_that_already_holds_raw_values(book):
+    """The pages hold the scored portfolio (``lib.portfolio.attach_attributes``), whose ``{metric}_value``
+    columns clashed with the usage values joined from the portfolio (KeyError on the usage column)."""
+    scores, portfolio = book
+    scored = attach_attributes(scores, portfolio, ["csm_owner"], ["logins_per_user"])
+    out = worklists.expansion_list(scored, portfolio, usage_column="logins_per_user", usage_label="Logins")
+    plain = worklists.expansion_list(scores, portfolio, usage_column="logins_per_user", usage_label="Logins")
+    pd.testing.assert_frame_equal(out, plain)
 
 
 def test_expansion_list_ranks_by_the_expansion_score_when_the_model_has_one(book):
