@@ -2,8 +2,14 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from lib import portfolio as pf
+from lib import ui
+from lib.model import parse_model
+from lib.scoring import score
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -16,6 +22,15 @@ def open_app(page: str | None = None, timeout: float = 120) -> AppTest:
     if page is not None:
         at.switch_page(f"app_pages/{page}.py").run()
     return at
+
+
+def scored_as_shown(at: AppTest) -> pd.DataFrame:
+    """The sample scored as the page sees it: its dataset and model version, no filter, all snapshot dates."""
+    # The selection the page shows (another test in this process may have saved a newer model version).
+    ctx = at.session_state["_ctx"]
+    data = ui.workspace().load_dataset(ctx.dataset.name)
+    model = parse_model(ctx.model_yaml)
+    return pf.attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
 
 
 def errors(at: AppTest) -> list[str]:

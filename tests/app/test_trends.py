@@ -9,10 +9,7 @@ import pandas as pd
 import pytest
 
 from lib import portfolio as pf
-from lib import ui
-from lib.model import parse_model
-from lib.scoring import score
-from tests.app.conftest import errors, open_app
+from tests.app.conftest import errors, open_app, scored_as_shown
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +20,7 @@ def at():
 @pytest.fixture(scope="module")
 def sample(at) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
     """The sample scored the way the page sees it (its dataset and model version, no filter) and its snapshot dates."""
-    ws = ui.workspace()
-    # The selection the page shows (another test in this process may have saved a newer model version).
-    ctx = at.session_state["_ctx"]
-    data = ws.load_dataset(ctx.dataset.name)
-    model = parse_model(ctx.model_yaml)
-    scored = pf.attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
+    scored = scored_as_shown(at)
     return scored, pf.snapshot_dates(scored)
 
 
