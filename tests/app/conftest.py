@@ -41,3 +41,10 @@ def errors(at: AppTest) -> list[str]:
 @pytest.fixture
 def app():
     return open_app
+
+
+@pytest.fixture(scope="module")
+def sample(at: AppTest) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """:func:`scored_as_shown` for the test module's own ``at`` fixture (its page), and the latest snapshot date."""
+    scored = scored_as_shown(at)
+    return scored, scored["snapshot_date"].max()

@@ -3,12 +3,11 @@ keeps CSM notes and score overrides in the workspace and marks overridden scores
 
 import json
 
-import pandas as pd
 import pytest
 
 from lib import portfolio as pf
 from lib import ui
-from tests.app.conftest import errors, open_app, scored_as_shown
+from tests.app.conftest import errors, open_app
 
 PICKER = "account.selected"
 
@@ -16,13 +15,6 @@ PICKER = "account.selected"
 @pytest.fixture(scope="module")
 def at():
     return open_app("account")
-
-
-@pytest.fixture(scope="module")
-def sample(at) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """The sample scored as the page sees it (its dataset and model version, no filter) and the latest date."""
-    scored = scored_as_shown(at)
-    return scored, scored["snapshot_date"].max()
 
 
 def metrics(at) -> dict[str, str]:

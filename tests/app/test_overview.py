@@ -3,24 +3,16 @@ CSM overrides show as marked."""
 
 import json
 
-import pandas as pd
 import pytest
 
 from lib import portfolio as pf
 from lib import ui
-from tests.app.conftest import errors, open_app, scored_as_shown
+from tests.app.conftest import errors, open_app
 
 
 @pytest.fixture(scope="module")
 def at():
     return open_app("overview")
-
-
-@pytest.fixture(scope="module")
-def sample(at) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """The sample scored as the page sees it (its dataset and model version, no filter) and the latest date."""
-    scored = scored_as_shown(at)
-    return scored, scored["snapshot_date"].max()
 
 
 def figure(at, key_title: str) -> dict:
