@@ -132,6 +132,15 @@ def _needs_numeric(spec: ScoreSpec) -> bool:
 # ---------------------------------------------------------------------------------------------- SQL
 
 
+def _history_bucket(account: str) -> str:
+    """A bucket 0–63 that depends on the account id alone, from the codes of its last two characters (about
+    40 distinct buckets for ids ending in digits). Portable SQL (RIGHT, ASCII, %). Not text, and with a
+    known range: partitioned by a computed text key, or by an integer of unknown range, DuckDB ran out of
+    memory on 12 M rows."""
+    text = f"CAST({account} AS VARCHAR)"
+    return f"(ASCII(RIGHT({text}, 1)) + 16 * ASCII(RIGHT({text}, 2))) % 64"
+
+
 def _steps_sql(value: str, cuts: tuple[float, ...], points: tuple[float, ...]) -> str:
     whens = " ".join(f"WHEN {value} < {_dbl(c)} THEN {_dbl(p)}" for c, p in zip(cuts, points, strict=False))
     return f"CASE WHEN {value} IS NULL THEN NULL {whens} ELSE {_dbl(points[-1])} END"
@@ -165,7 +174,9 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
     # Keys stay as the source typed them: windows partitioned by a computed expression (even a cast) lose
     # the column statistics DuckDB uses to size its partitions, and then run out of memory on big inputs.
     # Text conversion happens where values are compared or output.
-    src = [f"{quote_ident('account_id')} AS hs_account_id", f"{quote_ident('snapshot_date')} AS hs_snapshot_date"]
+    src = [f"{quote_ident('account_id')} AS hs_account_id", f"{quote_ident('snapshot_date')} AS hs_snapshot_date",
+           # A function of the account alone: the history windows' partition (see step 5).
+           f"{_history_bucket(quote_ident('account_id'))} AS hs_bucket"]
     src += [f"{quote_ident(c)} AS {a}" for c, a in seg_alias.items()]
     prof_cases = []
     for k, when in enumerate(plan.whens):
@@ -258,10 +269,13 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         grade = f"CASE WHEN hs_score IS NULL THEN NULL {gw} ELSE {quote_literal(LOWEST_GRADE)} END"
     else:
         grade = "CAST(NULL AS VARCHAR)"
-    # Previous snapshots of the same account come from one ordered pass with an account check, not from
+    # Previous snapshots of the same account come from ordered passes with an account check, not from
     # PARTITION BY account: DuckDB buffers ~0.5 GB per thread for a window over a million partitions, while
-    # an ordered pass spills to disk. NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain.
-    history = "ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
+    # an ordered pass spills to disk. The passes run per bucket (an id's last characters: ~100 buckets for
+    # most id schemes; any function of the account would do), so the sort is split and runs on every
+    # thread: one pass over all rows was a single-threaded sort and half the run time on 12 M rows.
+    # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain.
+    history = "PARTITION BY hs_bucket ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
     depth = max([1, *(a.within for a in model.alerts if a.drop is not None)])
     hist = [f"{band_of('hs_score')} AS hs_band", f"{grade} AS hs_grade"]
     hist += [f"CASE WHEN LAG(hs_account_id, {k}) OVER ({history}) = hs_account_id "
@@ -299,7 +313,7 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
                 f"hs_e{i} AS {quote_ident(m.name + '_weight')}",
                 f"hs_e{i} * COALESCE(hs_s{i}, 0) AS {quote_ident(m.name + '_contribution')}"]
 
-    kept = ["hs_account_id", "hs_snapshot_date", "hs_p",
+    kept = ["hs_account_id", "hs_bucket", "hs_snapshot_date", "hs_p",
             *(f"hs_{x}{i}" for i in range(len(plan.metrics)) for x in ("s", "e"))]
 
     def sel(cols: list[str]) -> str:

@@ -372,3 +372,15 @@ def test_live_scorer_overall_is_the_score_column_in_row_order():
     full = live.rescore(model)
     np.testing.assert_array_equal(live.overall(model), full["score"].to_numpy())
     assert df["account_id"].to_numpy()[live.row_order].tolist() == full["account_id"].tolist()
+
+
+def test_history_never_crosses_accounts_that_share_a_history_bucket():
+    """The history windows run per bucket of account ids (their last two characters); accounts that land in
+    the same bucket, ids of one character, numbers as ids and a missing id still each get their own history."""
+    model = make_model({"health": {"score": {"method": "linear", "red": 0, "green": 100}}})
+    ids = ["XA-11", "YB-11", "ZC-11", "1", "11", "7", None]
+    rows = [{"account_id": a, "t": t, "health": 10 * k + t} for k, a in enumerate(ids) for t in range(3)]
+    result = scored(model, frame(rows))
+    for account, history in result.groupby("account_id", dropna=False, sort=False):
+        assert math.isnan(history["change"].iloc[0]), account
+        assert history["change"].iloc[1:].tolist() == [1, 1], account
