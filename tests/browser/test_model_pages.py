@@ -5,35 +5,16 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
+from tests.browser.conftest import exception_count, open_page, wait_for_app
+from tests.browser.helpers import metric_value, open_row_on_account_page, whole_page_screenshot
 
 COPY = "Validate browser copy"  # adopt into a copy so other browser tests keep finding Default v1 as newest
 WAIT = 180_000  # ms: the first visit scores, backtests and draws on a machine other test runs may be loading
 
 
-def metric_value(tab, label: str) -> str:
-    """The text of the st.metric value labelled ``label``."""
-    box = tab.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    box.wait_for(timeout=WAIT)
-    return box.locator('[data-testid="stMetricValue"]').inner_text()
-
-
 def no_exception(tab) -> None:
     assert exception_count(tab) == 0, tab.locator('[data-testid="stException"]').first.inner_text()
     assert tab.dialogs == []
-
-
-def whole_page_screenshot(tab, name: str) -> None:
-    """Screenshot the whole page: the app scrolls inside its own container, so grow the viewport to fit it."""
-    tab.wait_for_timeout(1000)  # the last tables settle before the page is measured
-    height = tab.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    tab.set_viewport_size({"width": 1440, "height": max(900, min(int(height) + 40, 8000))})
-    tab.wait_for_timeout(800)  # charts re-lay out to the new size
-    tab.mouse.move(0, 0)
-    screenshot(tab, name)
-    tab.set_viewport_size({"width": 1440, "height": 900})
 
 
 def section(tab, name: str, shows: str) -> None:
@@ -45,7 +26,7 @@ def section(tab, name: str, shows: str) -> None:
 
 def test_compare_opens_with_its_separation_figures(page):
     open_page(page, "/compare")
-    assert re.fullmatch(r"0\.\d\d|1\.00", metric_value(page, "Healthy vs struggling (AUC)"))
+    assert re.fullmatch(r"0\.\d\d|1\.00", metric_value(page, "Healthy vs struggling (AUC)", WAIT))
     page.locator(".js-plotly-plot").nth(3).wait_for(timeout=WAIT)
     assert page.locator(".js-plotly-plot").count() == 4
     no_exception(page)
@@ -54,7 +35,7 @@ def test_compare_opens_with_its_separation_figures(page):
 
 def test_validate_opens_and_every_section_renders(page):
     open_page(page, "/validate")
-    assert re.fullmatch(r"0\.\d\d|1\.00", metric_value(page, "Backtest AUC"))
+    assert re.fullmatch(r"0\.\d\d|1\.00", metric_value(page, "Backtest AUC", WAIT))
     page.locator(".js-plotly-plot").nth(2).wait_for(timeout=WAIT)
     no_exception(page)
     whole_page_screenshot(page, "validate")
@@ -64,7 +45,7 @@ def test_validate_opens_and_every_section_renders(page):
         section(page, name, shows)
         no_exception(page)
         whole_page_screenshot(page, shot)
-    assert re.fullmatch(r"[\d,]+", metric_value(page, "Accounts that change band"))
+    assert re.fullmatch(r"[\d,]+", metric_value(page, "Accounts that change band", WAIT))
 
 
 def test_adopting_a_suggestion_selects_the_new_version_in_the_sidebar(page):
@@ -94,19 +75,10 @@ def test_selecting_a_misfit_opens_that_account(page):
     page.set_viewport_size({"width": 1440, "height": 3000})  # the whole page in view: no scrolling needed
     open_page(page, "/compare")
     page.get_by_text("Struggling but green (").wait_for(timeout=WAIT)
-    grid = page.locator('[data-testid="stDataFrame"]').last
+    grid = page.locator('[data-testid="stDataFrame"]').last  # the struggling-but-green table
     grid.wait_for(timeout=WAIT)
     page.wait_for_timeout(1000)
-    box = grid.bounding_box()  # the struggling-but-green table
-    for _ in range(4):  # the grid draws on a canvas that may still be laying out: repeat a click that missed
-        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # first row's selection box, below the header
-        try:
-            page.wait_for_url(re.compile(r".*/account$"), timeout=10_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    assert page.url.endswith("/account"), "selecting a misfit opens the Account page"
-    wait_for_app(page)
+    open_row_on_account_page(page, grid, 1)
     picker = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.locator("input")
     assert picker.input_value().endswith("· ACC-00103")  # the sample's most surprising struggling-but-green
     no_exception(page)

@@ -1,12 +1,10 @@
 """Overview, Trends and Account in a real browser: each opens cleanly (no exception block, no JS dialog), draws its
 charts, and a row of the Overview's at-risk table opens that account. Screenshots go to test-artifacts/."""
 
-import re
-
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
+from tests.browser.helpers import open_row_on_account_page, whole_page_screenshot
 
 CHARTS = {"overview": 5, "trends": 3, "account": 4}
 
@@ -34,11 +32,7 @@ def test_page_opens_without_exception_and_draws_its_charts(page, name):
     assert exception_count(page) == 0
     assert page.dialogs == []
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    # The app scrolls inside its main block, so a full-page picture needs a window as tall as the content.
-    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1440, "height": max(900, min(int(height) + 40, 8000))})
-    page.wait_for_timeout(1500)  # Plotly redraws at the new size
-    path = screenshot(page, name)
+    path = whole_page_screenshot(page, name)
     assert path.stat().st_size > 50_000, "the screenshot shows a drawn page"
 
 
@@ -58,19 +52,8 @@ def test_at_risk_row_opens_that_account_on_the_account_page(page):
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 3",
                            timeout=60_000)
     page.wait_for_timeout(1000)
-    box = page.locator('[data-testid="stDataFrame"]').last.bounding_box()
-    # The second data row's selection checkbox (the first is the Account page's default): the grid's left edge,
-    # below the 35 px header. The grid draws on a canvas and may still be laying out under load, so a click
-    # that selected nothing is repeated.
-    for _ in range(4):
-        page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17)
-        try:
-            page.wait_for_url(re.compile(r".*/account$"), timeout=10_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    assert page.url.endswith("/account"), "selecting an at-risk row opens the Account page"
-    wait_for_app(page)
+    # The second row: the first is the account the Account page opens on anyway.
+    open_row_on_account_page(page, page.locator('[data-testid="stDataFrame"]').last, 2)
     assert exception_count(page) == 0 and page.dialogs == []
     chosen = picked_account(page)
     assert " · ACC-" in chosen and chosen != default, (chosen, default)

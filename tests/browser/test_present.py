@@ -12,6 +12,7 @@ from pptx import Presentation
 
 from lib.export import png_size
 from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
+from tests.browser.helpers import whole_page_screenshot
 
 SLOW = 90_000  # ms: a fresh server builds the sample workspace and scores it on the first visit
 RENDER = 120_000  # ms: the first PNG starts a headless browser inside the server
@@ -32,17 +33,6 @@ def open_present(page) -> None:
     wait_for_app(page)
 
 
-def screenshot_whole_page(page, name: str) -> None:
-    """Grow the window to the page's height first: Streamlit scrolls inside its main area, so a full-page
-    screenshot of a 900 px window would show the first screen only."""
-    height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
-                           "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 900)")
-    page.set_viewport_size({"width": 1440, "height": int(height) + 40})
-    page.wait_for_timeout(1_500)  # charts re-lay out to the new size
-    screenshot(page, name)
-    page.set_viewport_size({"width": 1440, "height": 900})
-
-
 def test_present_renders_dated_charts_and_the_account_story_without_exception(page):
     open_present(page)
     assert exception_count(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()
@@ -51,7 +41,7 @@ def test_present_renders_dated_charts_and_the_account_story_without_exception(pa
     assert len(titles) == 6 and all("2026" in t for t in titles), titles
     expect(page.get_by_text("What changed", exact=True)).to_be_visible()
     assert page.dialogs == []
-    screenshot_whole_page(page, "present")
+    whole_page_screenshot(page, "present")
 
 
 def test_full_screen_hides_the_sidebar_and_the_toggle_brings_it_back(page):
@@ -104,4 +94,4 @@ def test_worklists_render_attention_and_expansion_lists(page):
     expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(3, timeout=SLOW)
     assert exception_count(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()
     assert page.dialogs == []
-    screenshot_whole_page(page, "worklists")
+    whole_page_screenshot(page, "worklists")

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
-
-
-def metric_value(tab, label: str) -> str:
-    """The text of the st.metric value labelled ``label``."""
-    box = tab.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return box.locator('[data-testid="stMetricValue"]').inner_text()
+from tests.browser.conftest import exception_count, open_page, wait_for_app
+from tests.browser.helpers import metric_value, whole_page_screenshot
 
 
 def thumbs(tab, label: str):
     """The thumbs (``input type=range``, one per handle) of the st.slider labelled ``label``."""
     return tab.locator('[data-testid="stSlider"]').filter(has_text=label).first.locator('input[type="range"]')
-
-
-def whole_page_screenshot(tab, name: str) -> None:
-    """Screenshot the whole page: the app scrolls inside its own container, so grow the viewport to fit it."""
-    height = tab.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    tab.set_viewport_size({"width": 1440, "height": max(900, min(int(height) + 40, 6000))})
-    tab.wait_for_timeout(800)  # charts re-lay out to the new size
-    tab.mouse.move(0, 0)
-    screenshot(tab, name)
-    tab.set_viewport_size({"width": 1440, "height": 900})
 
 
 def wait_for_change(tab, label: str, before: str, timeout: float = 30_000) -> str:

@@ -1,0 +1,56 @@
+"""Page actions shared by the browser tests: read an st.metric, take a whole-page screenshot, open an account
+from a table row. (Fixtures and server set-up stay in conftest.py.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.browser.conftest import screenshot, wait_for_app
+
+WIDTH, HEIGHT = 1440, 900  # the page fixture's window
+MAX_HEIGHT = 8000  # px: the tallest window a whole-page screenshot grows to
+GRID_HEADER = GRID_ROW = 35  # px: st.dataframe's header and row heights
+
+
+def metric_value(tab, label: str, timeout: float = 30_000) -> str:
+    """The text of the st.metric value labelled ``label`` (waits up to ``timeout`` ms for the metric)."""
+    box = tab.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    box.wait_for(timeout=timeout)
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def whole_page_screenshot(tab, name: str) -> Path:
+    """Screenshot the whole page under test-artifacts/: the app scrolls inside its own container, so the window
+    first grows to the content's height (at most `MAX_HEIGHT`), then goes back to 1440×900."""
+    tab.wait_for_timeout(1000)  # the last tables settle before the page is measured
+    height = tab.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                          "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)")
+    tab.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, min(int(height) + 40, MAX_HEIGHT))})
+    tab.wait_for_timeout(1500)  # charts re-lay out to the new size
+    tab.mouse.move(0, 0)  # no hover label in the picture
+    path = screenshot(tab, name)
+    tab.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    return path
+
+
+def open_row_on_account_page(tab, grid, row: int, tries: int = 4) -> None:
+    """Select data row ``row`` (1 = the first) of the st.dataframe ``grid`` (a locator) and wait for the Account
+    page that the selection opens.
+
+    The grid draws on a canvas that may still be laying out under load, so a click that selected nothing (the
+    page did not change) is repeated, up to ``tries`` times.
+    """
+    box = grid.bounding_box()
+    y = box["y"] + GRID_HEADER + (row - 1) * GRID_ROW + GRID_ROW // 2  # the row's selection box, left edge
+    for _ in range(tries):
+        tab.mouse.click(box["x"] + 18, y)
+        try:
+            tab.wait_for_url(re.compile(r".*/account$"), timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    assert tab.url.endswith("/account"), f"selecting row {row} of the table opens the Account page"
+    wait_for_app(tab)
