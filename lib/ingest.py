@@ -19,7 +19,7 @@ import io
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import KW_ONLY, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -67,54 +67,53 @@ ISO_DATE = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"
 SLASHED_DATE = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T].*)?$"
 
 
+@dataclass(eq=False)
 class IngestError(ValueError):
     """A file or mapping problem, with where it is and how to fix it.
 
+    ``str()`` is one line: ``file, row 7, column 'nps': message (value 'abc') — fix``; :func:`_warning` gives
+    the same line for problems that only warn.
+
     Attributes:
+        message: what is wrong.
         file, row (1-based, header = row 1), column, value: where the problem is (None when not applicable).
         fix: what the user should do.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        row: int | None = None,
-        column: str | None = None,
-        value: object = None,
-        fix: str | None = None,
-    ) -> None:
-        self.message, self.file, self.row, self.column, self.value, self.fix = message, file, row, column, value, fix
-        super().__init__(_format_problem(message, file=file, row=row, column=column, value=value, fix=fix))
+    message: str
+    _: KW_ONLY
+    file: str | None = None
+    row: int | None = None
+    column: str | None = None
+    value: object = None
+    fix: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = [p for p in (self.file, f"row {self.row}" if self.row is not None else None) if p]
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        text = (", ".join(where) + ": " if where else "") + self.message
+        if self.value is not None:
+            text += f" (value '{_shorten(self.value)}')"
+        return text + (f" — {self.fix}" if self.fix else "")
 
 
 class AmbiguousDateOrder(IngestError):
     """Every date could be day-first or month-first; the caller must pass ``date_order='DMY'`` or ``'MDY'``."""
 
 
+def _warning(message: str, **where: Any) -> str:
+    """A problem that does not stop the load, as the same one line as an :class:`IngestError` (``where``: its
+    ``file``, ``row``, ``column``, ``value`` and ``fix``)."""
+    return str(IngestError(message, **where))
+
+
 def _shorten(value: object, limit: int = 60) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _format_problem(
-    message: str,
-    *,
-    file: str | None = None,
-    row: int | None = None,
-    column: str | None = None,
-    value: object = None,
-    fix: str | None = None,
-) -> str:
-    """One line: ``file, row 7, column 'nps': message (value 'abc') — fix``."""
-    where = [p for p in (file, f"row {row}" if row is not None else None) if p]
-    if column is not None:
-        where.append(f"column '{column}'")
-    text = (", ".join(where) + ": " if where else "") + message
-    if value is not None:
-        text += f" (value '{_shorten(value)}')"
-    return text + (f" — {fix}" if fix else "")
 
 
 def _rows_text(rows: np.ndarray | list[int], total: int | None = None) -> str:
@@ -856,7 +855,7 @@ def _check_roles(roles: Roles, columns: list[str], filename: str) -> None:
 def _bad_cells_warning(filename: str, column: str, bad: pd.Series, raw: pd.Series, what: str, then: str) -> str:
     rows = _row_numbers(bad.index[bad])
     examples = ", ".join(f"'{_shorten(v, 25)}'" for v in pd.unique(raw[bad].astype(str))[:3])
-    return _format_problem(
+    return _warning(
         f"{int(bad.sum()):,} value(s) are not {what} ({_rows_text(rows, int(bad.sum()))}; e.g. {examples}); {then}",
         file=filename,
         column=column,
@@ -1010,7 +1009,7 @@ def load_portfolio(
     blank_ids = ids.isna()
     if blank_ids.any():
         rows = _row_numbers(raw.index[blank_ids])
-        warnings.append(_format_problem(
+        warnings.append(_warning(
             f"{int(blank_ids.sum()):,} row(s) have no account id and were skipped ({_rows_text(rows)})",
             file=filename, column=roles.account_id))
         raw, ids = raw.loc[~blank_ids], ids[~blank_ids]
@@ -1021,7 +1020,7 @@ def load_portfolio(
         markup = _per_unique(names, lambda u: u.str.contains(r"<[a-zA-Z/!][^>]*>", regex=True), "float64") == 1
         if markup.any():
             first = markup.idxmax()
-            warnings.append(_format_problem(
+            warnings.append(_warning(
                 f"{int(markup.sum()):,} account name(s) contain HTML-like text; they are kept and shown as plain "
                 "text", file=filename, row=int(first) + 2, column=roles.account_name, value=names[first]))
 
