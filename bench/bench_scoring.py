@@ -257,7 +257,6 @@ def parquet_worker(args: argparse.Namespace) -> dict:
     model = load_model(DEFAULT_MODEL)
     con = connect(memory_limit=args.memory_limit, threads=os.cpu_count())
     con.execute(f"SET temp_directory = {quote_literal(OUT / f'duckdb_tmp_{os.getpid()}')}")
-    con.execute("SET preserve_insertion_order = false")
     # A file needs no particular row order: skip the final sort (compile_sql's default keeps it).
     query = compile_sql(model, f"read_parquet({quote_literal(source)})", ordered=False)
     t0, c0 = time.perf_counter(), cpu_seconds()

@@ -206,20 +206,49 @@ def score_command(args: argparse.Namespace) -> int:
     model = read_model(args.model)
     if args.out is not None and Path(args.out).suffix.lower() not in OUTPUT_TYPES:
         write_table(pd.DataFrame(), args.out)  # raises the clear message before any work is done
+    cols = None if args.full else ["account_id", "snapshot_date", "score", "band", "grade", "change",
+                                   *(f"{m}_score" for m in model.metrics)]
+    if _streams(model, args):
+        return _score_file(model, args, cols)
     df = load_data(args.file, args.roles)
     problems = column_problems(model, df, args.model, args.file)
     if problems:
         raise CliError("\n".join(problems))
     result = score(model, df)
-    if not args.full:
-        cols = ["account_id", "snapshot_date", "score", "band", "grade", "change",
-                *(f"{m}_score" for m in model.metrics)]
+    if cols is not None:
         result = result[cols]
     if model.expansion is not None:
         expansion = score(model.expansion, df)
         result = result.assign(expansion_score=expansion["score"].to_numpy(),
                                expansion_band=expansion["band"].to_numpy())
     write_table(result, args.out)
+    return EXIT_OK
+
+
+def _streams(model: Model, args: argparse.Namespace) -> bool:
+    """Parquet in, Parquet or CSV out, columns already named as the model reads them: DuckDB can score file
+    to file without the table passing through Python (bounded memory for any size)."""
+    if args.roles is not None or model.expansion is not None or args.out is None:
+        return False
+    if Path(args.file).suffix.lower() != ".parquet" or Path(args.out).suffix.lower() not in (".parquet", ".csv"):
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(input_path(args.file, "data file")).names
+    except (OSError, ValueError):
+        return False  # not readable as Parquet: the regular path reports it properly
+    return not check_columns(model, names) and {"account_id", "snapshot_date"} <= set(names)
+
+
+def _score_file(model: Model, args: argparse.Namespace, columns: list[str] | None) -> int:
+    from lib.scoring import score_file
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise CliError(f"{args.out}: the folder {out.parent} does not exist — create it first")
+    rows = score_file(model, args.file, out, columns=columns, ordered=True)
+    print(f"{args.out}: {rows:,} rows scored", file=sys.stderr)
     return EXIT_OK
 
 
