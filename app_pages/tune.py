@@ -40,7 +40,11 @@ def _reset(draft: str) -> None:
 def _apply(control: str, key: str, value: object, restore: object = None, clear: str | None = None) -> None:
     """Apply a value to the draft; on a problem put the control back (``restore``) and keep the model's
     message beside it. ``clear`` drops the controls under a prefix that the edit changed too."""
-    result = tuning.edit_draft(st.session_state[DRAFT], key, value)
+    _take(control, tuning.edit_draft(st.session_state[DRAFT], key, value), restore, clear)
+
+
+def _take(control: str, result: tuning.EditResult, restore: object = None, clear: str | None = None) -> None:
+    """Keep an edit's result as the draft, or its problems beside ``control`` (see :func:`_apply`)."""
     st.session_state[ERRORS] = {} if result.ok else {control: result.problems}
     if not result.ok:
         if restore is not None:
@@ -60,6 +64,13 @@ def _changed(control: str, key: str, convert, current: object, clear: str | None
         st.session_state[control] = current
         return
     _apply(control, key, value, current, clear)
+
+
+def _scoped(control: str, edit, metric: str, profile: str) -> None:  # noqa: ANN001 - a tuning edit
+    """Give a profile its own thresholds for a metric, or drop them (``edit``); both sets of controls re-read."""
+    _take(control, edit(st.session_state[DRAFT], metric, profile), clear=tuning.control_prefix(metric, profile))
+    for k in [k for k in st.session_state if str(k).startswith(tuning.control_prefix(metric) + ".")]:
+        del st.session_state[k]
 
 
 def _problems(control: str) -> None:
@@ -122,8 +133,7 @@ def _toolbar(ctx: ui.Context, td: tuning.TuneData, draft_yaml: str, n_changes: i
 def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft, metric: str, profile: str) -> None:  # noqa: ANN001
     key, prefix = tuning.spec_scope(draft, metric, profile)
     spec = draft.spec_for(profile, metric)
-    st.caption(f"Reads column {ui.md(metric)}" + (f" · the {ui.md(profile)} profile's own thresholds"
-                                                  if prefix.startswith("tune.profile.") else ""))
+    _scope(ctx, draft, metric, profile)
     st.session_state.setdefault(f"{prefix}.method", spec.method)
     st.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key=f"{prefix}.method", on_change=_changed,
                  args=(f"{prefix}.method", key,
@@ -174,6 +184,24 @@ def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft, metric: str, prof
               else td.values_at(metric, ctx.as_of, ctx.filters))
     ui.plot(charts.metric_histogram(values, spec, label=ctx.label(metric), subtitle=f"{ctx.as_of:%Y-%m-%d}"),
             key="tune.chart.metric")
+
+
+def _scope(ctx: ui.Context, draft, metric: str, profile: str) -> None:  # noqa: ANN001
+    """Whose thresholds the panel edits; under a profile, the button that gives it its own or drops them."""
+    own = tuning.has_own_thresholds(draft, metric, profile)
+    whose = (f"the **{ui.md(profile)}** profile's own thresholds" if own else "the base thresholds"
+             + (", shared by every profile without its own" if draft.profiles else ""))
+    st.caption(f"Reads column {ui.md(metric)} · {whose}")
+    if draft.profile(profile) is not None and own:
+        st.button("Use the base thresholds", key="tune.scope.base", icon=":material/undo:", on_click=_scoped,
+                  args=("tune.scope.base", tuning.base_thresholds, metric, profile),
+                  help=f"Drop {ui.md(profile)}'s own thresholds for this metric: it scores with the base ones again")
+    elif draft.profile(profile) is not None:
+        st.button(f"Give {ui.md(profile)} its own thresholds for {ui.md(ctx.label(metric))}", key="tune.scope.own",
+                  icon=":material/call_split:", on_click=_scoped,
+                  args=("tune.scope.own", tuning.own_thresholds, metric, profile),
+                  help="Start from a copy of the base thresholds; changing them then changes only this profile")
+    _problems("tune.scope.base" if own else "tune.scope.own")
 
 
 @st.fragment

@@ -10,9 +10,10 @@ per-row DataFrame is built.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from lib.analysis import Separation, separation
 from lib.model import (
+    DEFAULT_PROFILE,
     Linear,
     Model,
     ModelError,
@@ -32,6 +34,8 @@ from lib.model import (
     check_columns,
     diff_models,
     dump_model,
+    model_from_dict,
+    model_to_dict,
     normalise_category,
     parse_model,
     set_value,
@@ -327,6 +331,17 @@ def edit_draft(draft_yaml: str, key: str, value: Any) -> EditResult:
         return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
 
 
+def _edit(draft_yaml: str, change: Callable[[dict[str, Any]], None]) -> EditResult:
+    """Apply ``change`` to the draft as a plain dict, then re-validate; a ModelError (from the change or the
+    model) leaves the draft as it was and comes back as problem lines."""
+    try:
+        d = model_to_dict(parse_model(draft_yaml, source="draft"))
+        change(d)
+        return EditResult(dump_model(model_from_dict(d, source="draft")))
+    except ModelError as err:
+        return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
+
+
 def read_model_upload(data: bytes, filename: str, columns: Iterable[str]) -> str:
     """Validate an uploaded model file against the dataset's columns; return its YAML text.
 
@@ -401,7 +416,9 @@ def profile_caption(model: Model, profile: str) -> str:
     return "Accounts where " + " and ".join(f"{col} is {' or '.join(vals)}" for col, vals in p.when.items())
 
 
-def _prefix(metric: str, profile: str | None) -> str:
+def control_prefix(metric: str, profile: str | None = None) -> str:
+    """The Tune page's widget-key prefix for a metric's spec: base (``tune.metric.nps``) or a profile's own
+    (``tune.profile.Onboarding.metric.nps``)."""
     return f"tune.metric.{metric}" if profile is None else f"tune.profile.{profile}.metric.{metric}"
 
 
@@ -411,10 +428,54 @@ def spec_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
     The profile's own override if it has one (``profiles.Onboarding.metrics.nps.score``,
     ``tune.profile.Onboarding.metric.nps``), else the base spec (``metrics.nps.score``, ``tune.metric.nps``).
     """
+    path = spec_path(model, metric, profile)
+    return ".".join(path), control_prefix(metric, profile if path[0] == "profiles" else None)
+
+
+def spec_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
+    """The parts of the key :func:`spec_scope` names (``("profiles", "Onboarding", "metrics", "nps",
+    "score")`` or ``("metrics", "nps", "score")``), for :func:`edit_draft` with names as written."""
     p = model.profile(profile)
     if p is not None and metric in p.metrics:
-        return f"profiles.{profile}.metrics.{metric}.score", _prefix(metric, profile)
-    return f"metrics.{metric}.score", _prefix(metric, None)
+        return ("profiles", profile, "metrics", metric, "score")
+    return ("metrics", metric, "score")
+
+
+def has_own_thresholds(model: Model, metric: str, profile: str) -> bool:
+    """Whether a profile overrides a metric's score spec (never for ``Default``)."""
+    p = model.profile(profile)
+    return p is not None and metric in p.metrics
+
+
+def _profile_dict(d: dict[str, Any], profile: str) -> dict[str, Any]:
+    for p in d.get("profiles") or []:
+        if p.get("name") == profile:
+            return p
+    message = (f"'{profile}' scores with the base thresholds" if profile == DEFAULT_PROFILE
+               else f"there is no profile '{profile}'")
+    raise ModelError([Problem("profiles", message, "pick one of the model's profiles first")])
+
+
+def own_thresholds(draft_yaml: str, metric: str, profile: str) -> EditResult:
+    """Give a profile its own score spec for a metric: a copy of the base spec, under the profile's
+    ``metrics`` (unchanged when it has one already). Edits to it then change only that profile."""
+    def change(d: dict[str, Any]) -> None:
+        p = _profile_dict(d, profile)
+        if metric not in d["metrics"]:
+            raise ModelError([Problem(f"metrics.{metric}", f"the model has no metric '{metric}'",
+                                      "pick one of its metrics")])
+        p.setdefault("metrics", {}).setdefault(metric, {"score": copy.deepcopy(d["metrics"][metric]["score"])})
+    return _edit(draft_yaml, change)
+
+
+def base_thresholds(draft_yaml: str, metric: str, profile: str) -> EditResult:
+    """Drop a profile's own score spec for a metric, so the profile falls back to the base spec."""
+    def change(d: dict[str, Any]) -> None:
+        p = _profile_dict(d, profile)
+        (p.get("metrics") or {}).pop(metric, None)
+        if not p.get("metrics"):
+            p.pop("metrics", None)
+    return _edit(draft_yaml, change)
 
 
 def weight_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
@@ -424,8 +485,8 @@ def weight_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
     override (``profiles.Onboarding.weights.nps``, ``tune.profile.Onboarding.metric.nps.weight``).
     """
     if model.profile(profile) is None:
-        return f"metrics.{metric}.weight", f"{_prefix(metric, None)}.weight"
-    return f"profiles.{profile}.weights.{metric}", f"{_prefix(metric, profile)}.weight"
+        return f"metrics.{metric}.weight", f"{control_prefix(metric)}.weight"
+    return f"profiles.{profile}.weights.{metric}", f"{control_prefix(metric, profile)}.weight"
 
 
 # ---------------------------------------------------------------------------------------------- preview
@@ -676,8 +737,9 @@ class TuneData:
 
 
 __all__ = [
-    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "band_codes", "data_categories", "default_spec",
-    "diff_table", "edit_draft", "group_shares", "grouped_metrics", "lower_is_better", "new_model_name_problem",
-    "nice_step", "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction",
-    "row_scores", "slider_range", "spec_marks", "spec_scope", "weight_scope", "with_step", "without_step",
+    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "band_codes", "base_thresholds", "control_prefix",
+    "data_categories", "default_spec", "diff_table", "edit_draft", "group_shares", "grouped_metrics",
+    "has_own_thresholds", "lower_is_better", "new_model_name_problem", "nice_step", "own_thresholds",
+    "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction", "row_scores",
+    "slider_range", "spec_marks", "spec_path", "spec_scope", "weight_scope", "with_step", "without_step",
 ]

@@ -148,3 +148,41 @@ def test_save_creates_version_2_with_its_note_and_selects_it(tmp_path, monkeypat
         assert at.expander[0].label == "Changes vs saved Default v2: 0"
     finally:
         ui.workspace.clear()
+
+
+# ------------------------------------------------------------------------------ a profile's own thresholds
+
+TICKETS_ONBOARDING = "tune.profile.Onboarding.metric.open_tickets"
+
+
+def test_a_profile_gets_its_own_thresholds_and_gives_them_back(at):
+    at.selectbox(key="tune.pick_profile").set_value("Onboarding").run()
+    at.selectbox(key="tune.pick_metric").set_value("open_tickets").run()
+    assert any("the base thresholds, shared by every profile" in c.value for c in at.caption)
+    own = at.button(key="tune.scope.own")
+    assert own.label == "Give Onboarding its own thresholds for Open support tickets"
+    average = number(at, "Average score")
+    own.click().run()
+    assert not errors(at), errors(at)
+    model = draft(at)
+    assert model.profile("Onboarding").metrics["open_tickets"] == model.metrics["open_tickets"].score
+    assert number(at, "Average score") == average  # a copy scores the same
+    assert any("profile's own thresholds" in c.value for c in at.caption)
+    cut = at.slider(key=f"{TICKETS_ONBOARDING}.cut.0")
+    at.slider(key=f"{TICKETS_ONBOARDING}.cut.0").set_value(cut.min).run()  # stricter for Onboarding only
+    assert not errors(at), errors(at)
+    model = draft(at)
+    assert model.spec_for("Onboarding", "open_tickets").cuts[0] == cut.min
+    assert model.metrics["open_tickets"].score == parse_model(at.session_state["_ctx"].model_yaml).metrics[
+        "open_tickets"].score
+    assert number(at, "Average score") < average
+    at.button(key="tune.scope.base").click().run()
+    assert not errors(at), errors(at)
+    assert "open_tickets" not in draft(at).profile("Onboarding").metrics
+    assert number(at, "Average score") == average
+    assert at.expander[0].label.endswith(": 0")
+    assert at.button(key="tune.scope.own")  # offered again
+
+
+def test_default_profile_offers_no_thresholds_of_its_own(at):
+    assert not [b for b in at.button if b.key in ("tune.scope.own", "tune.scope.base")]

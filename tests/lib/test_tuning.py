@@ -395,3 +395,46 @@ def test_grouped_metrics_follow_the_group_order(model):
         ("Sentiment", ["nps", "csm_sentiment"]), ("Billing", ["invoice_days_late"])]
     flat = parse_model("metrics: {a: {score: {method: linear, red: 0, green: 1}}}")
     assert tuning.grouped_metrics(flat) == [(None, ["a"])]
+
+
+# ------------------------------------------------------------------------------ a profile's own thresholds
+
+
+def test_a_profile_gets_a_copy_of_the_base_thresholds_and_edits_change_only_it(model):
+    result = tuning.own_thresholds(dump_model(model), "open_tickets", "Onboarding")
+    assert result.ok, result.problems
+    own = parse_model(result.yaml)
+    assert own.spec_for("Onboarding", "open_tickets") == model.metrics["open_tickets"].score
+    assert tuning.has_own_thresholds(own, "open_tickets", "Onboarding")
+    key, prefix = tuning.spec_scope(own, "open_tickets", "Onboarding")
+    assert (key, prefix) == ("profiles.Onboarding.metrics.open_tickets.score",
+                             "tune.profile.Onboarding.metric.open_tickets")
+    edited = parse_model(tuning.edit_draft(result.yaml, f"{key}.cuts", [1, 2]).yaml)
+    assert edited.spec_for("Onboarding", "open_tickets").cuts == (1, 2)
+    assert edited.metrics["open_tickets"].score == model.metrics["open_tickets"].score
+    assert edited.profile("Onboarding").metrics["logins_per_user"] == model.profile("Onboarding").metrics[
+        "logins_per_user"]
+
+
+def test_giving_a_profile_thresholds_it_has_already_keeps_them(model):
+    draft = dump_model(model)
+    assert tuning.own_thresholds(draft, "logins_per_user", "Onboarding").yaml == draft
+
+
+def test_using_the_base_thresholds_drops_the_profiles_own(model):
+    result = tuning.base_thresholds(dump_model(model), "logins_per_user", "Onboarding")
+    assert result.ok, result.problems
+    edited = parse_model(result.yaml)
+    assert not tuning.has_own_thresholds(edited, "logins_per_user", "Onboarding")
+    assert edited.spec_for("Onboarding", "logins_per_user") == model.metrics["logins_per_user"].score
+    assert edited.profile("Onboarding").weights == model.profile("Onboarding").weights
+    assert tuning.spec_scope(edited, "logins_per_user", "Onboarding")[0] == "metrics.logins_per_user.score"
+
+
+@pytest.mark.parametrize("edit", [tuning.own_thresholds, tuning.base_thresholds])
+def test_default_and_unknown_profiles_have_no_thresholds_of_their_own(model, edit):
+    draft = dump_model(model)
+    for profile in ("Default", "Renewal"):
+        result = edit(draft, "nps", profile)
+        assert not result.ok and result.yaml == draft
+        assert result.problems[0].startswith("profiles: ")
