@@ -19,6 +19,7 @@ from lib.model import (
 )
 
 DRAFT, BASE, ERRORS, FLASH = "tune.draft", "tune.base", "tune.errors", "tune.flash"
+DEFAULT_NEW_POINTS = 50.0  # points for a data value added to a categories map
 # Widget keys that mirror the draft: dropped whenever the draft is replaced, so they re-read it.
 CONTROLS = ("tune.metric.", "tune.profile.", "tune.group.", "tune.bands", "tune.missing", "tune.save.")
 METHOD_NAMES = {"linear": "Linear (red → green)", "steps": "Steps", "categories": "Categories",
@@ -71,6 +72,14 @@ def _scoped(control: str, edit, metric: str, profile: str) -> None:  # noqa: ANN
     _take(control, edit(st.session_state[DRAFT], metric, profile), clear=tuning.control_prefix(metric, profile))
     for k in [k for k in st.session_state if str(k).startswith(tuning.control_prefix(metric) + ".")]:
         del st.session_state[k]
+
+
+def _add_categories(control: str, metric: str, profile: str, values: list[str] | None, prefix: str) -> None:
+    """Add data values (the chosen ones when ``values`` is None) to the metric's categories map."""
+    chosen = st.session_state.get(f"{prefix}.new", []) if values is None else values
+    result = tuning.add_categories(st.session_state[DRAFT], metric, profile, chosen,
+                                   st.session_state.get("tune.new_points", DEFAULT_NEW_POINTS))
+    _take(control, result, clear=prefix)
 
 
 def _problems(control: str) -> None:
@@ -180,6 +189,7 @@ def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft, metric: str, prof
         for cat, pts in spec.map.items():
             _slider(f"Points for “{ui.md(cat)}”", f"{prefix}.map.{cat}", f"{key}.map", pts,
                     tuning.SliderRange(0.0, 100.0, 5.0), convert=lambda v, c=cat: {**spec.map, c: v})
+        _unmapped(ctx, td, spec, metric, profile, prefix)
     values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters) if isinstance(spec, VsAverage)
               else td.values_at(metric, ctx.as_of, ctx.filters))
     ui.plot(charts.metric_histogram(values, spec, label=ctx.label(metric), subtitle=f"{ctx.as_of:%Y-%m-%d}"),
@@ -202,6 +212,32 @@ def _scope(ctx: ui.Context, draft, metric: str, profile: str) -> None:  # noqa: 
                   args=("tune.scope.own", tuning.own_thresholds, metric, profile),
                   help="Start from a copy of the base thresholds; changing them then changes only this profile")
     _problems("tune.scope.base" if own else "tune.scope.own")
+
+
+def _unmapped(ctx: ui.Context, td: tuning.TuneData, spec: Categories, metric: str, profile: str,
+              prefix: str) -> None:
+    """Values in the data that the map does not list (they score as missing), and a way to add them."""
+    unmapped = tuning.unmapped_categories(td.values_at(metric, ctx.as_of, {}), spec)
+    if unmapped.empty:
+        return
+    shown = unmapped.head(tuning.MAX_CATEGORIES)
+    more = f" (the {len(shown)} most frequent shown)" if len(unmapped) > len(shown) else ""
+    st.markdown(f"**{len(unmapped):,} value{'s' * (len(unmapped) != 1)} in the data not in the map**{more}: "
+                f"{unmapped['accounts'].sum():,} accounts at {ctx.as_of:%Y-%m-%d} score this metric as missing.")
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+        "value": "Value in the data", "accounts": st.column_config.NumberColumn("Accounts", format="%d")})
+    pick, points = st.columns([2, 1])
+    pick.multiselect("Values to add", list(shown["value"]), key=f"{prefix}.new", placeholder="Pick from the list")
+    st.session_state.setdefault("tune.new_points", DEFAULT_NEW_POINTS)
+    points.number_input("Points each", 0.0, 100.0, step=5.0, key="tune.new_points")
+    add, add_all = st.columns(2)
+    add.button("Add to the map", key=f"{prefix}.add_chosen", icon=":material/add:", on_click=_add_categories,
+               args=(f"{prefix}.add_chosen", metric, profile, None, prefix),
+               disabled=not st.session_state.get(f"{prefix}.new"))
+    add_all.button(f"Add all {len(shown)} listed", key=f"{prefix}.add_all", icon=":material/playlist_add:",
+                   on_click=_add_categories, args=(f"{prefix}.add_all", metric, profile, list(shown["value"]), prefix))
+    _problems(f"{prefix}.add_chosen")
+    _problems(f"{prefix}.add_all")
 
 
 @st.fragment

@@ -23,6 +23,7 @@ import pandas as pd
 from lib.analysis import Separation, separation
 from lib.model import (
     DEFAULT_PROFILE,
+    Categories,
     Linear,
     Model,
     ModelError,
@@ -220,6 +221,40 @@ def data_categories(values: object, limit: int = MAX_CATEGORIES) -> list[str]:
     return [str(first[k]) for k in counts.index[:limit]]
 
 
+def _category_text(values: object) -> pd.Series:
+    """Values as category matching sees them (``lower(trim(cast(x as text)))`` keeps their spelling here):
+    text with surrounding spaces removed, true/false for yes/no values; missing and blank values dropped."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        s = s.map({True: "true", False: "false"})
+    s = s[s.notna()]
+    text = s.astype(str).str.strip(" ")
+    return text[text != ""].reset_index(drop=True)
+
+
+def unmapped_categories(values: object, spec: Categories) -> pd.DataFrame:
+    """Values in the data that a categories map does not list (they score as missing).
+
+    Args:
+        values: a metric's raw values, e.g. one per account at a date.
+        spec: the categories spec they are matched against (case and surrounding spaces ignored).
+
+    Returns:
+        ``value, accounts``: each unmapped value as first written, with how many of ``values`` it is, most
+        frequent first (ties by value). Values are data: show them as text only.
+    """
+    text = _category_text(values)
+    keys = text.str.lower()
+    unknown = ~keys.isin(list(spec.lookup()))
+    text, keys = text[unknown], keys[unknown]
+    if text.empty:
+        return pd.DataFrame({"value": pd.Series(dtype=object), "accounts": pd.Series(dtype="int64")})
+    first = pd.Series(text.to_numpy(), index=keys.to_numpy()).groupby(level=0, sort=False).first()
+    counts = keys.value_counts(sort=False)
+    out = pd.DataFrame({"value": first.reindex(counts.index).to_numpy(), "accounts": counts.to_numpy()})
+    return out.sort_values(["accounts", "value"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
 def default_spec(method: str, values: object, previous: ScoreSpec | None = None) -> dict[str, Any]:
     """A sensible score spec (YAML dict) for ``method`` from a metric's raw values.
 
@@ -319,16 +354,27 @@ class EditResult:
         return not self.problems
 
 
-def edit_draft(draft_yaml: str, key: str, value: Any) -> EditResult:
-    """Set one dotted key of the draft (e.g. ``"metrics.nps.score.red"``), re-validated by the model.
+def edit_draft(draft_yaml: str, key: str | Sequence[str], value: Any) -> EditResult:
+    """Set one key of the draft, re-validated by the model.
+
+    Args:
+        draft_yaml: the draft model's YAML text.
+        key: a dotted key (``"metrics.nps.score.red"``; a name with dots is found only when it exists
+            already), or the key's parts (``("metrics", "csm_sentiment", "score", "map", "n/a. <b>")``),
+            which reach any name as written — use parts for names that come from data. Profiles and
+            alerts are addressed by name (or index); missing mappings on the way are created.
+        value: the new value (plain YAML data).
 
     Returns:
         The edited YAML, or the draft unchanged with one "key: problem — fix" line per problem.
     """
-    try:
-        return EditResult(dump_model(set_value(parse_model(draft_yaml, source="draft"), key, value)))
-    except ModelError as err:
-        return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
+    if isinstance(key, str):
+        try:
+            return EditResult(dump_model(set_value(parse_model(draft_yaml, source="draft"), key, value)))
+        except ModelError as err:
+            return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
+    parts = tuple(str(k) for k in key)
+    return _edit(draft_yaml, lambda d: _set_path(d, parts, value))
 
 
 def _edit(draft_yaml: str, change: Callable[[dict[str, Any]], None]) -> EditResult:
@@ -340,6 +386,33 @@ def _edit(draft_yaml: str, change: Callable[[dict[str, Any]], None]) -> EditResu
         return EditResult(dump_model(model_from_dict(d, source="draft")))
     except ModelError as err:
         return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
+
+
+def _item(node: Any, part: str, parts: tuple[str, ...]) -> Any:
+    """Where ``part`` is in ``node``: a dict key as given, or a list position (named item, else an index)."""
+    if isinstance(node, dict):
+        return part
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            if isinstance(item, dict) and str(item.get("name")) == part:
+                return i
+        if part.isdigit() and int(part) < len(node):
+            return int(part)
+        raise ModelError([Problem(".".join(parts), f"no list item '{part}'", "use an existing name or an index")])
+    raise ModelError([Problem(".".join(parts), "this key is inside a plain value", "check the key path")])
+
+
+def _set_path(d: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
+    """Set the key at ``parts`` to ``value``, creating missing mappings on the way."""
+    if not parts:
+        raise ModelError([Problem("(key)", "the key is empty", "name the setting to change")])
+    node: Any = d
+    for part in parts[:-1]:
+        at = _item(node, part, parts)
+        if isinstance(node, dict) and at not in node:
+            node[at] = {}
+        node = node[at]
+    node[_item(node, parts[-1], parts)] = value
 
 
 def read_model_upload(data: bytes, filename: str, columns: Iterable[str]) -> str:
@@ -476,6 +549,30 @@ def base_thresholds(draft_yaml: str, metric: str, profile: str) -> EditResult:
         if not p.get("metrics"):
             p.pop("metrics", None)
     return _edit(draft_yaml, change)
+
+
+def add_categories(draft_yaml: str, metric: str, profile: str, values: Iterable[object],
+                   points: float) -> EditResult:
+    """Add values to the categories map a metric uses under a profile (its own map if it has one, else the
+    base map), each with ``points``. Values are kept as written (surrounding spaces trimmed); ones the map
+    already matches, and blanks, are skipped. Any text is safe: the map key is reached by parts, not dots.
+    """
+    try:
+        model = parse_model(draft_yaml, source="draft")
+    except ModelError as err:
+        return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
+    path = spec_path(model, metric, profile) if metric in model.metrics else ("metrics", metric, "score")
+    spec = model.spec_for(profile, metric) if metric in model.metrics else None
+    if not isinstance(spec, Categories):
+        return EditResult(draft_yaml, (str(Problem(".".join(path), "this metric is not scored by categories",
+                                                   "switch its method to categories first")),))
+    new_map = dict(spec.map)
+    known = set(spec.lookup())
+    for text in _category_text(pd.Series(list(values), dtype=object)):
+        if normalise_category(text) not in known:
+            new_map[text] = points
+            known.add(normalise_category(text))
+    return edit_draft(draft_yaml, (*path, "map"), new_map)
 
 
 def weight_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
@@ -737,9 +834,10 @@ class TuneData:
 
 
 __all__ = [
-    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "band_codes", "base_thresholds", "control_prefix",
-    "data_categories", "default_spec", "diff_table", "edit_draft", "group_shares", "grouped_metrics",
-    "has_own_thresholds", "lower_is_better", "new_model_name_problem", "nice_step", "own_thresholds",
-    "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction", "row_scores",
-    "slider_range", "spec_marks", "spec_path", "spec_scope", "weight_scope", "with_step", "without_step",
+    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "add_categories", "band_codes", "base_thresholds",
+    "control_prefix", "data_categories", "default_spec", "diff_table", "edit_draft", "group_shares",
+    "grouped_metrics", "has_own_thresholds", "lower_is_better", "new_model_name_problem", "nice_step",
+    "own_thresholds", "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction",
+    "row_scores", "slider_range", "spec_marks", "spec_path", "spec_scope", "unmapped_categories", "weight_scope",
+    "with_step", "without_step",
 ]

@@ -8,6 +8,8 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from lib import ui
 from lib.model import parse_model
+from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.store import SAMPLE_DATASET, Workspace
 from tests.app.conftest import errors, open_app
 
 RED_CUTOFF = "tune.bands"
@@ -186,3 +188,75 @@ def test_a_profile_gets_its_own_thresholds_and_gives_them_back(at):
 
 def test_default_profile_offers_no_thresholds_of_its_own(at):
     assert not [b for b in at.button if b.key in ("tune.scope.own", "tune.scope.base")]
+
+
+# ------------------------------------------------------------------------------ workspaces of their own
+
+
+@pytest.fixture
+def own_workspace(tmp_path, monkeypatch):
+    """Make a workspace of its own from a dataset and model versions; the app then opens it (not the sample)."""
+    monkeypatch.setenv("HSS_WORKSPACE", str(tmp_path / "workspace.duckdb"))
+
+    def make(df, *models: str) -> None:
+        with Workspace() as ws:
+            ws.save_dataset(SAMPLE_DATASET, df, sample_roles(), "small.csv")
+            for yaml_text in models:
+                ws.save_model("Default", yaml_text)
+            ws.ensure_sample()  # marks the sample as loaded: the app does not add the full one
+        ui.workspace.clear()
+
+    yield make
+    ui.workspace.clear()
+
+
+def small_portfolio():
+    return generate_portfolio(n_accounts=80, n_snapshots=4)
+
+
+# ------------------------------------------------------------------------------ categories seen in the data
+
+HOSTILE = ["<script>alert(1)</script>", "n/a. (see notes)", 'say "hi"', "**bold** [x](http://evil)"]
+SENTIMENT = "tune.metric.csm_sentiment"
+
+
+def unmapped_table(at):
+    tables = [d.value for d in at.dataframe if "value" in d.value.columns and "accounts" in d.value.columns]
+    return tables[0].to_dict("records") if tables else None
+
+
+def test_values_the_map_lacks_are_listed_as_text_and_added_with_chosen_points(own_workspace):
+    df = small_portfolio()
+    last = df["snapshot_date"] == df["snapshot_date"].max()
+    rows = df.index[last][: 2 + len(HOSTILE)]
+    df.loc[rows, "csm_sentiment"] = [HOSTILE[0], *HOSTILE, HOSTILE[0].upper()]
+    own_workspace(df, DEFAULT_MODEL_PATH.read_text())
+    at = open_app("tune")
+    at.selectbox(key="tune.pick_metric").set_value("csm_sentiment").run()
+    assert not errors(at), errors(at)
+    assert unmapped_table(at) == [{"value": HOSTILE[0], "accounts": 3}] + [
+        {"value": v, "accounts": 1} for v in sorted(HOSTILE[1:])]
+    assert any(m.value.startswith("**4 values in the data not in the map**: 6 accounts at") for m in at.markdown)
+    assert not [m.value for m in at.markdown if "<script>" in m.value or "](http" in m.value]
+    average = number(at, "Average score")
+
+    at.multiselect(key=f"{SENTIMENT}.new").set_value([HOSTILE[0]]).run()
+    at.number_input(key="tune.new_points").set_value(20.0).run()
+    at.button(key=f"{SENTIMENT}.add_chosen").click().run()
+    assert not errors(at), errors(at)
+    assert draft(at).metrics["csm_sentiment"].score.map == {"green": 100, "yellow": 50, "red": 0, HOSTILE[0]: 20}
+    assert [r["value"] for r in unmapped_table(at)] == sorted(HOSTILE[1:])
+    added = at.slider(key=f"{SENTIMENT}.map.{HOSTILE[0]}")
+    assert added.value == 20 and added.label == f"Points for “{ui.md(HOSTILE[0])}”"
+    assert number(at, "Average score") != average  # three accounts now have a sentiment score
+    assert at.expander[0].label.endswith(": 1")
+
+    at.button(key=f"{SENTIMENT}.add_all").click().run()
+    assert not errors(at), errors(at)
+    assert draft(at).metrics["csm_sentiment"].score.map == {
+        "green": 100, "yellow": 50, "red": 0, **dict.fromkeys(HOSTILE, 20)}
+    assert unmapped_table(at) is None
+    at.button(key="tune.save.version").click().run()
+    assert not errors(at), errors(at)
+    saved = parse_model(ui.workspace().load_model_text("Default", 2))
+    assert saved.metrics["csm_sentiment"].score.map == draft(at).metrics["csm_sentiment"].score.map

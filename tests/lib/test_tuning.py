@@ -438,3 +438,82 @@ def test_default_and_unknown_profiles_have_no_thresholds_of_their_own(model, edi
         result = edit(draft, "nps", profile)
         assert not result.ok and result.yaml == draft
         assert result.problems[0].startswith("profiles: ")
+
+
+# ------------------------------------------------------------------------------ categories from the data
+
+HOSTILE = ["a.b", "x.y.z", 'say "hi"', "it's", "<script>alert(1)</script>", "**bold** [link](http://x)",
+           "yes", "null", "1.5", "a: b", "- dash", "#hash", "*alias", "&anchor", "{x: 1}", "[1, 2]", "back\\slash",
+           "tab\there", "line\nbreak", "ünï 😀", "x" * 300, "profiles.Onboarding", "map.green"]
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_edit_draft_by_key_parts_reaches_any_category_text(model, value):
+    path = ("metrics", "csm_sentiment", "score", "map", value)
+    result = tuning.edit_draft(dump_model(model), path, 30)
+    assert result.ok, result.problems
+    edited = parse_model(result.yaml)
+    assert edited.metrics["csm_sentiment"].score.map == {"green": 100, "yellow": 50, "red": 0, value: 30}
+    again = tuning.edit_draft(result.yaml, path, 45)  # an existing key is found again the same way
+    assert parse_model(again.yaml).metrics["csm_sentiment"].score.map[value] == 45
+
+
+def test_dotted_keys_still_find_names_with_dots_that_exist(model):
+    draft = tuning.edit_draft(dump_model(model), ("metrics", "csm_sentiment", "score", "map", "a.b"), 30).yaml
+    edited = parse_model(tuning.edit_draft(draft, "metrics.csm_sentiment.score.map.a.b", 60).yaml)
+    assert edited.metrics["csm_sentiment"].score.map["a.b"] == 60
+
+
+def test_edit_draft_by_parts_reports_a_bad_path_instead_of_raising(model):
+    draft = dump_model(model)
+    result = tuning.edit_draft(draft, ("profiles", "Renewal", "weights", "nps"), 10)
+    assert not result.ok and result.yaml == draft
+    assert result.problems == ("profiles.Renewal.weights.nps: no list item 'Renewal' — use an existing name or an "
+                               "index",)
+    assert not tuning.edit_draft(draft, ("bands", "red", "x"), 1).ok
+
+
+def test_unmapped_categories_count_what_the_map_does_not_match():
+    values = pd.Series(["Green", " green ", "Amber", "amber", "AMBER", "<b>x</b>", "", "  ", None, np.nan, "red"],
+                       dtype=object)
+    table = tuning.unmapped_categories(values, Categories({"green": 100, "red": 0}))
+    assert table.to_dict("records") == [{"value": "Amber", "accounts": 3}, {"value": "<b>x</b>", "accounts": 1}]
+    assert tuning.unmapped_categories(values, Categories({"green": 100, "red": 0, "AMBER": 50, "<B>X</B>": 0})).empty
+
+
+def test_unmapped_categories_read_numbers_and_yes_no_as_scoring_does():
+    # A number column with a gap is float: scoring matches its values as "1.0", "2.0" (so "1" is not "1.0").
+    assert tuning.unmapped_categories(pd.Series([1, 2, 2, np.nan]), Categories({"1": 0})).to_dict("records") == [
+        {"value": "2.0", "accounts": 2}, {"value": "1.0", "accounts": 1}]
+    assert tuning.unmapped_categories(pd.Series([1, 2, 2]), Categories({"1": 0})).to_dict("records") == [
+        {"value": "2", "accounts": 2}]
+    assert tuning.unmapped_categories(pd.Series([True, False, True]), Categories({"true": 100})).to_dict(
+        "records") == [{"value": "false", "accounts": 1}]
+
+
+def test_add_categories_puts_data_values_in_the_map_with_their_points(model):
+    result = tuning.add_categories(dump_model(model), "csm_sentiment", "Default", ["<script>x</script>", " a.b ",
+                                                                                   "GREEN", "", None], 20)
+    assert result.ok, result.problems
+    assert parse_model(result.yaml).metrics["csm_sentiment"].score.map == {
+        "green": 100, "yellow": 50, "red": 0, "<script>x</script>": 20, "a.b": 20}
+
+
+def test_add_categories_fills_the_map_the_profile_scores_with(model):
+    draft = tuning.edit_draft(dump_model(model), ("profiles", "Onboarding", "metrics", "csm_sentiment"),
+                              {"score": {"method": "categories", "map": {"green": 80}}}).yaml
+    edited = parse_model(tuning.add_categories(draft, "csm_sentiment", "Onboarding", ["teal"], 55).yaml)
+    assert edited.profile("Onboarding").metrics["csm_sentiment"].map == {"green": 80, "teal": 55}
+    assert "teal" not in edited.metrics["csm_sentiment"].score.map
+    base = parse_model(tuning.add_categories(draft, "csm_sentiment", "Default", ["teal"], 55).yaml)
+    assert base.metrics["csm_sentiment"].score.map["teal"] == 55
+    assert "teal" not in base.profile("Onboarding").metrics["csm_sentiment"].map
+
+
+def test_add_categories_refuses_a_metric_not_scored_by_categories_and_bad_points(model):
+    draft = dump_model(model)
+    result = tuning.add_categories(draft, "nps", "Default", ["x"], 50)
+    assert result.problems == ("metrics.nps.score: this metric is not scored by categories — switch its method to "
+                               "categories first",)
+    result = tuning.add_categories(draft, "csm_sentiment", "Default", ["x"], 150)
+    assert not result.ok and result.yaml == draft and "between 0 and 100" in result.problems[0]
