@@ -1,5 +1,6 @@
 """Tune: edit a draft of the selected model with sliders, watch the portfolio move, save it as a version."""
 
+import dataclasses
 import math
 
 import streamlit as st
@@ -14,6 +15,7 @@ from lib.model import (
     Percentile,
     Steps,
     VsAverage,
+    check_columns,
     effective_weights,
     parse_model,
 )
@@ -27,8 +29,10 @@ METHOD_NAMES = {"linear": "Linear (red → green)", "steps": "Steps", "categorie
 
 
 @st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
-def _tune_data(dataset: str, revision: object, model_yaml: str, _ctx: ui.Context) -> tuning.TuneData:
-    return tuning.TuneData(_ctx.live_scorer(), _ctx.data().df, _ctx.model)
+def _tune_data(dataset: str, revision: object, saved_yaml: str | None, _ctx: ui.Context) -> tuning.TuneData:
+    """``saved_yaml`` None: the saved model does not fit the data (nothing to compare with); ``_ctx`` then
+    carries a draft that fits, to prepare the scorer with."""
+    return tuning.TuneData(_ctx.live_scorer(), _ctx.data().df, None if saved_yaml is None else _ctx.model)
 
 
 def _reset(draft: str) -> None:
@@ -82,6 +86,14 @@ def _add_categories(control: str, metric: str, profile: str, values: list[str] |
     _take(control, result, clear=prefix)
 
 
+def _fit(columns: list[str]) -> None:
+    result = tuning.drop_missing_columns(st.session_state[DRAFT], columns)
+    if result.ok:
+        _reset(result.yaml)
+    else:
+        st.session_state[ERRORS] = {"tune.fit": result.problems}
+
+
 def _problems(control: str) -> None:
     for line in st.session_state.get(ERRORS, {}).get(control, ()):
         st.error(ui.md(line), icon=":material/error:")
@@ -113,7 +125,7 @@ def _save(name: str, yaml_text: str, note: str) -> None:
         st.rerun(scope="app")
 
 
-def _toolbar(ctx: ui.Context, td: tuning.TuneData, draft_yaml: str, n_changes: int) -> None:
+def _toolbar(ctx: ui.Context, columns: list[str], draft_yaml: str, n_changes: int) -> None:
     save, new, down, up, revert = st.columns([1.2, 1.2, 1.1, 1.1, 0.9])
     with save.popover("Save as new version", icon=":material/save:", disabled=not n_changes, width="stretch"):
         note = st.text_input("Note", key="tune.save.note", placeholder="What changed and why")
@@ -133,7 +145,7 @@ def _toolbar(ctx: ui.Context, td: tuning.TuneData, draft_yaml: str, n_changes: i
                          icon=":material/download:", width="stretch")
     with up.popover("Upload YAML", icon=":material/upload:", width="stretch"):
         st.file_uploader("A model file (.yaml) replaces the draft", type=["yaml", "yml"], key="tune.upload",
-                         on_change=_uploaded, args=(list(td.df.columns),))
+                         on_change=_uploaded, args=(columns,))
         _problems("tune.upload")
     revert.button("Revert", key="tune.revert", icon=":material/undo:", on_click=_reset, args=(ctx.model_yaml,),
                   disabled=not n_changes, width="stretch", help="Drop the draft and start again from the saved model")
@@ -240,18 +252,43 @@ def _unmapped(ctx: ui.Context, td: tuning.TuneData, spec: Categories, metric: st
     _problems(f"{prefix}.add_all")
 
 
+def _misfit(ctx: ui.Context, draft_yaml: str, draft, problems: list, columns: list[str]) -> None:  # noqa: ANN001
+    """The draft reads columns the dataset lacks: say what and where, and offer the fix that removes them."""
+    st.error(f"The draft reads columns that dataset **{ui.md(ctx.dataset.name)}** does not have, so it cannot "
+             "score it:\n\n" + "\n".join(f"- {ui.md(str(p))}" for p in problems), icon=":material/error:")
+    fixed = tuning.drop_missing_columns(draft_yaml, columns)
+    if fixed.ok:
+        lost = [m for m in draft.metrics if m not in columns]
+        st.markdown("The quick fix removes from the draft:\n\n"
+                    + "\n".join(f"- {ui.md(line)}" for line in tuning.misfit_removals(draft, columns)))
+        st.button("Remove the missing metrics from the draft" if lost else "Remove what the data lacks from the draft",
+                  key="tune.fit", type="primary", icon=":material/healing:", on_click=_fit, args=(columns,))
+    else:
+        st.warning("The draft cannot simply drop what is missing:\n\n"
+                   + "\n".join(f"- {ui.md(line)}" for line in fixed.problems), icon=":material/warning:")
+    _problems("tune.fit")
+    st.caption("Or replace the draft with a model made for this dataset (**Upload YAML** above). The live preview "
+               "appears once the draft fits; save it as a new version and every page uses it.")
+
+
 @st.fragment
 def tune(ctx: ui.Context) -> None:
-    td = _tune_data(ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, ctx)
     draft_yaml = st.session_state[DRAFT]
     draft = parse_model(draft_yaml, source="draft")
+    columns = [str(c) for c in ctx.data().df.columns]
     changes = tuning.diff_table(ctx.model, draft)
-    _toolbar(ctx, td, draft_yaml, len(changes))
+    _toolbar(ctx, columns, draft_yaml, len(changes))
     with st.expander(f"Changes vs saved {ctx.model_name} v{ctx.model_version}: {len(changes)}"):
         if len(changes):
             st.dataframe(changes, hide_index=True, width="stretch")
         else:
             st.caption("No changes yet.")
+    if problems := check_columns(draft, columns):
+        _misfit(ctx, draft_yaml, draft, problems, columns)
+        return
+    saved_fits = not check_columns(ctx.model, columns)
+    td = _tune_data(ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml if saved_fits else None,
+                    ctx if saved_fits else dataclasses.replace(ctx, model_yaml=draft_yaml, model=draft))
     controls, preview = st.columns([1, 1.15], gap="large")
     pv = td.preview(draft, ctx.as_of, ctx.filters)
     with preview:  # drawn first: the numbers show while the controls' charts are still on their way
@@ -292,7 +329,10 @@ def tune(ctx: ui.Context) -> None:
                             tuning.SliderRange(0.0, max(100.0, *raw.values()), 1.0))
     st.markdown(f"**Accounts that change band at {ctx.as_of:%Y-%m-%d}** ({pv.n_changed:,}; biggest score change "
                 "first)")
-    if pv.movers.empty:
+    if not pv.compared:
+        st.caption(f"Saved {ui.md(ctx.model_name)} v{ctx.model_version} cannot score this dataset, so there is "
+                   "nothing to compare the draft with. Save the draft as a new version to use it on every page.")
+    elif pv.movers.empty:
         st.caption("No account changes band with this draft.")
     else:
         st.dataframe(pv.movers.drop(columns="account_id"), hide_index=True, width="stretch", column_config={
@@ -306,16 +346,18 @@ def _preview(ctx: ui.Context, pv: tuning.Preview, draft) -> None:  # noqa: ANN00
     for col, band, colour in zip(st.columns(3), ("red", "yellow", "green"), ("inverse", "off", "normal"),
                                  strict=True):
         col.metric(f"{band.capitalize()} accounts", f"{pv.counts.at[band, 'draft']:,}",
-                   delta=int(pv.counts.at[band, "change"]), delta_color=colour, delta_description="vs saved",
-                   border=True)
+                   delta=int(pv.counts.at[band, "change"]) if pv.compared else None, delta_color=colour,
+                   delta_description="vs saved", border=True)
     avg, moved, auc = st.columns(3)
-    avg.metric("Average score", f"{pv.avg_score:.1f}", delta=round(pv.avg_score - pv.avg_score_saved, 1),
+    avg.metric("Average score", f"{pv.avg_score:.1f}",
+               delta=round(pv.avg_score - pv.avg_score_saved, 1) if pv.compared else None,
                delta_description="vs saved", border=True)
     moved.metric("Band changes", f"{pv.n_changed:,}", delta_description=f"of {pv.n_accounts:,} accounts",
                  border=True)
     sep, before = pv.separation, pv.separation_saved
     auc.metric("Separation", "n/a" if math.isnan(sep.auc) else f"{sep.auc:.2f}",
-               delta=None if math.isnan(sep.auc) else round(sep.auc - before.auc, 3), delta_description="vs saved",
+               delta=None if math.isnan(sep.auc) or not pv.compared else round(sep.auc - before.auc, 3),
+               delta_description="vs saved",
                help=sep.caption, border=True)
     st.caption(ui.md(sep.caption))
     ui.plot(charts.score_histogram(pv.now, cutoffs=(draft.bands.red, draft.bands.yellow),
@@ -324,7 +366,7 @@ def _preview(ctx: ui.Context, pv: tuning.Preview, draft) -> None:  # noqa: ANN00
             key="tune.chart.trend")
 
 
-ctx = ui.context()
+ctx = ui.context(check_fit=False)  # a model that does not fit the data is fixed here
 st.title("Tune")
 if st.session_state.get(BASE) != (ctx.dataset.name, ctx.model_name, ctx.model_version):
     st.session_state[BASE] = (ctx.dataset.name, ctx.model_name, ctx.model_version)

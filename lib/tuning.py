@@ -2,10 +2,14 @@
 
 The page keeps the draft model as YAML text and edits it one dotted key at a time through
 :func:`edit_draft` (which re-validates with :func:`lib.model.set_value`, so a bad combination comes back as
-the model's own "key: problem — fix" lines, never an exception). :class:`TuneData` holds what the preview
-needs from one dataset and the saved model, prepared once, so a slider move costs one numpy rescore of the
-touched metric (the engine's :class:`~lib.scoring.LiveScorer`) plus a few ``bincount`` calls — no
-per-row DataFrame is built.
+the model's own "key: problem — fix" lines, never an exception). Edits that touch several keys at once —
+a profile's own thresholds (:func:`own_thresholds`, :func:`base_thresholds`), data values added to a
+categories map (:func:`add_categories`), a model fitted to a dataset's columns
+(:func:`drop_missing_columns`) — work on the draft as a dict and are validated the same way.
+
+:class:`TuneData` holds what the preview needs from one dataset and the saved model, prepared once, so a
+slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.scoring.LiveScorer`)
+plus a few ``bincount`` calls — no per-row DataFrame is built.
 """
 
 from __future__ import annotations
@@ -586,6 +590,104 @@ def weight_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
     return f"profiles.{profile}.weights.{metric}", f"{control_prefix(metric, profile)}.weight"
 
 
+# ---------------------------------------------------------------------------------------------- fit
+
+
+def _fit_dict(d: dict[str, Any], present: set[str], prefix: str, removed: list[str]) -> None:
+    """Remove from a model dict (in place) what reads columns not in ``present``; say what in ``removed``.
+
+    Profiles selecting on a missing column go (no account could be matched to them); metrics on a missing
+    column go with their profile weights and thresholds; a missing peer segment leaves ``within`` (peers
+    are then the rest of the segments, or the whole portfolio); groups left without metrics go.
+
+    Raises:
+        ModelError: every metric reads a missing column (nothing would be left to score).
+    """
+    metrics = d["metrics"]
+    gone = [m for m in metrics if m not in present]
+    if len(gone) == len(metrics):
+        raise ModelError([Problem(f"{prefix}metrics", "every metric reads a column the data lacks ("
+                                  + ", ".join(repr(m) for m in gone) + "), so nothing would be left to score",
+                                  "upload a model made for this dataset (Upload YAML), or load data that has "
+                                  "these columns on the Data page")])
+    kept_profiles = []
+    for prof in d.get("profiles") or []:
+        lacking = [c for c in prof["when"] if c not in present]
+        if lacking:
+            removed.append(f"{prefix}profile '{prof['name']}': it picks accounts by '{lacking[0]}', which is "
+                           "not in the data")
+        else:
+            kept_profiles.append(prof)
+    for m in gone:
+        uses = [p["name"] for p in kept_profiles if m in (p.get("weights") or {}) or m in (p.get("metrics") or {})]
+        removed.append(f"{prefix}metric '{m}': its column is not in the data"
+                       + (f" (with its settings in profile {', '.join(repr(u) for u in uses)})" if uses else ""))
+        del metrics[m]
+    specs = [(f"metric '{m}'", metric["score"]) for m, metric in metrics.items()]
+    for prof in kept_profiles:
+        for key in ("weights", "metrics"):
+            for m in gone:
+                (prof.get(key) or {}).pop(m, None)
+            if key in prof and not prof[key]:
+                del prof[key]
+        specs += [(f"profile '{prof['name']}' metric '{m}'", override["score"])
+                  for m, override in (prof.get("metrics") or {}).items()]
+    for where, spec in specs:
+        lacking = [c for c in spec.get("within", ()) if c not in present]
+        if lacking:
+            removed.append(f"{prefix}peer segment {', '.join(repr(c) for c in lacking)} of {where}: not in the data")
+            spec["within"] = [c for c in spec["within"] if c in present]
+    if kept_profiles:
+        d["profiles"] = kept_profiles
+    else:
+        d.pop("profiles", None)
+    if d.get("groups"):
+        used = {metric.get("group") for metric in metrics.values()}
+        for g in [g for g in d["groups"] if g not in used]:
+            removed.append(f"{prefix}group '{g}': none of its metrics is left")
+            del d["groups"][g]
+
+
+def _fitted(d: dict[str, Any], columns: Iterable[str]) -> list[str]:
+    present = {str(c) for c in columns}
+    removed: list[str] = []
+    _fit_dict(d, present, "", removed)
+    if d.get("expansion") is not None:
+        try:
+            _fit_dict(d["expansion"], present, "expansion ", removed)
+        except ModelError:
+            removed.append("the expansion model: none of its metrics' columns is in the data")
+            del d["expansion"]
+    return removed
+
+
+def misfit_removals(model: Model, columns: Iterable[str]) -> list[str]:
+    """What :func:`drop_missing_columns` would remove from ``model``, one line each (empty when it fits or
+    when nothing could be kept)."""
+    try:
+        return _fitted(model_to_dict(model), columns)
+    except ModelError:
+        return []
+
+
+def drop_missing_columns(draft_yaml: str, columns: Iterable[str]) -> EditResult:
+    """The draft without what reads columns the data lacks, so it can score the data.
+
+    Metrics whose column is missing go, with their profile weights and thresholds (and groups left
+    empty); a missing peer segment leaves the specs' ``within``; a profile selecting on a missing column
+    goes. The result is validated like any edit.
+
+    Returns:
+        The fitted draft; or the draft unchanged with the reason — every metric's column is missing, or
+        what is left is not a valid model (e.g. a profile would give no metric a weight).
+    """
+    cols = list(columns)
+
+    def change(d: dict[str, Any]) -> None:
+        _fitted(d, cols)
+    return _edit(draft_yaml, change)
+
+
 # ---------------------------------------------------------------------------------------------- preview
 
 
@@ -619,6 +721,8 @@ class Preview:
         movers: accounts that change band, biggest score change first: ``account_id, account_name,
             saved_score, saved_band, draft_score, draft_band, change``.
         separation, separation_saved: healthy-vs-struggling AUC of the draft's / saved model's score.
+        compared: False when there is no saved model to compare with (it does not fit the data): the
+            saved side is then all "no data" and nothing counts as a band change.
     """
 
     counts: pd.DataFrame
@@ -631,10 +735,12 @@ class Preview:
     movers: pd.DataFrame
     separation: Separation
     separation_saved: Separation
+    compared: bool = True
 
 
 class TuneData:
-    """The rows of one dataset aligned with a :class:`LiveScorer`, plus the saved model's scores.
+    """The rows of one dataset aligned with a :class:`LiveScorer`, plus the saved model's scores (none when
+    ``saved`` is None: a saved model that does not fit the data has nothing to compare with).
 
     Built once per (dataset revision, saved model); then :meth:`preview` summarises any draft in a few
     vectorised passes. Per-filter and per-date indexes and the last few drafts' scores are memoised on the
@@ -644,7 +750,7 @@ class TuneData:
     _MEMO_LIMIT = 16  # per kind of entry (masks, date rows, spreads …): small arrays or numbers
     _SCORES_LIMIT = 3  # score arrays are one float per row (7 MB per million rows)
 
-    def __init__(self, scorer: LiveScorer, df: pd.DataFrame, saved: Model) -> None:
+    def __init__(self, scorer: LiveScorer, df: pd.DataFrame, saved: Model | None) -> None:
         # Rows in the scorer's order (by account, then date): its keys are reused, not recomputed.
         self.df = df
         self.saved = saved
@@ -659,8 +765,12 @@ class TuneData:
         self.account_name = names.astype(object).where(names.notna(), df["account_id"]).astype(str) \
             .to_numpy(dtype=object)[order]
         self.label = self._account_labels(df)
-        self.saved_scores = scorer.overall(saved)
-        self.saved_bands = band_codes(self.saved_scores, saved.bands.red, saved.bands.yellow)
+        if saved is None:  # nothing to compare with (the saved model cannot score this data): all "no data"
+            self.saved_scores = np.full(len(self.order), np.nan)
+            self.saved_bands = np.full(len(self.order), _BAND_CODE_NO_DATA, dtype=np.int8)
+        else:
+            self.saved_scores = scorer.overall(saved)
+            self.saved_bands = band_codes(self.saved_scores, saved.bands.red, saved.bands.yellow)
         self._memo: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
@@ -806,7 +916,7 @@ class TuneData:
                               index=pd.Index(BANDS, name="band"))
         s_draft, s_saved = draft_scores[at], self.saved_scores[at]
         b_draft, b_saved = codes[at], self.saved_bands[at]
-        changed = b_draft != b_saved
+        changed = b_draft != b_saved if self.saved is not None else np.zeros(len(at), dtype=bool)
         delta = np.where(np.isnan(s_draft) | np.isnan(s_saved), 0.0, s_draft - s_saved)
         pick = np.flatnonzero(changed)
         pick = pick[np.lexsort((self.account_id[at][pick], -np.abs(delta[pick])))][:top]
@@ -830,14 +940,15 @@ class TuneData:
             movers=movers,
             separation=separation(draft_scores[lab], self.label[lab]),
             separation_saved=separation(self.saved_scores[lab], self.label[lab]),
+            compared=self.saved is not None,
         )
 
 
 __all__ = [
     "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "add_categories", "band_codes", "base_thresholds",
-    "control_prefix", "data_categories", "default_spec", "diff_table", "edit_draft", "group_shares",
-    "grouped_metrics", "has_own_thresholds", "lower_is_better", "new_model_name_problem", "nice_step",
-    "own_thresholds", "profile_caption", "ratio_range", "read_model_upload", "replaced", "reverse_direction",
-    "row_scores", "slider_range", "spec_marks", "spec_path", "spec_scope", "unmapped_categories", "weight_scope",
-    "with_step", "without_step",
+    "control_prefix", "data_categories", "default_spec", "diff_table", "drop_missing_columns", "edit_draft",
+    "group_shares", "grouped_metrics", "has_own_thresholds", "lower_is_better", "misfit_removals",
+    "new_model_name_problem", "nice_step", "own_thresholds", "profile_caption", "ratio_range", "read_model_upload",
+    "replaced", "reverse_direction", "row_scores", "slider_range", "spec_marks", "spec_path", "spec_scope",
+    "unmapped_categories", "weight_scope", "with_step", "without_step",
 ]

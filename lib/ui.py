@@ -188,14 +188,19 @@ def _filter_widgets(options: dict[str, list[str]]) -> dict[str, tuple[str, ...]]
     return chosen
 
 
-def context() -> Context:
-    """The current selection for a page; stops the page with a helpful message when it cannot be made."""
+def context(check_fit: bool = True) -> Context:
+    """The current selection for a page; stops the page with a helpful message when it cannot be made.
+
+    Args:
+        check_fit: stop when the model reads a column the dataset lacks (with a link to Tune). The Tune
+            page passes False: it shows the problems itself and offers to fix the model.
+    """
     ctx = st.session_state.get("_ctx")
     if ctx is None:
         empty_state("There is no dataset or model to show yet.", "Add a dataset on the Data page.",
                     page="app_pages/data.py")
         st.stop()
-    problems = check_columns(ctx.model, ctx.data().df.columns)
+    problems = check_columns(ctx.model, ctx.data().df.columns) if check_fit else []
     if problems:
         st.error(f"Model **{md(ctx.model_name)}** v{ctx.model_version} does not fit dataset "
                  f"**{md(ctx.dataset.name)}**:\n\n" + "\n".join(f"- {md(str(p))}" for p in problems))

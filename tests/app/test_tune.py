@@ -7,7 +7,7 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from lib import ui
-from lib.model import parse_model
+from lib.model import dump_model, model_from_dict, model_to_dict, parse_model
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
 from lib.store import SAMPLE_DATASET, Workspace
 from tests.app.conftest import errors, open_app
@@ -260,3 +260,67 @@ def test_values_the_map_lacks_are_listed_as_text_and_added_with_chosen_points(ow
     assert not errors(at), errors(at)
     saved = parse_model(ui.workspace().load_model_text("Default", 2))
     assert saved.metrics["csm_sentiment"].score.map == draft(at).metrics["csm_sentiment"].score.map
+
+
+# ------------------------------------------------------------------------------ a model that does not fit
+
+
+def misfit_yaml() -> str:
+    """The default model plus a metric on a column the data lacks, weighted in the Onboarding profile too."""
+    d = model_to_dict(parse_model(DEFAULT_MODEL_PATH.read_text()))
+    d["metrics"]["churn_risk_index"] = {"group": "Engagement", "weight": 30,
+                                        "score": {"method": "linear", "red": 8, "green": 2}}
+    d["profiles"][0]["weights"]["churn_risk_index"] = 25
+    d["profiles"][0]["metrics"]["churn_risk_index"] = {"score": {"method": "linear", "red": 9, "green": 3}}
+    return dump_model(model_from_dict(d))
+
+
+def test_a_saved_model_that_does_not_fit_is_fixed_on_tune_and_every_page_works_again(own_workspace):
+    own_workspace(small_portfolio(), DEFAULT_MODEL_PATH.read_text(), misfit_yaml())
+    overview = open_app()
+    assert not errors(overview), errors(overview)
+    assert "does not fit" in overview.error[0].value and "churn\\_risk\\_index" in overview.error[0].value
+
+    at = open_app("tune")
+    assert not errors(at), errors(at)
+    assert at.session_state["ctx.version"] == 2
+    message = at.error[0].value
+    assert "cannot score it" in message and ui.md("column 'churn_risk_index' is not in the data") in message
+    assert not at.metric and not at.get("plotly_chart")  # no preview of a draft that cannot score
+    fix = at.button(key="tune.fit")
+    assert fix.label == "Remove the missing metrics from the draft"
+    fix.click().run()
+    assert not errors(at), errors(at)
+    assert not at.error
+    fixed = draft(at)
+    assert "churn_risk_index" not in fixed.metrics
+    assert "churn_risk_index" not in fixed.weights_for("Onboarding")
+    assert "churn_risk_index" not in fixed.profile("Onboarding").metrics
+    assert fixed == parse_model(DEFAULT_MODEL_PATH.read_text())
+    assert number(at, "Red accounts") + number(at, "Yellow accounts") + number(at, "Green accounts") > 0
+    assert len(at.get("plotly_chart")) == 3
+    assert any("cannot score this dataset" in c.value for c in at.caption)
+
+    at.text_input(key="tune.save.note").input("Without churn_risk_index")
+    at.button(key="tune.save.version").click().run()
+    assert not errors(at), errors(at)
+    assert [s.value for s in at.success] == ["Saved Default v3."]
+    assert at.session_state["ctx.version"] == 3
+    assert not at.error and at.expander[0].label == "Changes vs saved Default v3: 0"
+    for page in (None, "trends", "account"):
+        again = open_app(page)
+        assert not errors(again), (page, errors(again))
+        assert not again.error, (page, [e.value for e in again.error])
+
+
+def test_a_model_with_nothing_left_to_keep_says_so_and_offers_upload(own_workspace):
+    d = model_to_dict(parse_model(misfit_yaml()))
+    d["metrics"] = {"churn_risk_index": d["metrics"]["churn_risk_index"]}
+    d["groups"] = {"Engagement": 1}
+    d.pop("profiles")
+    own_workspace(small_portfolio(), DEFAULT_MODEL_PATH.read_text(), dump_model(model_from_dict(d)))
+    at = open_app("tune")
+    assert not errors(at), errors(at)
+    assert not [b for b in at.button if b.key == "tune.fit"]
+    assert "every metric reads a column the data lacks" in at.warning[0].value
+    assert any("Upload YAML" in c.value for c in at.caption)

@@ -16,7 +16,10 @@ from lib.model import (
     Percentile,
     Steps,
     VsAverage,
+    check_columns,
     dump_model,
+    model_from_dict,
+    model_to_dict,
     parse_model,
     set_value,
 )
@@ -517,3 +520,69 @@ def test_add_categories_refuses_a_metric_not_scored_by_categories_and_bad_points
                                "categories first",)
     result = tuning.add_categories(draft, "csm_sentiment", "Default", ["x"], 150)
     assert not result.ok and result.yaml == draft and "between 0 and 100" in result.problems[0]
+
+
+# ------------------------------------------------------------------------------ fitting a model to the data
+
+def _misfit(model):
+    """The model plus a metric on a column the sample lacks, in its own group and in the profile."""
+    d = model_to_dict(model)
+    d["metrics"]["churn_risk"] = {"group": "Risk", "weight": 100,
+                                  "score": {"method": "linear", "red": 9, "green": 1}}
+    d["groups"] = {"Risk": 30, **d["groups"]}
+    d["profiles"][0]["weights"]["churn_risk"] = 50
+    d["profiles"][0]["metrics"] = {"churn_risk": {"score": {"method": "linear", "red": 8, "green": 2}},
+                                   **d["profiles"][0]["metrics"]}
+    return model_from_dict(d)
+
+
+def test_dropping_missing_columns_removes_the_metric_and_every_reference(portfolio, model):
+    misfit = _misfit(model)
+    columns = list(portfolio.columns)
+    assert [p.key for p in check_columns(misfit, columns)] == ["metrics.churn_risk"]
+    assert tuning.misfit_removals(misfit, columns) == [
+        "metric 'churn_risk': its column is not in the data (with its settings in profile 'Onboarding')",
+        "group 'Risk': none of its metrics is left"]
+    result = tuning.drop_missing_columns(dump_model(misfit), columns)
+    assert result.ok, result.problems
+    fitted = parse_model(result.yaml)
+    assert fitted == model
+    assert check_columns(fitted, columns) == []
+
+
+def test_dropping_missing_columns_also_frees_peer_segments_and_drops_profiles_on_a_missing_segment(model):
+    columns = [c for c in model.metrics] + ["region"]  # no size (peers), no stage (the Onboarding profile)
+    fitted = parse_model(tuning.drop_missing_columns(dump_model(model), columns).yaml)
+    assert fitted.metrics["feature_adoption_pct"].score == Percentile(())
+    assert fitted.profiles == ()
+    assert check_columns(fitted, columns) == []
+    assert tuning.misfit_removals(model, columns) == [
+        "profile 'Onboarding': it picks accounts by 'stage', which is not in the data",
+        "peer segment 'size' of metric 'feature_adoption_pct': not in the data"]
+
+
+def test_dropping_missing_columns_refuses_when_nothing_would_be_left(model):
+    draft = dump_model(model)
+    result = tuning.drop_missing_columns(draft, ["account_id", "size", "stage"])
+    assert not result.ok and result.yaml == draft
+    assert result.problems[0].startswith("metrics: every metric reads a column the data lacks ('logins_per_user'")
+    assert "Upload YAML" in result.problems[0]
+    assert tuning.misfit_removals(model, ["size"]) == []
+
+
+def test_dropping_missing_columns_refuses_a_profile_left_without_weight(model):
+    draft = tuning.edit_draft(dump_model(model), "profiles.Onboarding.weights", {
+        m: (100 if m == "nps" else 0) for m in model.metrics}).yaml
+    result = tuning.drop_missing_columns(draft, [m for m in model.metrics if m != "nps"] + ["size", "stage"])
+    assert not result.ok and result.yaml == draft
+    assert "profile 'Onboarding' gives no metric a positive weight" in result.problems[0]
+
+
+def test_preview_without_a_saved_model_counts_the_draft_and_compares_nothing(portfolio, model):
+    data = tuning.TuneData(LiveScorer(portfolio, model), portfolio, None)
+    as_of = data.dates[-1]
+    pv = data.preview(model, as_of, {})
+    scored = _scored(model, portfolio)
+    assert pv.counts["draft"].to_dict() == pf.band_summary(scored, as_of).set_index("band")["accounts"].to_dict()
+    assert not pv.compared and pv.n_changed == 0 and pv.movers.empty
+    assert pv.counts.loc[["red", "yellow", "green"], "saved"].tolist() == [0, 0, 0]
