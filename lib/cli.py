@@ -197,7 +197,8 @@ def inspect_command(args: argparse.Namespace) -> int:
          arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet)"),
          arg("--model", required=True, metavar="MODEL.yaml", help="the model YAML file"),
          arg("--roles", metavar="ROLES.yaml", help="column roles, e.g. {account_id: Customer ID, metrics: [...]}"),
-         arg("--out", metavar="OUT", help="write .csv, .parquet or .xlsx instead of CSV on stdout"),
+         arg("--out", metavar="OUT", help="write .csv, .parquet or .xlsx instead of CSV on stdout (rows sorted by "
+             "account and date, except a .parquet scored straight from a .parquet input: any order)"),
          arg("--full", action="store_true",
              help="add profile, rank_in_band, alerts and each metric's weight and contribution"))
 def score_command(args: argparse.Namespace) -> int:
@@ -247,7 +248,9 @@ def _score_file(model: Model, args: argparse.Namespace, columns: list[str] | Non
     out = Path(args.out)
     if not out.parent.exists():
         raise CliError(f"{args.out}: the folder {out.parent} does not exist — create it first")
-    rows = score_file(model, args.file, out, columns=columns, ordered=True)
+    # CSV is read by people: rows sorted as on the DataFrame path. Parquet is read by tools, and sorting the
+    # whole output doubles the time on big inputs (12 M rows: ~50 s → ~100 s here).
+    rows = score_file(model, args.file, out, columns=columns, ordered=out.suffix.lower() == ".csv")
     print(f"{args.out}: {rows:,} rows scored", file=sys.stderr)
     return EXIT_OK
 
