@@ -43,32 +43,38 @@ with left:
 with right:
     ui.plot(charts.arr_by_band(summary, subtitle=ctx.caption), key="overview.arr_by_band")
 
-left, right = st.columns(2)
-with left:
-    ui.plot(charts.band_trend(pf.band_counts_over_time(scored), title="Accounts per band over time",
-                              subtitle=ctx.caption), key="overview.band_trend")
-with right:
-    ui.plot(charts.score_histogram(pf.at_date(scored, ctx.as_of), cutoffs=cutoffs, subtitle=ctx.caption),
-            key="overview.histogram")
-
-left, right = st.columns(2)
-with left:
-    if ctx.segments:
-        segment = st.selectbox("Segment", ctx.segments, key="overview.segment",
-                               format_func=lambda s: s.replace("_", " ").capitalize())
-        ui.plot(charts.segment_band_heatmap(pf.segment_band_matrix(scored, ctx.as_of, segment), segment=segment,
-                                            subtitle=ctx.caption), key="overview.heatmap")
-    else:
-        ui.empty_state("This dataset has no segment columns.", "Mark size, region or owner columns as segments "
-                       "on the Data page to compare them.", page="app_pages/data.py")
-with right:
-    movers = pf.movers(scored, ctx.as_of, n=st.slider("Movers each way", 3, 15, 5, key="overview.movers_n"))
-    chart_tab, table_tab = st.tabs(["Chart", "Table"])
-    with chart_tab:
-        ui.plot(charts.top_movers(movers, title="Biggest falls and rises", subtitle=ctx.caption),
-                key="overview.movers")
-    with table_tab:
-        account_table(movers, key="overview.movers_table")
+# One chart at a time: only the open view runs and draws, which keeps the page quick to open (each Plotly
+# chart costs the browser a few hundred ms here) and gives every chart the full width.
+trend_tab, histogram_tab, segment_tab, movers_tab = st.tabs(
+    ["Bands over time", "Score distribution", "Segments × bands", "Movers"], key="overview.view", on_change="rerun")
+if trend_tab.open:
+    with trend_tab:
+        ui.plot(charts.band_trend(pf.band_counts_over_time(scored), title="Accounts per band over time",
+                                  subtitle=ctx.caption), key="overview.band_trend")
+if histogram_tab.open:
+    with histogram_tab:
+        ui.plot(charts.score_histogram(pf.at_date(scored, ctx.as_of), cutoffs=cutoffs, subtitle=ctx.caption),
+                key="overview.histogram")
+if segment_tab.open:
+    with segment_tab:
+        if ctx.segments:
+            segment = st.selectbox("Segment", ctx.segments, key="overview.segment",
+                                   format_func=lambda s: s.replace("_", " ").capitalize())
+            ui.plot(charts.segment_band_heatmap(pf.segment_band_matrix(scored, ctx.as_of, segment),
+                                                segment=segment, subtitle=ctx.caption), key="overview.heatmap")
+        else:
+            ui.empty_state("This dataset has no segment columns.", "Mark size, region or owner columns as "
+                           "segments on the Data page to compare them.", page="app_pages/data.py")
+if movers_tab.open:
+    with movers_tab:
+        movers = pf.movers(scored, ctx.as_of, n=st.slider("Movers each way", 3, 15, 5, key="overview.movers_n"))
+        chart, table = st.columns([3, 2])
+        with chart:
+            ui.plot(charts.top_movers(movers, title="Biggest falls and rises", subtitle=ctx.caption),
+                    key="overview.movers")
+        with table:
+            st.caption("Select a row to open the account.")
+            account_table(movers, key="overview.movers_table")
 
 st.subheader("Accounts at risk")
 st.caption("Red, then yellow accounts, each ranked by ARR at risk = ARR × (1 − score / 100). "

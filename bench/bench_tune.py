@@ -116,13 +116,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(workspace: Path, log: Path):
-    """``streamlit run app.py`` on a free port against ``workspace``; yields the base URL."""
+def server(workspace: Path | None, log: Path, script: str = "app.py"):
+    """``streamlit run <script>`` on a free port against ``workspace``; yields the base URL."""
     from tests.browser.conftest import _wait_healthy
 
     port = _free_port()
-    env = {**os.environ, "HSS_WORKSPACE": str(workspace)}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+    env = {**os.environ, **({"HSS_WORKSPACE": str(workspace)} if workspace else {})}
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
            "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -204,18 +204,32 @@ def browser_sample_load(url: str, runs: int) -> None:
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
-    with sync_playwright() as pw:
+    reference_log = Path(tempfile.mkdtemp(prefix="hss-bench-ref-")) / "reference.log"
+    with sync_playwright() as pw, server(None, reference_log, script="bench/reference_app.py") as reference:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        # One browser context: a returning user's HTTP cache holds Streamlit's and Plotly's scripts; every
-        # tab is still a new Streamlit session that runs app.py and the page.
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=url)
-        for path, ready in (("/", SIDEBAR), ("/tune", '[data-testid="stMetric"]')):
+        medians = {}
+        # One browser context per server: a returning user's HTTP cache holds Streamlit's and Plotly's
+        # scripts; every tab is still a new Streamlit session that runs the script.
+        for name, base, path, ready in (("reference page (title, 4 KPIs, 1 Plotly chart)", reference, "/",
+                                         ".js-plotly-plot .main-svg"),
+                                        ("the app's Overview", url, "/", SIDEBAR),
+                                        ("the app's Tune page", url, "/tune", '[data-testid="stMetric"]')):
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=base)
             times = []
             for _ in range(runs + 1):
                 t = time.perf_counter()
-                _open(context, url, path, ready).close()
+                tab = _open(context, base, path, ready)
+                # Loaded = every chart drawn, not just the script finished.
+                tab.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === "
+                                      "document.querySelectorAll('.js-plotly-plot .main-svg').length / 3",
+                                      timeout=600_000)
                 times.append(time.perf_counter() - t - 0.6)  # two wait_for_app calls, each ends with 300 ms
-            print(f"browser load of {path!r} on the sample, first {times[0]:.1f} s; after it: {median_ms(times[1:])}")
+                tab.close()
+            context.close()
+            medians[name] = statistics.median(times[1:])
+            print(f"browser load of {name} on the sample, first {times[0]:.1f} s; after it: {median_ms(times[1:])}")
+        ref, overview, tune = medians.values()
+        print(f"  ratio to the reference page: Overview {overview / ref:.2f}, Tune {tune / ref:.2f}")
         browser.close()
 
 

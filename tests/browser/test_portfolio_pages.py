@@ -6,7 +6,7 @@ import pytest
 from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
 from tests.browser.helpers import open_row_on_account_page, whole_page_screenshot
 
-CHARTS = {"overview": 5, "trends": 3, "account": 4}
+CHARTS = {"overview": 2, "trends": 3, "account": 4}  # Overview: ARR by band + the open view
 
 
 def open_in_app(page, path: str) -> None:
@@ -49,7 +49,7 @@ def test_at_risk_row_opens_that_account_on_the_account_page(page):
     page.wait_for_selector('[data-testid="stMain"] [data-testid="stSelectbox"]', timeout=60_000)
     default = picked_account(page)
     open_page(page, "/")
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 3",
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 2",
                            timeout=60_000)
     page.wait_for_timeout(1000)
     # The second row: the first is the account the Account page opens on anyway.
@@ -79,3 +79,17 @@ def test_note_with_markup_stays_text_and_an_override_shows_on_the_score(page):
     page.get_by_role("button", name="Remove override").click()  # leave the shared workspace as it was
     wait_for_app(page)
     page.get_by_text("Override removed").wait_for(timeout=30_000)
+
+
+def test_overview_views_switch_to_the_chart_picked(page):
+    """The chart views are lazy tabs: picking one runs and draws that chart in place of the previous one."""
+    open_in_app(page, "/")
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6", timeout=60_000)
+    titles = "[...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent).join('|')"
+    assert "Accounts per band over time" in page.evaluate(f"() => {titles}")
+    page.get_by_role("tab", name="Movers").click()
+    page.wait_for_function(f"() => ({titles}).includes('Biggest falls and rises')", timeout=60_000)
+    wait_for_app(page)
+    shown = page.evaluate(f"() => {titles}")
+    assert "Accounts per band over time" not in shown and "ARR by band" in shown
+    assert exception_count(page) == 0 and page.dialogs == []
