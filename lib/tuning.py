@@ -195,6 +195,14 @@ def spec_marks(spec: ScoreSpec) -> tuple[float, ...]:
     return ()
 
 
+def threshold_marks(saved: Model, draft: Model, metric: str, profile: str) -> tuple[float, ...]:
+    """The thresholds a metric's sliders must reach under a profile: the draft's, then the saved model's (the
+    draft's again when the saved model has no such metric), so the range covers where each one started."""
+    spec = draft.spec_for(profile, metric)
+    before = saved.spec_for(profile, metric) if metric in saved.metrics else spec
+    return (*spec_marks(spec), *spec_marks(before))
+
+
 def _round2(x: float) -> float:
     """Two significant digits: thresholds a person would write (4.7, 120, 0.35)."""
     return float(f"{x:.2g}") if x != 0 else 0.0
@@ -317,6 +325,12 @@ def reverse_direction(spec: ScoreSpec) -> dict[str, Any] | bool:
     if isinstance(spec, Percentile | VsAverage):
         return not spec.lower_is_better
     raise ValueError("categories have no direction — set each category's points instead")
+
+
+def direction_key(spec: ScoreSpec, key: str) -> str:
+    """The dotted model key that :func:`reverse_direction`'s value goes to, for a spec edited at ``key``: the
+    ``lower_is_better`` flag for percentile and vs_average, else the whole spec."""
+    return f"{key}.lower_is_better" if isinstance(spec, Percentile | VsAverage) else key
 
 
 def with_step(spec: Steps | VsAverage, step: float) -> dict[str, Any]:
@@ -483,6 +497,11 @@ def new_model_name_problem(name: str, existing: Iterable[str]) -> str | None:
     if name in set(existing):
         return f"a model called '{name}' exists — pick another name, or save as a new version of it"
     return None
+
+
+def profile_choices(model: Model) -> list[str]:
+    """The profiles to pick from on the Tune page: ``Default`` first, then the model's in match order."""
+    return list(dict.fromkeys([DEFAULT_PROFILE, *model.profile_names]))
 
 
 def profile_caption(model: Model, profile: str) -> str:
@@ -736,6 +755,23 @@ class Preview:
     separation: Separation
     separation_saved: Separation
     compared: bool = True
+
+    def band_change(self, band: str) -> int | None:
+        """How many more accounts the draft puts in ``band`` than the saved model (None: nothing compared)."""
+        return int(self.counts.at[band, "change"]) if self.compared else None
+
+    @property
+    def avg_score_change(self) -> float | None:
+        """The draft's average score minus the saved model's, to 0.1 (None: nothing compared)."""
+        return round(self.avg_score - self.avg_score_saved, 1) if self.compared else None
+
+    @property
+    def separation_change(self) -> float | None:
+        """The draft's separation AUC minus the saved model's, to 0.001 (None: nothing compared, or the draft
+        has no AUC)."""
+        if math.isnan(self.separation.auc) or not self.compared:
+            return None
+        return round(self.separation.auc - self.separation_saved.auc, 3)
 
 
 class TuneData:

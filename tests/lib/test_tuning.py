@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,6 +148,14 @@ def test_reverse_direction_swaps_linear_and_flips_steps_and_flags():
         tuning.reverse_direction(Categories({"a": 1}))
 
 
+def test_direction_key_is_the_flag_for_peer_methods_and_the_spec_otherwise():
+    key = "metrics.nps.score"
+    assert tuning.direction_key(Percentile((), False), key) == "metrics.nps.score.lower_is_better"
+    assert tuning.direction_key(VsAverage((), (0.8,), (0, 100), False), key) == "metrics.nps.score.lower_is_better"
+    assert tuning.direction_key(Linear(2, 8), key) == key
+    assert tuning.direction_key(Steps((1, 2), (0, 50, 100)), key) == key
+
+
 def test_steps_gain_and_lose_an_interval():
     spec = Steps((3, 6), (100, 50, 0))
     assert tuning.with_step(spec, 2) == {"method": "steps", "cuts": [3, 6, 8.0], "points": [100, 50, 0, 0]}
@@ -244,6 +254,16 @@ def test_scopes_point_at_profile_overrides_only_where_they_exist(model):
     assert tuning.weight_scope(model, "nps", "Default") == ("metrics.nps.weight", "tune.metric.nps.weight")
     assert tuning.weight_scope(model, "nps", "Onboarding") == (
         "profiles.Onboarding.weights.nps", "tune.profile.Onboarding.metric.nps.weight")
+
+
+def test_threshold_marks_hold_the_drafts_thresholds_then_the_saved_ones(model):
+    draft = set_value(model, "profiles.Onboarding.metrics.logins_per_user.score.green", 6)
+    assert tuning.threshold_marks(model, draft, "logins_per_user", "Onboarding") == (0.5, 6, 0.5, 4)
+    assert tuning.threshold_marks(model, draft, "logins_per_user", "Default") == (1.5, 10, 1.5, 10)
+    assert tuning.threshold_marks(model, draft, "open_tickets", "Default") == (3, 6, 3, 6)
+    assert tuning.threshold_marks(model, draft, "csm_sentiment", "Default") == ()
+    other = parse_model("metrics: {a: {score: {method: linear, red: 0, green: 1}}}")
+    assert tuning.threshold_marks(other, model, "nps", "Default") == (4, 9, 4, 9)  # not saved: the draft's twice
 
 
 def test_profile_weight_edit_through_its_scope_changes_only_that_profile(model):
@@ -346,6 +366,16 @@ def test_saved_model_as_draft_moves_nothing(data, model):
     assert pv.separation == pv.separation_saved
 
 
+def test_preview_changes_are_the_draft_minus_the_saved_model(data, model):
+    pv = data.preview(DRAFTS["threshold"](model), data.dates[-1], {})
+    bands = ["red", "yellow", "green"]
+    assert [pv.band_change(b) for b in bands] == pv.counts.loc[bands, "change"].tolist()
+    assert pv.avg_score_change == round(pv.avg_score - pv.avg_score_saved, 1) != 0
+    assert pv.separation_change == round(pv.separation.auc - pv.separation_saved.auc, 3)
+    no_auc = dataclasses.replace(pv, separation=analysis.Separation(float("nan"), 0, 0, "no labels"))
+    assert no_auc.separation_change is None
+
+
 def test_ratios_at_divide_by_the_peer_mean_of_the_whole_portfolio(data, portfolio):
     as_of = data.dates[-1]
     rows = portfolio.loc[portfolio["snapshot_date"] == as_of]
@@ -390,6 +420,11 @@ def test_profile_caption_says_which_accounts_it_scores(model):
     assert tuning.profile_caption(model, "Onboarding") == "Accounts where stage is Onboarding"
     assert tuning.profile_caption(model, "Default") == "Accounts no other profile matches"
     assert tuning.profile_caption(set_value(model, "profiles", []), "Default") == "Every account"
+
+
+def test_profile_choices_start_with_default_then_follow_the_match_order(model):
+    assert tuning.profile_choices(model) == ["Default", "Onboarding"]
+    assert tuning.profile_choices(set_value(model, "profiles", [])) == ["Default"]
 
 
 def test_grouped_metrics_follow_the_group_order(model):
@@ -586,3 +621,4 @@ def test_preview_without_a_saved_model_counts_the_draft_and_compares_nothing(por
     assert pv.counts["draft"].to_dict() == pf.band_summary(scored, as_of).set_index("band")["accounts"].to_dict()
     assert not pv.compared and pv.n_changed == 0 and pv.movers.empty
     assert pv.counts.loc[["red", "yellow", "green"], "saved"].tolist() == [0, 0, 0]
+    assert (pv.band_change("red"), pv.avg_score_change, pv.separation_change) == (None, None, None)
