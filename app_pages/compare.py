@@ -11,17 +11,6 @@ from lib import validation_views as vv
 ACCOUNT_PAGE, ACCOUNT_KEY = "app_pages/account.py", "account.selected"
 
 
-@st.cache_resource(max_entries=2, show_spinner="Reading the file's labels…")
-def _file_labels(dataset: str, revision: pd.Timestamp) -> pd.Series:
-    """The dataset's own labels, without hand labels (the shared cached copy has those baked in at load)."""
-    return vv.file_labels(ui.workspace().load_dataset(dataset, apply_labels=False).df)
-
-
-def current_labels() -> pd.Series:
-    """File labels with the workspace's hand labels on top, read fresh so a change shows at once."""
-    return vv.known_labels(_file_labels(ctx.dataset.name, ctx.dataset.updated_at), ws.labels(ctx.dataset.name))
-
-
 def label_editor(choices: pd.Series, labels: pd.Series) -> bool:
     """A small form to label accounts by hand; True when labels were saved in this run."""
     texts = vv.label_choices(choices, labels)
@@ -68,10 +57,10 @@ scored = ctx.scored()
 st.title("Compare with accounts you know")
 st.caption(ui.md(ctx.caption))
 choices = pf.account_choices(scored)
-labels = current_labels()
+labels = ctx.labels()
 with st.expander("Label accounts by hand", icon=":material/label:", expanded=labels.empty):
     if label_editor(choices, labels):
-        labels = current_labels()
+        labels = ctx.labels()
     hand = ws.labels(ctx.dataset.name)
     if not hand.empty:
         st.dataframe(vv.hand_label_table(hand, choices), hide_index=True, key="compare.hand_labels")

@@ -1,6 +1,6 @@
 """Tune: edit a draft of the selected model with sliders, watch the portfolio move, save it as a version.
 
-The controls bound to the draft live in app_pages/tune_tune_controls.py, the preview in app_pages/tune_preview.py.
+The controls bound to the draft live in app_pages/tune_controls.py, the preview in app_pages/tune_preview.py.
 """
 
 import dataclasses
@@ -38,7 +38,7 @@ def tune(ctx: ui.Context) -> None:
     td = _tune_data(ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml if saved_fits else None,
                     ctx if saved_fits else dataclasses.replace(ctx, model_yaml=draft_yaml, model=draft))
     controls, preview = st.columns([1, 1.15], gap="large")
-    pv = td.preview(draft, ctx.as_of, ctx.filters)
+    pv = td.preview(draft, ctx.as_of, ctx.filters, labels=ctx.labels())
     with preview:  # drawn first: the numbers show while the controls' charts are still on their way
         tune_preview.preview(ctx, pv, draft)
     with controls:

@@ -774,6 +774,11 @@ class Preview:
         return round(self.separation.auc - self.separation_saved.auc, 3)
 
 
+def _labels_key(labels: pd.Series) -> int:
+    """A memo key for a set of account labels (a few thousand at most: hashing them is cheap)."""
+    return hash(tuple(zip(labels.index.astype(str), labels.astype(str), strict=True)))
+
+
 class TuneData:
     """The rows of one dataset aligned with a :class:`LiveScorer`, plus the saved model's scores (none when
     ``saved`` is None: a saved model that does not fit the data has nothing to compare with).
@@ -880,18 +885,33 @@ class TuneData:
             return np.flatnonzero(at if mask is None else at & mask)
         return self._memoised(("at", d, self._filter_key(filters)), build)
 
-    def labelled_rows(self, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]]) -> np.ndarray:
-        """Each labelled account's latest row on or before ``as_of`` (as ``lib.analysis.labelled_accounts``)."""
-        d = self.date_index(as_of)
+    def row_labels(self, labels: pd.Series | None = None) -> np.ndarray:
+        """Each row's account label from ``labels`` (account_id → 'healthy' / 'struggling': the file's labels
+        with hand-set ones on top, ``lib.validation_views.known_labels``); without it, the file's own."""
+        if labels is None:
+            return self.label
 
         def build() -> np.ndarray:
-            ok = (self.date_code <= d) & (self.label != None)  # noqa: E711 - element-wise on an object array
+            pos = pd.Index(labels.index.astype(str)).get_indexer(self.account_id)
+            values = np.append(labels.to_numpy(dtype=object), None)  # position -1 (unlabelled) → None
+            return values[pos]
+        return self._memoised(("labels", _labels_key(labels)), build, limit=2)
+
+    def labelled_rows(self, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
+                      labels: pd.Series | None = None) -> np.ndarray:
+        """Each labelled account's latest row on or before ``as_of`` (as ``lib.analysis.labelled_accounts``)."""
+        d = self.date_index(as_of)
+        row_labels = self.row_labels(labels)
+
+        def build() -> np.ndarray:
+            ok = (self.date_code <= d) & (row_labels != None)  # noqa: E711 - element-wise on an object array
             nxt_same = np.r_[self.account_code[1:] == self.account_code[:-1], False]
             nxt_ok = np.r_[ok[1:], False]
             last = ok & ~(nxt_same & nxt_ok)  # rows are by account then date, so the next row is later
             mask = self.mask(filters)
             return np.flatnonzero(last if mask is None else last & mask)
-        return self._memoised(("labelled", d, self._filter_key(filters)), build)
+        key = ("labelled", d, self._filter_key(filters), None if labels is None else _labels_key(labels))
+        return self._memoised(key, build)
 
     def values(self, metric: str) -> pd.Series:
         """A metric's raw values over every row (shared; read-only)."""
@@ -936,8 +956,9 @@ class TuneData:
         return self._memoised(key, lambda: row_scores(self.scorer, draft), limit=self._SCORES_LIMIT)
 
     def preview(self, draft: Model, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
-                top: int = 15) -> Preview:
-        """Summarise a draft against the saved model at ``as_of`` (segment filters applied)."""
+                top: int = 15, labels: pd.Series | None = None) -> Preview:
+        """Summarise a draft against the saved model at ``as_of`` (segment filters applied); separation is
+        measured on ``labels`` (account_id → 'healthy' / 'struggling'; default the file's own labels)."""
         draft_scores = self.scores(draft)
         mask = self.mask(filters)
         codes = band_codes(draft_scores, draft.bands.red, draft.bands.yellow)
@@ -964,7 +985,8 @@ class TuneData:
             "draft_score": s_draft[pick], "draft_band": band_names[b_draft[pick]],
             "change": s_draft[pick] - s_saved[pick],
         })
-        lab = self.labelled_rows(as_of, filters)
+        lab = self.labelled_rows(as_of, filters, labels)
+        row_labels = self.row_labels(labels)
         return Preview(
             counts=counts,
             over_time=over_time,
@@ -974,8 +996,8 @@ class TuneData:
             n_accounts=len(at),
             n_changed=int(changed.sum()),
             movers=movers,
-            separation=separation(draft_scores[lab], self.label[lab]),
-            separation_saved=separation(self.saved_scores[lab], self.label[lab]),
+            separation=separation(draft_scores[lab], row_labels[lab]),
+            separation_saved=separation(self.saved_scores[lab], row_labels[lab]),
             compared=self.saved is not None,
         )
 

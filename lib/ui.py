@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lib import portfolio as pf
+from lib import validation_views as vv
 from lib.ingest import Roles
 from lib.model import Model, ModelError, check_columns, parse_model
 from lib.scoring import LiveScorer, score
@@ -46,7 +47,14 @@ def workspace() -> Workspace:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
 def _dataset(name: str, revision: pd.Timestamp) -> Dataset:
-    return workspace().load_dataset(name)
+    # The file's own health labels: labels set by hand change without a new revision, so they are merged
+    # in fresh by Context.labels() rather than baked into this shared copy.
+    return workspace().load_dataset(name, apply_labels=False)
+
+
+@st.cache_resource(max_entries=4)
+def _file_labels(name: str, revision: pd.Timestamp) -> pd.Series:
+    return vv.file_labels(_dataset(name, revision).df)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Scoring the portfolio…")
@@ -114,6 +122,12 @@ class Context:
         scored = _scored(self.dataset.name, self.dataset.updated_at, model_yaml or self.model_yaml)
         scored = pf.apply_filters(scored, self.filters) if filtered else scored
         return pf.apply_overrides(scored, workspace().active_overrides())
+
+    def labels(self) -> pd.Series:
+        """Known health per account (account_id → 'healthy' / 'struggling'): the file's labels with the ones
+        set by hand on the Compare page on top, read fresh so a change shows at once."""
+        return vv.known_labels(_file_labels(self.dataset.name, self.dataset.updated_at),
+                               workspace().labels(self.dataset.name))
 
     def live_scorer(self) -> LiveScorer:
         """The numpy scorer for slider loops (shared; its per-spec cache is bounded inside the engine)."""

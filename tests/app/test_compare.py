@@ -110,3 +110,27 @@ def test_without_labels_the_page_says_how_to_add_them_and_a_first_pair_of_labels
     label(at, ["ACC-00002"], "struggling")
     assert (count(at, "Healthy accounts"), count(at, "Struggling accounts")) == (1, 1)
     assert metric(at, AUC) in ("0.00", "0.50", "1.00")  # one pair: the healthy one scores higher, equal or lower
+
+
+def test_a_hand_label_shows_at_once_in_the_tune_preview_separation(at):
+    """Hand labels are not baked into the cached dataset: Tune's separation counts them on the next run."""
+    ws = ui.workspace()
+    at.switch_page("app_pages/tune.py").run()
+    assert not errors(at), errors(at)
+
+    def caption() -> str:
+        return next(c.value for c in at.caption if "healthy and" in c.value)
+
+    before = caption()
+    data = ws.load_dataset(SAMPLE_DATASET, apply_labels=False).df
+    unlabelled = data.loc[data.groupby("account_id")["health_label"].transform("count") == 0, "account_id"].iloc[0]
+    try:
+        ws.set_label(SAMPLE_DATASET, unlabelled, "struggling", "test")
+        at.run()
+        assert not errors(at), errors(at)
+        after = caption()
+        assert after != before
+        n_struggling = int(before.split(" struggling")[0].rsplit(" ", 1)[-1])
+        assert f"{n_struggling + 1} struggling" in after, (before, after)
+    finally:
+        ws.set_label(SAMPLE_DATASET, unlabelled, None)

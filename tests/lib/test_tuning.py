@@ -622,3 +622,20 @@ def test_preview_without_a_saved_model_counts_the_draft_and_compares_nothing(por
     assert not pv.compared and pv.n_changed == 0 and pv.movers.empty
     assert pv.counts.loc[["red", "yellow", "green"], "saved"].tolist() == [0, 0, 0]
     assert (pv.band_change("red"), pv.avg_score_change, pv.separation_change) == (None, None, None)
+
+
+def test_preview_separation_uses_the_labels_given_with_hand_labels_on_top(data, portfolio, model):
+    """Labels passed in (the file's with hand-set ones on top) decide the separation, as lib.analysis counts."""
+    as_of = data.dates[-1]
+    ids = sorted(portfolio["account_id"].astype(str).unique())
+    labels = pd.Series(["healthy"] * 20 + ["struggling"] * 15, index=ids[:35], name="label")
+    pv = data.preview(model, as_of, {}, labels=labels)
+    scored = _scored(model, portfolio).drop(columns="health_label")
+    expected = analysis.separation(*analysis.labelled_accounts(scored, labels, as_of=as_of)[["score", "label"]]
+                                   .to_numpy().T)
+    assert expected.n_healthy > 0 and expected.n_struggling > 0
+    assert (pv.separation.n_healthy, pv.separation.n_struggling) == (expected.n_healthy, expected.n_struggling)
+    assert pv.separation.auc == pytest.approx(expected.auc)
+    assert pv.separation == pv.separation_saved  # same model: same separation
+    no_labels = data.preview(model, as_of, {}, labels=labels.iloc[:0])
+    assert (no_labels.separation.n_healthy, no_labels.separation.n_struggling) == (0, 0)
