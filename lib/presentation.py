@@ -446,12 +446,6 @@ def owner_choices(scored: pd.DataFrame, owner_column: str | None, as_of: pd.Time
     return [*choices, "Unassigned"] if (named == "").any() and "Unassigned" not in choices else choices
 
 
-def without_raw_values(scored: pd.DataFrame) -> pd.DataFrame:
-    """The scored portfolio without its raw ``{metric}_value`` columns, for `lib.worklists`, which joins the
-    raw usage values from the portfolio itself (and would otherwise get the column twice)."""
-    return scored.loc[:, ~scored.columns.str.endswith("_value")]
-
-
 def for_owner(table: pd.DataFrame, owner: str) -> pd.DataFrame:
     """A worklist's rows for one owner (all rows for "All")."""
     return table if owner == ALL_OWNERS else table.loc[table["owner"] == owner]
