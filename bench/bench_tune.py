@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,33 +107,11 @@ def apptest_sample_load(runs: int) -> None:
 # ---------------------------------------------------------------------------------------------- browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def server(workspace: Path | None, log: Path, script: str = "app.py"):
+def server(workspace: Path | None, log: Path, script: str = "app.py"):  # noqa: ANN201 - a context manager
     """``streamlit run <script>`` on a free port against ``workspace``; yields the base URL."""
-    from tests.browser.conftest import _wait_healthy
+    from tests.browser.conftest import serve
 
-    port = _free_port()
-    env = {**os.environ, **({"HSS_WORKSPACE": str(workspace)} if workspace else {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
-           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log, timeout=120)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return serve(workspace, log, script, timeout=120)
 
 
 def _open(target, url: str, path: str, ready: str | None = None):  # noqa: ANN001 - Playwright browser/context

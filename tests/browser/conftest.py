@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,20 +55,19 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"streamlit did not answer within {timeout:.0f}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start the app on the bundled sample in a throwaway workspace; yield its base URL."""
-    tmp = tmp_path_factory.mktemp("server")
-    log = tmp / "streamlit.log"
+@contextmanager
+def serve(workspace: Path | None, log: Path, script: str = "app.py", timeout: float = 90.0) -> Iterator[str]:
+    """``streamlit run <script>`` on a free local port (against ``workspace`` when given); yields the base URL
+    once the server answers, and stops it on exit. Shared with bench/bench_tune.py."""
     port = _free_port()
-    env = {**os.environ, "HSS_WORKSPACE": str(tmp / "workspace.duckdb")}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    env = {**os.environ, **({"HSS_WORKSPACE": str(workspace)} if workspace else {})}
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
+        _wait_healthy(url, proc, log, timeout)
         yield url
     finally:
         proc.terminate()
@@ -75,6 +75,14 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start the app on the bundled sample in a throwaway workspace; yield its base URL."""
+    tmp = tmp_path_factory.mktemp("server")
+    with serve(tmp / "workspace.duckdb", tmp / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
