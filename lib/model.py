@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -798,8 +799,13 @@ def model_from_dict(d: Any, source: str = "model") -> Model:
     return model
 
 
+@functools.lru_cache(maxsize=64)
 def parse_model(text: str, source: str = "model") -> Model:
     """Parse and validate model YAML text (safe loader; no aliases; at most 1 MB).
+
+    Results are memoised by (text, source): every app rerun parses the selected model and the Tune draft
+    again (~25 ms each with the alias-checking loader), and a Model is immutable, so sharing it is safe.
+    Errors are not memoised.
 
     Raises:
         ModelError: naming each problem's key and fix (YAML syntax errors name the line).
