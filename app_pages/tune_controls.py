@@ -34,6 +34,7 @@ METHOD_NAMES = {"linear": "Linear (red → green)", "steps": "Steps", "categorie
 POINTS_RANGE = tuning.SliderRange(0.0, 100.0, 5.0)  # a step's or a category's points
 
 Convert = Callable[[Any], Any]  # a control's value → what the model key holds
+Key = str | tuple[str, ...]  # a model key for tuning.edit_draft: dotted, or parts when names may hold dots
 
 
 # -- callbacks: edit the draft in session state -------------------------------------------------------------
@@ -47,7 +48,7 @@ def reset(draft: str) -> None:
         del st.session_state[key]
 
 
-def _apply(control: str, key: str, value: object, restore: object = None, clear: str | None = None) -> None:
+def _apply(control: str, key: Key, value: object, restore: object = None, clear: str | None = None) -> None:
     """Apply a value to the draft; on a problem put the control back (``restore``) and keep the model's
     message beside it. ``clear`` drops the controls under a prefix that the edit changed too."""
     _take(control, tuning.edit_draft(st.session_state[DRAFT], key, value), restore, clear)
@@ -65,7 +66,7 @@ def _take(control: str, result: tuning.EditResult, restore: object = None, clear
         del st.session_state[k]
 
 
-def _changed(control: str, key: str, convert: Convert | None, current: object, clear: str | None = None) -> None:
+def _changed(control: str, key: Key, convert: Convert | None, current: object, clear: str | None = None) -> None:
     """A control moved: convert its value to what the model key holds, then apply it."""
     try:
         value = convert(st.session_state[control]) if convert else st.session_state[control]
@@ -125,7 +126,7 @@ def _problems(control: str) -> None:
         st.error(ui.md(line), icon=":material/error:")
 
 
-def _slider(label: str, control: str, key: str, current: Any, rng: tuning.SliderRange,
+def _slider(label: str, control: str, key: Key, current: Any, rng: tuning.SliderRange,
             convert: Convert | None = None, **kw: Any) -> None:
     st.session_state.setdefault(control, current)
     st.slider(label, rng.lo, rng.hi, step=rng.step, format=rng.format, key=control, on_change=_changed,
@@ -199,7 +200,7 @@ def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: st
     if isinstance(spec, Percentile | VsAverage):
         st.session_state.setdefault(f"{prefix}.within", list(spec.within))
         st.multiselect("Peers: compare within", list(ctx.segments), key=f"{prefix}.within", on_change=_changed,
-                       args=(f"{prefix}.within", f"{key}.within", None, list(spec.within)),
+                       args=(f"{prefix}.within", (*key, "within"), None, list(spec.within)),
                        placeholder="The whole portfolio")
         _problems(f"{prefix}.within")
     if not isinstance(spec, Categories):
@@ -209,18 +210,18 @@ def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: st
                         tuning.lower_is_better(spec), prefix))
     if isinstance(spec, Linear):
         rng = td.range_for(metric, marks)
-        _slider("Red: scores 0 at", f"{prefix}.red", f"{key}.red", spec.red, rng)
-        _slider("Green: scores 100 at", f"{prefix}.green", f"{key}.green", spec.green, rng)
+        _slider("Red: scores 0 at", f"{prefix}.red", (*key, "red"), spec.red, rng)
+        _slider("Green: scores 100 at", f"{prefix}.green", (*key, "green"), spec.green, rng)
     elif isinstance(spec, Steps | VsAverage):
         rng = td.range_for(metric, marks) if isinstance(spec, Steps) else tuning.ratio_range(spec.cuts)
         unit = "" if isinstance(spec, Steps) else " × peer average"
         for i, cut in enumerate(spec.cuts):
-            _slider(f"Cut {i + 1}{unit}", f"{prefix}.cut.{i}", f"{key}.cuts", cut, rng,
+            _slider(f"Cut {i + 1}{unit}", f"{prefix}.cut.{i}", (*key, "cuts"), cut, rng,
                     convert=lambda v, i=i: tuning.replaced(spec.cuts, i, v))
         points = st.columns(len(spec.points))
         for i, (col, pts) in enumerate(zip(points, spec.points, strict=True)):
             with col:
-                _slider(f"Points {i + 1}", f"{prefix}.points.{i}", f"{key}.points", pts, POINTS_RANGE,
+                _slider(f"Points {i + 1}", f"{prefix}.points.{i}", (*key, "points"), pts, POINTS_RANGE,
                         convert=lambda v, i=i: tuning.replaced(spec.points, i, v))
         more, fewer = st.columns(2)
         more.button("Add a step", key=f"{prefix}.add", icon=":material/add:", on_click=_apply,
@@ -231,7 +232,7 @@ def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: st
         _problems(f"{prefix}.add")
     elif isinstance(spec, Categories):
         for cat, pts in spec.map.items():
-            _slider(f"Points for “{ui.md(cat)}”", f"{prefix}.map.{cat}", f"{key}.map", pts, POINTS_RANGE,
+            _slider(f"Points for “{ui.md(cat)}”", f"{prefix}.map.{cat}", (*key, "map"), pts, POINTS_RANGE,
                     convert=lambda v, c=cat: {**spec.map, c: v})
         _unmapped(ctx, td, spec, metric, profile, prefix)
     values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters) if isinstance(spec, VsAverage)
@@ -292,7 +293,7 @@ def _weights(ctx: ui.Context, draft: Model, profile: str) -> None:
         if group is not None:
             pct = tuning.group_shares(draft, profile, shares)[group]
             _slider(f"**{ui.md(group)}** group · {pct:.0%} of the score", f"tune.group.{group}",
-                    f"groups.{group}", draft.groups[group],
+                    ("groups", group), draft.groups[group],
                     tuning.SliderRange(0.0, max(100.0, *draft.groups.values()), 1.0))
         for metric_name in members:
             key, control = tuning.weight_scope(draft, metric_name, profile)

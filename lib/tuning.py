@@ -327,10 +327,10 @@ def reverse_direction(spec: ScoreSpec) -> dict[str, Any] | bool:
     raise ValueError("categories have no direction — set each category's points instead")
 
 
-def direction_key(spec: ScoreSpec, key: str) -> str:
-    """The dotted model key that :func:`reverse_direction`'s value goes to, for a spec edited at ``key``: the
+def direction_key(spec: ScoreSpec, key: tuple[str, ...]) -> tuple[str, ...]:
+    """The model key (parts) that :func:`reverse_direction`'s value goes to, for a spec edited at ``key``: the
     ``lower_is_better`` flag for percentile and vs_average, else the whole spec."""
-    return f"{key}.lower_is_better" if isinstance(spec, Percentile | VsAverage) else key
+    return (*key, "lower_is_better") if isinstance(spec, Percentile | VsAverage) else key
 
 
 def with_step(spec: Steps | VsAverage, step: float) -> dict[str, Any]:
@@ -518,14 +518,16 @@ def control_prefix(metric: str, profile: str | None = None) -> str:
     return f"tune.metric.{metric}" if profile is None else f"tune.profile.{profile}.metric.{metric}"
 
 
-def spec_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
-    """Where a metric's spec under a profile is edited: (dotted model key, widget-key prefix).
+def spec_scope(model: Model, metric: str, profile: str) -> tuple[tuple[str, ...], str]:
+    """Where a metric's spec under a profile is edited: (model key parts for :func:`edit_draft`, widget-key
+    prefix). Key parts, not a dotted key, so names with dots in them are used as written.
 
-    The profile's own override if it has one (``profiles.Onboarding.metrics.nps.score``,
-    ``tune.profile.Onboarding.metric.nps``), else the base spec (``metrics.nps.score``, ``tune.metric.nps``).
+    The profile's own override if it has one (``("profiles", "Onboarding", "metrics", "nps", "score")``,
+    ``tune.profile.Onboarding.metric.nps``), else the base spec (``("metrics", "nps", "score")``,
+    ``tune.metric.nps``).
     """
     path = spec_path(model, metric, profile)
-    return ".".join(path), control_prefix(metric, profile if path[0] == "profiles" else None)
+    return path, control_prefix(metric, profile if path[0] == "profiles" else None)
 
 
 def spec_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
@@ -598,15 +600,16 @@ def add_categories(draft_yaml: str, metric: str, profile: str, values: Iterable[
     return edit_draft(draft_yaml, (*path, "map"), new_map)
 
 
-def weight_scope(model: Model, metric: str, profile: str) -> tuple[str, str]:
-    """Where a metric's weight under a profile is edited: (dotted model key, widget key).
+def weight_scope(model: Model, metric: str, profile: str) -> tuple[tuple[str, ...], str]:
+    """Where a metric's weight under a profile is edited: (model key parts, widget key).
 
-    ``Default`` edits the base weight (``metrics.nps.weight``, ``tune.metric.nps.weight``); a profile its
-    override (``profiles.Onboarding.weights.nps``, ``tune.profile.Onboarding.metric.nps.weight``).
+    ``Default`` edits the base weight (``("metrics", "nps", "weight")``, ``tune.metric.nps.weight``); a
+    profile its override (``("profiles", "Onboarding", "weights", "nps")``,
+    ``tune.profile.Onboarding.metric.nps.weight``).
     """
     if model.profile(profile) is None:
-        return f"metrics.{metric}.weight", f"{control_prefix(metric)}.weight"
-    return f"profiles.{profile}.weights.{metric}", f"{control_prefix(metric, profile)}.weight"
+        return ("metrics", metric, "weight"), f"{control_prefix(metric)}.weight"
+    return ("profiles", profile, "weights", metric), f"{control_prefix(metric, profile)}.weight"
 
 
 # ---------------------------------------------------------------------------------------------- fit

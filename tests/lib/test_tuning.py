@@ -149,9 +149,9 @@ def test_reverse_direction_swaps_linear_and_flips_steps_and_flags():
 
 
 def test_direction_key_is_the_flag_for_peer_methods_and_the_spec_otherwise():
-    key = "metrics.nps.score"
-    assert tuning.direction_key(Percentile((), False), key) == "metrics.nps.score.lower_is_better"
-    assert tuning.direction_key(VsAverage((), (0.8,), (0, 100), False), key) == "metrics.nps.score.lower_is_better"
+    key = ("metrics", "nps", "score")
+    assert tuning.direction_key(Percentile((), False), key) == ("metrics", "nps", "score", "lower_is_better")
+    assert tuning.direction_key(VsAverage((), (0.8,), (0, 100), False), key) == (*key, "lower_is_better")
     assert tuning.direction_key(Linear(2, 8), key) == key
     assert tuning.direction_key(Steps((1, 2), (0, 50, 100)), key) == key
 
@@ -249,11 +249,12 @@ def test_diff_table_lists_changed_settings_as_text(model):
 
 def test_scopes_point_at_profile_overrides_only_where_they_exist(model):
     assert tuning.spec_scope(model, "logins_per_user", "Onboarding") == (
-        "profiles.Onboarding.metrics.logins_per_user.score", "tune.profile.Onboarding.metric.logins_per_user")
-    assert tuning.spec_scope(model, "nps", "Onboarding") == ("metrics.nps.score", "tune.metric.nps")
-    assert tuning.weight_scope(model, "nps", "Default") == ("metrics.nps.weight", "tune.metric.nps.weight")
+        ("profiles", "Onboarding", "metrics", "logins_per_user", "score"),
+        "tune.profile.Onboarding.metric.logins_per_user")
+    assert tuning.spec_scope(model, "nps", "Onboarding") == (("metrics", "nps", "score"), "tune.metric.nps")
+    assert tuning.weight_scope(model, "nps", "Default") == (("metrics", "nps", "weight"), "tune.metric.nps.weight")
     assert tuning.weight_scope(model, "nps", "Onboarding") == (
-        "profiles.Onboarding.weights.nps", "tune.profile.Onboarding.metric.nps.weight")
+        ("profiles", "Onboarding", "weights", "nps"), "tune.profile.Onboarding.metric.nps.weight")
 
 
 def test_threshold_marks_hold_the_drafts_thresholds_then_the_saved_ones(model):
@@ -264,6 +265,27 @@ def test_threshold_marks_hold_the_drafts_thresholds_then_the_saved_ones(model):
     assert tuning.threshold_marks(model, draft, "csm_sentiment", "Default") == ()
     other = parse_model("metrics: {a: {score: {method: linear, red: 0, green: 1}}}")
     assert tuning.threshold_marks(other, model, "nps", "Default") == (4, 9, 4, 9)  # not saved: the draft's twice
+
+
+def test_scopes_edit_names_with_dots_as_written():
+    """A metric column, profile or segment value may contain dots: scopes give key parts, never a dotted key."""
+    model = parse_model("""
+metrics:
+  usage.pct: {weight: 2, score: {method: linear, red: 10, green: 60}}
+  nps: {weight: 1, score: {method: linear, red: 0, green: 50}}
+profiles:
+  - {name: Tier 1.0, when: {tier: ["1.0"]}, metrics: {usage.pct: {score: {method: linear, red: 5, green: 50}}}}
+""")
+    draft = dump_model(model)
+    key, _ = tuning.weight_scope(model, "usage.pct", "Tier 1.0")
+    edited = parse_model(tuning.edit_draft(draft, key, 7).yaml)
+    assert edited.weights_for("Tier 1.0")["usage.pct"] == 7 and edited.weights_for("Default")["usage.pct"] == 2
+    key, _ = tuning.spec_scope(model, "usage.pct", "Tier 1.0")
+    edited = parse_model(tuning.edit_draft(draft, (*key, "green"), 40).yaml)
+    assert edited.spec_for("Tier 1.0", "usage.pct").green == 40
+    assert edited.metrics["usage.pct"].score.green == 60
+    key, _ = tuning.weight_scope(model, "usage.pct", "Default")
+    assert parse_model(tuning.edit_draft(draft, key, 5).yaml).metrics["usage.pct"].weight == 5
 
 
 def test_profile_weight_edit_through_its_scope_changes_only_that_profile(model):
@@ -445,9 +467,9 @@ def test_a_profile_gets_a_copy_of_the_base_thresholds_and_edits_change_only_it(m
     assert own.spec_for("Onboarding", "open_tickets") == model.metrics["open_tickets"].score
     assert tuning.has_own_thresholds(own, "open_tickets", "Onboarding")
     key, prefix = tuning.spec_scope(own, "open_tickets", "Onboarding")
-    assert (key, prefix) == ("profiles.Onboarding.metrics.open_tickets.score",
+    assert (key, prefix) == (("profiles", "Onboarding", "metrics", "open_tickets", "score"),
                              "tune.profile.Onboarding.metric.open_tickets")
-    edited = parse_model(tuning.edit_draft(result.yaml, f"{key}.cuts", [1, 2]).yaml)
+    edited = parse_model(tuning.edit_draft(result.yaml, (*key, "cuts"), [1, 2]).yaml)
     assert edited.spec_for("Onboarding", "open_tickets").cuts == (1, 2)
     assert edited.metrics["open_tickets"].score == model.metrics["open_tickets"].score
     assert edited.profile("Onboarding").metrics["logins_per_user"] == model.profile("Onboarding").metrics[
@@ -466,7 +488,7 @@ def test_using_the_base_thresholds_drops_the_profiles_own(model):
     assert not tuning.has_own_thresholds(edited, "logins_per_user", "Onboarding")
     assert edited.spec_for("Onboarding", "logins_per_user") == model.metrics["logins_per_user"].score
     assert edited.profile("Onboarding").weights == model.profile("Onboarding").weights
-    assert tuning.spec_scope(edited, "logins_per_user", "Onboarding")[0] == "metrics.logins_per_user.score"
+    assert tuning.spec_scope(edited, "logins_per_user", "Onboarding")[0] == ("metrics", "logins_per_user", "score")
 
 
 @pytest.mark.parametrize("edit", [tuning.own_thresholds, tuning.base_thresholds])
