@@ -88,12 +88,10 @@ with right:
     if ctx.segments:
         segment = st.selectbox("Average score by", ctx.segments, key="trends.segment",
                                format_func=lambda s: s.replace("_", " ").capitalize())
-        # Colours outside the band palette, so no segment line reads as "red" or "green".
         trend = pf.segment_score_over_time(scored, segment, max_values=len(charts.SERIES_COLORS))
-        st.line_chart(trend, x_label="Snapshot date", y_label="Average score (0–100)", height=380,
-                      color=list(charts.SERIES_COLORS[:len(trend.columns)]))
-        st.caption(f"Average score per {ui.md(segment)} value (the {len(charts.SERIES_COLORS)} largest) · "
-                   f"{ui.md(ctx.caption)}")
+        ui.plot(charts.segment_score_trend(trend, segment=segment, cutoffs=cutoffs, subtitle=ctx.caption),
+                key="trends.segment_trend")
+        st.caption(f"Average score per {ui.md(segment)} value (the {len(charts.SERIES_COLORS)} largest).")
     else:
         ui.empty_state("This dataset has no segment columns.", "Mark segment columns on the Data page.",
                        page="app_pages/data.py")

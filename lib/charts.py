@@ -794,6 +794,48 @@ def score_percentiles(
                        presentation=presentation, hovermode="x unified")
 
 
+def segment_score_trend(
+    trend: pd.DataFrame,
+    *,
+    segment: str,
+    cutoffs: tuple[float, float] | None = None,
+    title: str | None = None,
+    subtitle: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Average score over time, one line per segment value.
+
+    Args:
+        trend: ``lib.portfolio.segment_score_over_time(scored, segment)`` — index ``snapshot_date``, one
+            column per segment value (names from data: shown as text).
+        segment: the segment column's name, for the title.
+        cutoffs: ``(red, yellow)`` band cut-offs, drawn as dashed lines.
+
+    Returns:
+        One Scatter trace per segment value, in the table's column order, coloured from SERIES_COLORS (never
+        the band palette, so no line reads as "red" or "green").
+    """
+    title = title or f"Average score by {segment.replace('_', ' ')}"
+    if trend.empty or trend.shape[1] == 0:
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    s = style(presentation)
+    fig = _figure()
+    for k, column in enumerate(trend.columns):
+        name = plain_text(str(column))
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(trend.index), y=pd.to_numeric(trend[column], errors="coerce").to_numpy(float),
+            mode="lines" if len(trend) > 1 else "lines+markers", name=name,
+            line={"color": SERIES_COLORS[k % len(SERIES_COLORS)], "width": s.line},
+            hovertemplate=f"{name}: %{{y:.1f}}<extra></extra>"))
+    if cutoffs is not None:
+        for band, y in zip(("red", "yellow"), cutoffs, strict=True):
+            _hline(fig, float(y), color=BAND_COLORS[band], width=s.line / 2, dash="dash",
+                   label=f"{BAND_LABELS[band]} ≤ {float(y):g}", side="left", font_size=s.legend)
+    fig.update_yaxes(range=[0, 100])
+    return base_layout(fig, title=title, subtitle=subtitle, x_title=DATE_AXIS, y_title=SCORE_AXIS,
+                       presentation=presentation, hovermode="x unified")
+
+
 # --- Tune: metrics and weights ----------------------------------------------------------------------
 
 
@@ -1438,11 +1480,16 @@ def band_flip_matrix(
         fig.add_shape(type="rect", x0=i - 0.5, x1=i + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
                       line={"color": INK, "width": 1.5})
     moved = int(z.sum() - np.trace(z))
-    _note(fig, f"{moved:,} of {int(z.sum()):,} accounts changed band", presentation)
     fig.update_xaxes(type="category", side="bottom")
     fig.update_yaxes(type="category", autorange="reversed")
-    return base_layout(fig, title=title, subtitle=subtitle, x_title=f"Band — {to_label}",
-                       y_title=f"Band — {from_label}", presentation=presentation, showlegend=False)
+    fig = base_layout(fig, title=title, subtitle=subtitle, x_title=f"Band — {to_label}",
+                      y_title=f"Band — {from_label}", presentation=presentation, showlegend=False)
+    # Under the axis title, not in the top corner: in a half-width column a long subtitle reaches the corner.
+    fig.add_annotation(text=plain_text(f"{moved:,} of {int(z.sum()):,} accounts changed band"), x=1.0, y=0.0,
+                       xref="paper", yref="paper", xanchor="right", yanchor="top", showarrow=False,
+                       yshift=-(3 * s.font + 12), font={"size": s.legend, "color": MUTED})
+    fig.update_layout(margin={"b": int(fig.layout.margin.b or 0) + s.legend + 12})
+    return fig
 
 
 # --- Compare / Validate ------------------------------------------------------------------------------

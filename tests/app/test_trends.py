@@ -44,8 +44,7 @@ def test_trends_opens_with_migration_alert_and_distribution_charts(at):
     assert not errors(at), errors(at)
     titles = [json.loads(el.proto.spec)["layout"]["title"]["text"] for el in at.get("plotly_chart")]
     assert titles == ["Band migration 2025-10-01 → 2026-10-01", "Accounts by band on both dates",
-                      "Score distribution over time"]
-    assert len(at.get("vega_lite_chart")) == 1, "the average score per segment is drawn"
+                      "Score distribution over time", "Average score by size"]
 
 
 def test_migration_dates_default_to_a_year_apart_and_counts_match_lib(at, sample):
@@ -102,3 +101,7 @@ def test_segment_picker_changes_the_average_score_lines(at):
     at.selectbox(key="trends.segment").set_value("region").run()
     assert not errors(at), errors(at)
     assert "Average score per region value" in at.caption[-1].value
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert spec["layout"]["title"]["text"] == "Average score by region"
+    expected = pf.segment_score_over_time(scored_as_shown(at), "region", max_values=5)
+    assert [trace["name"] for trace in spec["data"]] == [str(c) for c in expected.columns]

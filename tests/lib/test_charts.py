@@ -560,7 +560,26 @@ def test_flip_matrix_shows_counts_per_cell_with_arr_in_hover_and_outlines_the_di
     assert "ARR" in h.hovertemplate
     assert len(fig.layout.shapes) == 3
     assert fig.layout.xaxis.title.text == "Band — Model B" and fig.layout.yaxis.title.text == "Band — Model A"
-    assert "2 of 12 accounts changed band" in [a.text for a in fig.layout.annotations]
+    note = next(a for a in fig.layout.annotations if a.text == "2 of 12 accounts changed band")
+    # Below the plot (under the axis title), never in the top corner where a long subtitle runs.
+    assert (note.y, note.yanchor, note.yref) == (0.0, "top", "paper") and note.yshift < 0
+    assert fig.layout.margin.b > 56
+
+
+def test_segment_score_trend_draws_one_line_per_value_in_series_colours_with_names_as_text():
+    dates = pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"])
+    trend = pd.DataFrame({"SMB": [60.0, 62.0, 61.0], "<b>Ent</b>": [70.0, np.nan, 72.0]},
+                         index=pd.Index(dates, name="snapshot_date"))
+    fig = charts.segment_score_trend(trend, segment="size", cutoffs=(40, 70), subtitle="Sample")
+    assert [t.name for t in fig.data] == ["SMB", "&lt;b&gt;Ent&lt;/b&gt;"]
+    assert [t.line.color for t in fig.data] == list(charts.SERIES_COLORS[:2])
+    assert not set(charts.SERIES_COLORS[:2]) & set(BAND_COLORS.values())
+    assert list(fig.data[1].y[[0, 2]]) == [70.0, 72.0] and np.isnan(fig.data[1].y[1])
+    assert fig.layout.title.text == "Average score by size"
+    assert list(fig.layout.yaxis.range) == [0, 100]
+    assert fig.layout.xaxis.title.text == charts.DATE_AXIS and fig.layout.yaxis.title.text == charts.SCORE_AXIS
+    empty = charts.segment_score_trend(trend.iloc[:, :0], segment="size")
+    assert not empty.data and empty.layout.title.text == "Average score by size"
 
 
 def test_score_percentiles_draw_ribbons_around_the_median_line():
