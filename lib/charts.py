@@ -742,6 +742,19 @@ def top_movers(
                        height=max(320, 120 + (40 if presentation else 26) * len(rows)))
 
 
+def _scores_over_time_layout(fig: go.Figure, cutoffs: tuple[float, float] | None, *, title: str,
+                             subtitle: str | None, presentation: bool) -> go.Figure:
+    """Scores (0–100) against snapshot dates: band cut-offs as dashed lines, the product's layout."""
+    s = style(presentation)
+    if cutoffs is not None:
+        for band, y in zip(("red", "yellow"), cutoffs, strict=True):
+            _hline(fig, float(y), color=BAND_COLORS[band], width=s.line / 2, dash="dash",
+                   label=f"{BAND_LABELS[band]} ≤ {float(y):g}", side="left", font_size=s.legend)
+    fig.update_yaxes(range=[0, 100])
+    return base_layout(fig, title=title, subtitle=subtitle, x_title=DATE_AXIS, y_title=SCORE_AXIS,
+                       presentation=presentation, hovermode="x unified")
+
+
 def score_percentiles(
     quantiles: pd.DataFrame,
     *,
@@ -785,13 +798,7 @@ def score_percentiles(
                                  hovertemplate=f"{lower}: %{{y:.1f}}<extra></extra>"))
     fig.add_trace(go.Scatter(x=q.index, y=q["median"].to_numpy(), mode="lines", name="Median",
                              line={"color": blue, "width": s.line}, hovertemplate="Median: %{y:.1f}<extra></extra>"))
-    if cutoffs is not None:
-        for band, y in zip(("red", "yellow"), cutoffs, strict=True):
-            _hline(fig, float(y), color=BAND_COLORS[band], width=s.line / 2, dash="dash",
-                   label=f"{BAND_LABELS[band]} ≤ {float(y):g}", side="left", font_size=s.legend)
-    fig.update_yaxes(range=[0, 100])
-    return base_layout(fig, title=title, subtitle=subtitle, x_title=DATE_AXIS, y_title=SCORE_AXIS,
-                       presentation=presentation, hovermode="x unified")
+    return _scores_over_time_layout(fig, cutoffs, title=title, subtitle=subtitle, presentation=presentation)
 
 
 def segment_score_trend(
@@ -827,13 +834,7 @@ def segment_score_trend(
             mode="lines" if len(trend) > 1 else "lines+markers", name=name,
             line={"color": SERIES_COLORS[k % len(SERIES_COLORS)], "width": s.line},
             hovertemplate=f"{name}: %{{y:.1f}}<extra></extra>"))
-    if cutoffs is not None:
-        for band, y in zip(("red", "yellow"), cutoffs, strict=True):
-            _hline(fig, float(y), color=BAND_COLORS[band], width=s.line / 2, dash="dash",
-                   label=f"{BAND_LABELS[band]} ≤ {float(y):g}", side="left", font_size=s.legend)
-    fig.update_yaxes(range=[0, 100])
-    return base_layout(fig, title=title, subtitle=subtitle, x_title=DATE_AXIS, y_title=SCORE_AXIS,
-                       presentation=presentation, hovermode="x unified")
+    return _scores_over_time_layout(fig, cutoffs, title=title, subtitle=subtitle, presentation=presentation)
 
 
 # --- Tune: metrics and weights ----------------------------------------------------------------------
