@@ -36,6 +36,19 @@ def whole_page_screenshot(tab, name: str) -> Path:
     return path
 
 
+def _settled_box(tab, locator, timeout_ms: int = 10_000) -> dict:
+    """The locator's bounding box once it stops moving: charts above a table finish drawing late under load
+    and push it down, and a click computed from an earlier box lands on the wrong row."""
+    box = locator.bounding_box()
+    for _ in range(timeout_ms // 250):
+        tab.wait_for_timeout(250)
+        again = locator.bounding_box()
+        if again == box:
+            return box
+        box = again
+    return box
+
+
 def open_row_on_account_page(tab, grid, row: int, tries: int = 4) -> None:
     """Select data row ``row`` (1 = the first) of the st.dataframe ``grid`` (a locator) and wait for the Account
     page that the selection opens.
@@ -43,7 +56,7 @@ def open_row_on_account_page(tab, grid, row: int, tries: int = 4) -> None:
     The grid draws on a canvas that may still be laying out under load, so a click that selected nothing (the
     page did not change) is repeated, up to ``tries`` times.
     """
-    box = grid.bounding_box()
+    box = _settled_box(tab, grid)
     y = box["y"] + GRID_HEADER + (row - 1) * GRID_ROW + GRID_ROW // 2  # the row's selection box, left edge
     for _ in range(tries):
         tab.mouse.click(box["x"] + 18, y)

@@ -51,6 +51,8 @@ def test_at_risk_row_opens_that_account_on_the_account_page(page):
     open_page(page, "/")
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 2",
                            timeout=60_000)
+    # Both charts above the table drawn (three SVG layers each), so the table no longer moves.
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6", timeout=60_000)
     page.wait_for_timeout(1000)
     # The second row: the first is the account the Account page opens on anyway.
     open_row_on_account_page(page, page.locator('[data-testid="stDataFrame"]').last, 2)
