@@ -33,6 +33,8 @@ transpile it; the transpiled text is tested to parse and to score the same when 
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -58,7 +60,7 @@ from lib.model import (
     VsAverage,
     check_columns,
 )
-from lib.sqlutil import connect, number_literal, quote_ident, quote_literal
+from lib.sqlutil import MEMORY_LIMIT_ENV, connect, number_literal, quote_ident, quote_literal
 
 BANDS = ("red", "yellow", "green", "no data")
 DIALECTS = ("duckdb", "spark", "snowflake", "bigquery")
@@ -172,8 +174,9 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
 
     # 1. Project the source onto internal names: user column names appear only here, quoted.
     # Keys stay as the source typed them: windows partitioned by a computed expression (even a cast) lose
-    # the column statistics DuckDB uses to size its partitions, and then run out of memory on big inputs.
-    # Text conversion happens where values are compared or output.
+    # the column statistics DuckDB uses to size its partitions, and then run out of memory on big inputs —
+    # the one exception is the history bucket, an integer of known range. Text conversion happens where
+    # values are compared or output.
     src = [f"{quote_ident('account_id')} AS hs_account_id", f"{quote_ident('snapshot_date')} AS hs_snapshot_date",
            # A function of the account alone: the history windows' partition (see step 5).
            f"{_history_bucket(quote_ident('account_id'))} AS hs_bucket"]
@@ -271,9 +274,9 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         grade = "CAST(NULL AS VARCHAR)"
     # Previous snapshots of the same account come from ordered passes with an account check, not from
     # PARTITION BY account: DuckDB buffers ~0.5 GB per thread for a window over a million partitions, while
-    # an ordered pass spills to disk. The passes run per bucket (an id's last characters: ~100 buckets for
-    # most id schemes; any function of the account would do), so the sort is split and runs on every
-    # thread: one pass over all rows was a single-threaded sort and half the run time on 12 M rows.
+    # an ordered pass spills to disk. The passes run per bucket (:func:`_history_bucket`; any function of
+    # the account would do), so the sort is split and runs on every thread: one pass over all rows was a
+    # single-threaded sort and half the run time on 12 M rows.
     # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain.
     history = "PARTITION BY hs_bucket ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
     depth = max([1, *(a.within for a in model.alerts if a.drop is not None)])
@@ -510,15 +513,13 @@ def score_file(model: Model, source: str | Path, out: str | Path, columns: list[
         ModelError: when the source lacks account_id, snapshot_date, or a column the model reads.
         ValueError: for a file type other than .parquet/.csv.
     """
-    import tempfile
-
     source, out = Path(source), Path(out)
     kind = {".parquet": "parquet", ".csv": "csv"}.get(out.suffix.lower())
     if kind is None:
         raise ValueError(f"{out}: can write .parquet or .csv files only")
     reader = _reader(source)
     with tempfile.TemporaryDirectory(prefix="hss-spill-") as spill:
-        con = connect(memory_limit=memory_limit or STREAM_MEMORY_LIMIT)
+        con = connect(memory_limit=memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or STREAM_MEMORY_LIMIT)
         try:
             con.execute(f"SET temp_directory = {quote_literal(spill)}")
             names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
