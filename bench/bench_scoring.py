@@ -159,7 +159,8 @@ def pandas_apply_seconds(df: pd.DataFrame, model, sample_rows: int) -> float:  #
 def live_worker(args: argparse.Namespace) -> dict:
     from lib.model import load_model, set_value
     from lib.sample import generate_portfolio
-    from lib.scoring import LiveScorer, score
+    from lib.scoring import score
+    from lib.vectorised import LiveScorer
 
     n_accounts, n_snapshots = (1000, 20) if args.quick else (10_000, 104)
     df = generate_portfolio(n_accounts=n_accounts, n_snapshots=n_snapshots, freq="W-MON")

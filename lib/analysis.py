@@ -43,8 +43,10 @@ from lib.model import (
     normalise_category,
     spec_to_dict,
 )
+from lib.plan import BANDS
 from lib.portfolio import ATTRIBUTES, attach_attributes
-from lib.scoring import BANDS, LiveScorer, score
+from lib.scoring import score
+from lib.vectorised import LiveScorer
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression

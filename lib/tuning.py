@@ -46,7 +46,8 @@ from lib.model import (
     set_value,
     spec_to_dict,
 )
-from lib.scoring import BANDS, LiveScorer
+from lib.plan import BANDS
+from lib.vectorised import LiveScorer
 
 MAX_CATEGORIES = 20  # a categorical metric with more distinct values than this is not a category list
 RATIO_RANGE = (0.0, 3.0)  # vs_average cuts apply to value ÷ peer mean; 3× the average is already extreme
@@ -713,16 +714,6 @@ def drop_missing_columns(draft_yaml: str, columns: Iterable[str]) -> EditResult:
 # ---------------------------------------------------------------------------------------------- preview
 
 
-def row_scores(scorer: LiveScorer, model: Model) -> np.ndarray:
-    """The overall score of every row (the scorer's row order; NaN = no data) without the result frame.
-
-    ``LiveScorer.rescore`` builds the full score table (ranks, alerts, per-metric columns: ~0.9 s on
-    0.9 M rows); the preview needs only the overall score (~0.05 s on a slider move). The engine keeps
-    that step private, so this reads it until lib/scoring.py exposes it as ``LiveScorer.overall(model)``.
-    """
-    return scorer._scores(model)[-1]
-
-
 def band_codes(scores: np.ndarray, red: float, yellow: float) -> np.ndarray:
     """Index into :data:`lib.scoring.BANDS` per score (0 red, 1 yellow, 2 green, 3 no data)."""
     codes = (scores > red).astype(np.int8) + (scores > yellow)  # NaN compares False: fixed on the next line
@@ -950,13 +941,13 @@ class TuneData:
     # -- the preview
 
     def scores(self, draft: Model) -> np.ndarray:
-        """The draft's overall score per row (:func:`row_scores`), memoised on what decides it.
+        """The draft's overall score per row (``LiveScorer.overall``), memoised on what decides it.
 
         Band cut-offs, grades, alerts and the name do not change a score, so moving the band slider, picking
         another metric or date, or a rerun with the same draft reuses the last scores.
         """
         key = ("scores", repr((draft.missing, draft.metrics, draft.groups, draft.profiles)))
-        return self._memoised(key, lambda: row_scores(self.scorer, draft), limit=self._SCORES_LIMIT)
+        return self._memoised(key, lambda: self.scorer.overall(draft), limit=self._SCORES_LIMIT)
 
     def preview(self, draft: Model, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
                 top: int = 15, labels: pd.Series | None = None) -> Preview:
@@ -1010,6 +1001,6 @@ __all__ = [
     "control_prefix", "data_categories", "default_spec", "diff_table", "drop_missing_columns", "edit_draft",
     "group_shares", "grouped_metrics", "has_own_thresholds", "lower_is_better", "misfit_removals",
     "new_model_name_problem", "nice_step", "own_thresholds", "profile_caption", "ratio_range", "read_model_upload",
-    "replaced", "reverse_direction", "row_scores", "slider_range", "spec_marks", "spec_path", "spec_scope",
+    "replaced", "reverse_direction", "slider_range", "spec_marks", "spec_path", "spec_scope",
     "unmapped_categories", "weight_scope", "with_step", "without_step",
 ]

@@ -24,8 +24,9 @@ from lib import portfolio as pf
 from lib import validation_views as vv
 from lib.ingest import Roles
 from lib.model import Model, ModelError, check_columns, parse_model
-from lib.scoring import LiveScorer, score
+from lib.scoring import score
 from lib.store import Dataset, DatasetInfo, Workspace, WorkspaceError
+from lib.vectorised import LiveScorer
 
 # Session-state keys shared by the sidebar and the pages (page-local keys are prefixed with the page name).
 DATASET, MODEL, VERSION, AS_OF = "ctx.dataset", "ctx.model", "ctx.version", "ctx.as_of"

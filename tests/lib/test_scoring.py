@@ -11,7 +11,9 @@ import pytest
 from conftest import ROOT, assert_same_scores, frame, make_model
 
 from lib.model import ModelError, load_model, parse_model, set_value
-from lib.scoring import BANDS, LiveScorer, compile_sql, metric_quality, score
+from lib.plan import BANDS
+from lib.scoring import compile_sql, metric_quality, score
+from lib.vectorised import LiveScorer
 
 
 def scored(model, df) -> pd.DataFrame:

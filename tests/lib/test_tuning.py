@@ -26,7 +26,8 @@ from lib.model import (
     set_value,
 )
 from lib.sample import generate_portfolio
-from lib.scoring import LiveScorer, score
+from lib.scoring import score
+from lib.vectorised import LiveScorer
 
 # --------------------------------------------------------------------------------------------- ranges
 
