@@ -90,7 +90,10 @@ def test_overview_views_switch_to_the_chart_picked(page):
     titles = "[...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent).join('|')"
     assert "Accounts per band over time" in page.evaluate(f"() => {titles}")
     page.get_by_role("tab", name="Movers").click()
-    page.wait_for_function(f"() => ({titles}).includes('Biggest falls and rises')", timeout=60_000)
+    # The previous view's chart is removed once the rerun finishes: wait for that, under any load.
+    switched = (f"({titles}).includes('Biggest falls and rises') && ({titles}).includes('ARR by band') "
+                f"&& !({titles}).includes('Accounts per band over time')")
+    page.wait_for_function(f"() => {switched}", timeout=60_000)
     wait_for_app(page)
     shown = page.evaluate(f"() => {titles}")
     assert "Accounts per band over time" not in shown and "ARR by band" in shown
