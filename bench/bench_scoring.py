@@ -8,12 +8,14 @@ Two cases, each measured in its own subprocess so peak RSS belongs to that case 
     move (a threshold, then a weight) against a hand-written numpy reference doing the same work in the same
     run, plus the full numpy rescore, the full DuckDB score and a per-row pandas ``apply`` on a subsample
     (extrapolated).
-(b) ``parquet``: 1,000,000 accounts × 12 monthly snapshots read by DuckDB straight from Parquet and written
-    to Parquet with ``COPY (compiled query) TO``, under a DuckDB memory limit. The input file is generated
+(b) ``parquet``: 1,000,000 accounts × 12 monthly snapshots scored from Parquet to Parquet as the CLI does
+    (``lib.scoring.score_file``: numpy, :mod:`lib.parquet_scoring`), with the CLI's default columns and with
+    ``--full`` (every column), each against pyarrow copying as many columns with no scoring in the same run;
+    ``--with-sql`` adds the compiled SQL run by DuckDB under a memory limit. The input file is generated
     once, vectorised and in chunks, into ``bench/out/`` (git-ignored).
 
-Options: ``--case live|parquet|all`` (default all), ``--runs N``, ``--memory-limit 1GB``, ``--quick`` (small
-sizes, to check the script itself).
+Options: ``--case live|parquet|all`` (default all), ``--runs N``, ``--memory-limit 1GB``, ``--with-sql``,
+``--sorted``, ``--quick`` (small sizes, to check the script itself).
 """
 
 from __future__ import annotations
@@ -249,33 +251,76 @@ def write_big_parquet(path: Path, n_accounts: int, n_snapshots: int, chunk_accou
     tmp.rename(path)
 
 
+CLI_COLUMNS = ["account_id", "snapshot_date", "score", "band", "grade", "change"]  # + each metric's score
+
+
+def pyarrow_copy(source: Path, target: Path, width: int) -> None:
+    """The reference for the numpy engine: pyarrow reading the same rows and writing a file of ``width``
+    columns (ids, then a metric column repeated) in the same row groups, with no scoring at all."""
+    import pyarrow.parquet as pq
+
+    from lib.parquet_scoring import CHUNK_ROWS
+
+    table = pq.read_table(source, columns=["account_id", "snapshot_date", "logins_per_user"])
+    wide = table.select(["account_id", "snapshot_date"])
+    for i in range(width - 2):
+        wide = wide.append_column(f"c{i}", table.column("logins_per_user"))
+    with pq.ParquetWriter(target, wide.schema, use_dictionary=["account_id"], store_schema=False) as writer:
+        writer.write_table(wide, row_group_size=CHUNK_ROWS)
+
+
 def parquet_worker(args: argparse.Namespace) -> dict:
-    """Score the big file the way ``lib.cli score big.parquet --out x.parquet`` does (file to file, unsorted),
-    then, in the same process, a reference: DuckDB copying the same rows to a file of as many columns with
-    no scoring at all — the floor any query that reads and writes this much pays."""
+    """Score the big file as ``lib.cli score big.parquet --out x.parquet [--full]`` does (file to file, rows in
+    the file's order), then, in the same process, a reference that reads and writes as much with no scoring:
+    pyarrow for the numpy engine, DuckDB for the SQL one."""
     import pyarrow.parquet as pq
 
     from lib.model import load_model
     from lib.scoring import score_file
     from lib.sqlutil import connect, quote_literal
 
-    source, target = Path(args.input), OUT / "scored.parquet"
+    source, target = Path(args.input), OUT / f"scored_{args.engine}.parquet"
     model = load_model(DEFAULT_MODEL)
-    ordered = args.sorted
+    columns = None if args.full else [*CLI_COLUMNS, *(f"{m}_score" for m in model.metrics)]
     t0, c0 = time.perf_counter(), cpu_seconds()
-    rows = score_file(model, source, target, ordered=ordered, memory_limit=args.memory_limit)
+    rows = score_file(model, source, target, columns=columns, ordered=args.sorted, memory_limit=args.memory_limit,
+                      engine=args.engine)
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     peak = peak_rss_mb()
     width = len(pq.read_schema(target).names)
-    copies = ", ".join(f"logins_per_user * {i} AS c{i}" for i in range(width - 2))
-    con = connect(memory_limit=args.memory_limit)
+    copied = OUT / "copied.parquet"
     t1 = time.perf_counter()
-    con.execute(f"COPY (SELECT account_id, snapshot_date, {copies} FROM read_parquet({quote_literal(source)})) "
-                f"TO {quote_literal(OUT / 'copied.parquet')} (FORMAT parquet)")
+    if args.engine == "numpy":
+        pyarrow_copy(source, copied, width)
+    else:
+        copies = ", ".join(f"logins_per_user * {i} AS c{i}" for i in range(width - 2))
+        connect(memory_limit=args.memory_limit).execute(
+            f"COPY (SELECT account_id, snapshot_date, {copies} FROM read_parquet({quote_literal(source)})) "
+            f"TO {quote_literal(copied)} (FORMAT parquet)")
     reference = time.perf_counter() - t1
-    return {"case": "parquet", "rows": rows, "seconds": seconds, "cpu_seconds": cpu, "rows_per_s": rows / seconds,
-            "peak_rss_mb": peak, "memory_limit": args.memory_limit, "load": os.getloadavg()[0],
-            "ordered": ordered, "columns": width, "reference_seconds": reference}
+    return {"case": "parquet", "engine": args.engine, "rows": rows, "seconds": seconds, "cpu_seconds": cpu,
+            "rows_per_s": rows / seconds, "peak_rss_mb": peak, "load": os.getloadavg()[0], "ordered": args.sorted,
+            "columns": width, "reference_seconds": reference}
+
+
+def report_parquet(runs: list[dict], n_accounts: int, memory_limit: str) -> None:
+    """Print one parquet configuration's medians over its runs."""
+    secs = [r["seconds"] for r in runs]
+    rss = [r["peak_rss_mb"] for r in runs]
+    engine = runs[0]["engine"]
+    how = "numpy, lib.parquet_scoring" if engine == "numpy" else f"SQL in DuckDB, memory_limit {memory_limit}"
+    print(f"(b) Parquet → Parquet ({how}): {runs[0]['rows']:,} rows ({n_accounts:,} accounts × 12 monthly), "
+          f"{runs[0]['columns']} columns out, {'sorted' if runs[0]['ordered'] else 'in file order'}")
+    print(f"    median {statistics.median(secs):.1f} s (runs: {', '.join(f'{s:.1f}' for s in secs)} s) — "
+          f"{runs[0]['rows'] / statistics.median(secs) / 1e6:.2f} M rows/s; peak RSS max {max(rss):.0f} MB "
+          f"(runs: {', '.join(f'{m:.0f}' for m in rss)} MB)")
+    loads = ", ".join(f"{r['load']:.1f}" for r in runs)
+    print(f"    CPU time median {statistics.median(r['cpu_seconds'] for r in runs):.1f} s; "
+          f"machine load average per run: {loads}")
+    refs = [r["reference_seconds"] for r in runs]
+    print(f"    reference, same process: {'pyarrow' if engine == 'numpy' else 'DuckDB'} copying the rows to "
+          f"{runs[0]['columns']} columns with no scoring, median {statistics.median(refs):.1f} s — "
+          f"ratio score / copy = {statistics.median(secs) / statistics.median(refs):.2f}")
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -300,6 +345,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--sorted", action="store_true",
                         help="parquet case: sort the output by account and date (the CLI does for CSV, not Parquet)")
+    parser.add_argument("--with-sql", action="store_true",
+                        help="parquet case: also time the compiled SQL in DuckDB (about 45 s a run)")
+    parser.add_argument("--engine", choices=("numpy", "sql"), default="numpy", help=argparse.SUPPRESS)
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker == "live":
@@ -335,24 +384,13 @@ def main(argv: list[str] | None = None) -> None:
             t0 = time.perf_counter()
             write_big_parquet(source, n_accounts, 12)
             print(f"(b) wrote {source.relative_to(ROOT)} in {time.perf_counter() - t0:.1f} s")
-        runs = [run_worker("--worker", "parquet", "--input", str(source), "--memory-limit", args.memory_limit,
-                           *(["--sorted"] if args.sorted else []))
-                for _ in range(max(3, min(args.runs, 3)))]
-        secs = [r["seconds"] for r in runs]
-        cpus = [r["cpu_seconds"] for r in runs]
-        rss = [r["peak_rss_mb"] for r in runs]
-        print(f"(b) Parquet → lib.scoring.score_file → Parquet, {runs[0]['rows']:,} rows ({n_accounts:,} accounts "
-              f"× 12 monthly), {runs[0]['columns']} columns out, {'sorted' if runs[0]['ordered'] else 'unsorted'}, "
-              f"memory_limit {args.memory_limit}")
-        print(f"    median {statistics.median(secs):.1f} s (runs: {', '.join(f'{s:.1f}' for s in secs)} s) — "
-              f"{runs[0]['rows'] / statistics.median(secs) / 1e6:.2f} M rows/s; peak RSS max {max(rss):.0f} MB "
-              f"(runs: {', '.join(f'{m:.0f}' for m in rss)} MB)")
-        loads = ", ".join(f"{r['load']:.1f}" for r in runs)
-        print(f"    CPU time median {statistics.median(cpus):.1f} s; machine load average per run: {loads}")
-        refs = [r["reference_seconds"] for r in runs]
-        print(f"    reference, same process: copying the rows to {runs[0]['columns']} columns with no scoring, median "
-              f"{statistics.median(refs):.1f} s — ratio score / copy = "
-              f"{statistics.median(secs) / statistics.median(refs):.1f}")
+        configs = [("numpy", False), ("numpy", True)] + ([("sql", True)] if args.with_sql else [])
+        for engine, full in configs:
+            runs = [run_worker("--worker", "parquet", "--input", str(source), "--memory-limit", args.memory_limit,
+                               "--engine", engine, *(["--full"] if full else []),
+                               *(["--sorted"] if args.sorted else []))
+                    for _ in range(max(3, min(args.runs, 3)))]
+            report_parquet(runs, n_accounts, args.memory_limit)
 
 
 if __name__ == "__main__":
