@@ -332,8 +332,11 @@ class Evaluator:
             n = len(self.rows.dates)
             for col in within:
                 codes, uniques = self._factorized(col)  # missing → -1: a peer group of its own
-                key, labels = pd.factorize(key * (len(uniques) + 1) + (codes + 1))
-                n = len(labels)
+                key = key * (len(uniques) + 1) + (codes + 1)
+                n *= len(uniques) + 1
+                if n > 4 * len(key) + 1024:  # mostly empty combinations: number only those that occur
+                    key, labels = pd.factorize(key)
+                    n = len(labels)
             return key.astype(np.int32 if n < 2**31 else np.int64), n
         return self._cached(("peers", within), build)
 
