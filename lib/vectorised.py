@@ -61,7 +61,9 @@ class Rows:
         n_accounts: number of distinct accounts.
         date_code: per row, the snapshot date's position in ``dates``.
         dates: the distinct snapshot dates, oldest first.
-        prev: per row, the row of the same account's previous snapshot (-1: none).
+        prev: per row, the row of the same account's previous snapshot (-1: none), as a position in the
+            history (the rows themselves, unless they are a part of a bigger set: see :class:`DateSlice`).
+        history_prev: ``prev`` of every row of the history.
         repeated: whether some account has more than one row at a snapshot date.
     """
 
@@ -72,6 +74,10 @@ class Rows:
     dates: pd.DatetimeIndex
     prev: np.ndarray
     repeated: bool
+
+    @property
+    def history_prev(self) -> np.ndarray:
+        return self.prev
 
     def series(self, col: str) -> pd.Series:
         """A column's raw values in row order (numeric metrics are read from these)."""
@@ -126,6 +132,37 @@ class FrameRows(Rows):
     def factorized(self, col: str) -> tuple[np.ndarray, pd.Series]:
         codes, uniques = pd.factorize(self.series(col))
         return codes, pd.Series(uniques)
+
+
+class DateSlice(Rows):
+    """The rows of one snapshot date, a contiguous part of rows sorted by date, evaluated on their own.
+
+    Everything but the history is decided within a date (peer groups, ranks in band), so a big file can be
+    scored date by date in little memory; ``prev`` keeps pointing into the whole, whose earlier dates are
+    scored first.
+    """
+
+    def __init__(self, whole: Rows, start: int, stop: int) -> None:
+        self.whole, self.span = whole, slice(start, stop)
+        self.n = stop - start
+        self.account_code = whole.account_code[self.span]
+        self.n_accounts = whole.n_accounts
+        date = int(whole.date_code[start]) if self.n else 0
+        self.date_code = np.zeros(self.n, dtype=np.int8)
+        self.dates = whole.dates[date:date + 1]
+        self.prev = whole.prev[self.span]
+        self.repeated = whole.repeated
+
+    @property
+    def history_prev(self) -> np.ndarray:
+        return self.whole.prev
+
+    def series(self, col: str) -> pd.Series:
+        return self.whole.series(col).iloc[self.span].reset_index(drop=True)
+
+    def factorized(self, col: str) -> tuple[np.ndarray, pd.Series]:
+        codes, uniques = self.whole.factorized(col)
+        return codes[self.span], uniques
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -472,12 +509,15 @@ class Evaluator:
         rank = self._rank_in_band(overall, band_codes(model, overall))
         return Scored(model, plan, pidx, scores, eff_table, pattern, overall, rank)
 
-    def _earlier(self, x: np.ndarray, rows: slice | np.ndarray, lag: int) -> np.ndarray:
-        """``x`` from ``lag`` snapshots earlier in the same account, for some rows (NaN where there is none)."""
+    def _earlier(self, history: np.ndarray, rows: slice | np.ndarray, lag: int) -> np.ndarray:
+        """The score ``lag`` snapshots earlier in the same account, for some rows (NaN where there is none).
+
+        ``history`` holds the scores ``Rows.prev`` points at (the rows' own, or the whole's).
+        """
         idx = self.rows.prev[rows]
         for _ in range(lag - 1):
-            idx = np.where(idx >= 0, self.rows.prev[idx], -1)
-        return np.where(idx >= 0, x[idx], np.nan)
+            idx = np.where(idx >= 0, self.rows.history_prev[idx], -1)
+        return np.where(idx >= 0, history[idx], np.nan)
 
     def _rank_in_band(self, overall: np.ndarray, band: np.ndarray) -> np.ndarray:
         """1 = lowest score within (snapshot date, band), ties by account_id; 'no data' rows by account_id."""
@@ -514,16 +554,18 @@ class Evaluator:
             out[row_of[((g >> 2) << account_bits) + (key & mask)]] = np.arange(a + 1, a + 1 + len(key)) - starts[g]
         return out
 
-    def columns(self, sc: Scored, rows: slice | np.ndarray | None = None, names: list[str] | None = None
-                ) -> Iterator[tuple[str, np.ndarray | Coded]]:
+    def columns(self, sc: Scored, rows: slice | np.ndarray | None = None, names: list[str] | None = None,
+                history: np.ndarray | None = None) -> Iterator[tuple[str, np.ndarray | Coded]]:
         """The score columns (all of :func:`lib.scoring.score`'s but the ids) for some rows, one at a time.
 
         Args:
             sc: from :meth:`scored`.
             rows: which rows, as a slice or row positions (default all).
             names: which columns, in order (default all).
+            history: the overall scores ``Rows.prev`` points at (default: these rows' own).
         """
         rows = slice(None) if rows is None else rows
+        history = sc.overall if history is None else history
         model, overall = sc.model, sc.overall[rows]
         band = band_codes(model, overall)
 
@@ -540,12 +582,12 @@ class Evaluator:
                 for k, a in enumerate(model.alerts):
                     if a.to_band is not None:
                         target = BANDS.index(a.to_band)
-                        prev = self._earlier(sc.overall, rows, 1)
+                        prev = self._earlier(history, rows, 1)
                         fired = (band == target) & ~np.isnan(prev) & (band_codes(model, prev) != target)
                     else:
                         peak = np.full(len(overall), np.nan)
                         for lag in range(1, a.within + 1):
-                            peak = np.fmax(peak, self._earlier(sc.overall, rows, lag))
+                            peak = np.fmax(peak, self._earlier(history, rows, lag))
                         fired = round_half_away(peak - overall, SCORE_DECIMALS) >= a.drop
                     code |= fired.astype(np.int64) << k
             names = [a.name for a in model.alerts]
@@ -564,7 +606,7 @@ class Evaluator:
             "score": lambda: overall,
             "band": lambda: Coded(band, BANDS),
             "grade": grade,
-            "change": lambda: round_half_away(overall - self._earlier(sc.overall, rows, 1), SCORE_DECIMALS),
+            "change": lambda: round_half_away(overall - self._earlier(history, rows, 1), SCORE_DECIMALS),
             "rank_in_band": lambda: sc.rank_in_band[rows].astype(np.int64),
             "alerts": alerts,
         }
@@ -634,5 +676,5 @@ class LiveScorer(Evaluator):
         return pd.DataFrame(out)
 
 
-__all__ = ["Coded", "Evaluator", "FrameRows", "LiveScorer", "Rows", "Scored", "band_codes", "previous_rows",
-           "ranks"]
+__all__ = ["Coded", "DateSlice", "Evaluator", "FrameRows", "LiveScorer", "Rows", "Scored", "band_codes",
+           "previous_rows", "ranks"]
