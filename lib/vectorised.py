@@ -275,8 +275,10 @@ def _effective_weights(plan: Plan, missing: str, pidx: np.ndarray, has: np.ndarr
 
 def band_codes(model: Model, overall: np.ndarray) -> np.ndarray:
     """Index into :data:`BANDS` per score (0 red, 1 yellow, 2 green, 3 no data)."""
-    return np.select([np.isnan(overall), overall <= model.bands.red, overall <= model.bands.yellow],
-                     [3, 0, 1], 2).astype(np.int8)
+    codes = (overall > model.bands.red).astype(np.int8)  # NaN compares False: set below
+    codes += overall > model.bands.yellow
+    codes[np.isnan(overall)] = 3
+    return codes
 
 
 @dataclass(frozen=True)
@@ -572,8 +574,11 @@ class Evaluator:
         def grade() -> Coded:
             if not model.grades:
                 return Coded(np.full(len(overall), -1, dtype=np.int8), ())
-            codes = np.select([np.isnan(overall), *(overall >= v for v in model.grades.values())],
-                              [-1, *range(len(model.grades))], len(model.grades))
+            # Minimums are validated highest first: a grade's index is how many minimums the score misses.
+            codes = np.zeros(len(overall), dtype=np.int8)
+            for minimum in model.grades.values():
+                codes += overall < minimum
+            codes[np.isnan(overall)] = -1
             return Coded(codes, (*model.grades, LOWEST_GRADE))
 
         def alerts() -> Coded:
