@@ -309,8 +309,9 @@ def report_parquet(runs: list[dict], n_accounts: int, memory_limit: str) -> None
     rss = [r["peak_rss_mb"] for r in runs]
     engine = runs[0]["engine"]
     how = "numpy, lib.parquet_scoring" if engine == "numpy" else f"SQL in DuckDB, memory_limit {memory_limit}"
+    order = "by snapshot date" if engine == "numpy" else "in no particular order"
     print(f"(b) Parquet → Parquet ({how}): {runs[0]['rows']:,} rows ({n_accounts:,} accounts × 12 monthly), "
-          f"{runs[0]['columns']} columns out, {'sorted' if runs[0]['ordered'] else 'in file order'}")
+          f"{runs[0]['columns']} columns out, rows {'by account and date' if runs[0]['ordered'] else order}")
     print(f"    median {statistics.median(secs):.1f} s (runs: {', '.join(f'{s:.1f}' for s in secs)} s) — "
           f"{runs[0]['rows'] / statistics.median(secs) / 1e6:.2f} M rows/s; peak RSS max {max(rss):.0f} MB "
           f"(runs: {', '.join(f'{m:.0f}' for m in rss)} MB)")

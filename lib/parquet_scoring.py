@@ -1,10 +1,12 @@
 """Score a Parquet file into a Parquet or CSV file with numpy, in bounded memory: big portfolios' path.
 
-The file is read one column at a time, and only the columns the model reads; text columns become codes into
-their distinct values as they are read (Arrow's dictionary encoding), so a million account ids cost one int
-per row. :class:`~lib.vectorised.Evaluator` then keeps one float per row per metric and not the raw
-inputs. The output is cut into row groups of about a million rows, which a background thread compresses and
-writes while the next one is built. 12 M rows score this way in about 10 s and 1.5 GB (bench/README.md).
+Only the columns the model reads are read; text columns become codes into their distinct values as they are
+read (Arrow's dictionary encoding), so a million account ids cost one int per row. Rows are sorted by
+snapshot date, and each date is evaluated on its own (:class:`~lib.vectorised.DateSlice`: peer groups and
+ranks in band are per date; each account's earlier scores are carried over from the dates before). A
+background thread compresses and writes one date's row groups while the next date is scored. 12 M rows
+(1 M accounts × 12 dates) score this way in about 11 s and 1.4–1.6 GB (bench/README.md). Sorted by account
+(``ordered``), every row is evaluated at once instead, then written in that order.
 """
 
 from __future__ import annotations

@@ -410,8 +410,8 @@ def score_file(model: Model, source: str | Path, out: str | Path, columns: list[
                ordered: bool = False, memory_limit: str | None = None, engine: str = "auto") -> int:
     """Score a Parquet or CSV file straight into a Parquet or CSV file, in bounded memory.
 
-    A Parquet source is scored by :func:`lib.parquet_scoring.score_parquet` (numpy, column by column: 12 M
-    rows in ~10 s). Otherwise DuckDB reads the source, runs the compiled query and writes the result
+    A Parquet source is scored by :func:`lib.parquet_scoring.score_parquet` (numpy, date by date: 12 M
+    rows in ~11 s). Otherwise DuckDB reads the source, runs the compiled query and writes the result
     without the table ever being in Python, spilling to a temporary folder beyond ``memory_limit`` (12 M
     rows in ~45 s). Either way 12 M rows take well under 2 GB of memory, where :func:`score` would need
     several GB for the DataFrame alone.
@@ -421,7 +421,8 @@ def score_file(model: Model, source: str | Path, out: str | Path, columns: list[
         source: .parquet or .csv file with ``account_id``, ``snapshot_date`` and the model's columns.
         out: the .parquet or .csv file to write (replaced if it exists).
         columns: output columns to keep, in order (default: every column :func:`score` returns).
-        ordered: sort rows by account_id, snapshot_date (a sort of the whole output: slower on big inputs).
+        ordered: sort rows by account_id, snapshot_date (slower on big inputs). Otherwise a Parquet source's
+            rows come by snapshot date, and a CSV source's in no particular order.
         memory_limit: DuckDB memory limit (default ``$HSS_DUCKDB_MEMORY_LIMIT``, else 1GB).
         engine: ``auto`` (numpy for a Parquet source, else SQL), ``numpy`` or ``sql`` (the compiled query).
 
