@@ -142,7 +142,8 @@ class ParquetRows(Rows):
     def _no_blanks(self, col: str, codes: np.ndarray) -> None:
         blank = np.flatnonzero(codes < 0)
         if len(blank):
-            raise ModelError([Problem(col, f"{len(blank):,} rows have no {col} (the first is row {blank[0] + 1:,})",
+            rows = "1 row has" if len(blank) == 1 else f"{len(blank):,} rows have"
+            raise ModelError([Problem(col, f"{rows} no {col} (the first is row {blank[0] + 1:,})",
                                       f"fill in {col} on every row, or drop those rows")], source=str(self.path))
 
     def _as_dates(self, raw: pa.Array) -> pd.DatetimeIndex:

@@ -219,3 +219,17 @@ def test_score_streaming_reports_a_missing_column_cleanly(files):
     pd.read_csv(io.StringIO(DATA)).drop(columns="mood").to_parquet(files / "data.parquet", index=False)
     err = bad(run("score", files / "data.parquet", "--model", files / "model.yaml", "--out", files / "o.parquet"))
     assert "mood" in err and "data.parquet" in err
+
+
+@pytest.mark.parametrize("column, value, expected", [
+    ("account_id", None, "1 row has no account_id (the first is row 2) — fill in account_id on every row"),
+    ("snapshot_date", "soon", "'soon' is not a date — write dates as YYYY-MM-DD"),
+])
+def test_score_streaming_names_a_blank_id_or_a_bad_date_and_keeps_the_old_output(files, column, value, expected):
+    data = pd.read_csv(io.StringIO(DATA)).astype({column: object})
+    data.loc[1, column] = value
+    data.to_parquet(files / "data.parquet", index=False)
+    (files / "o.parquet").write_text("previous result")
+    err = bad(run("score", files / "data.parquet", "--model", files / "model.yaml", "--out", files / "o.parquet"))
+    assert expected in err and "data.parquet" in err
+    assert (files / "o.parquet").read_text() == "previous result"
