@@ -2,11 +2,12 @@
 
 The SQL (:func:`lib.scoring.compile_sql`) is the definition; this evaluates the same :class:`~lib.plan.Plan`
 with whole-column numpy passes, and tests hold the two equal row for row. The rows come prepared by a
-:class:`Rows`: a DataFrame sorted by account and date (:class:`LiveScorer`), or a Parquet file in its own
-row order (:mod:`lib.parquet_scoring`). Text columns are kept as codes into their distinct values, so
-reading rules (``CAST AS VARCHAR``, category keys, profile conditions) run once per distinct value, not per
-row. Ranks are per group sorts, and an account's previous snapshot is a row index (``prev``), so nothing
-depends on the rows' order.
+:class:`Rows`: a DataFrame sorted by account and date (:class:`LiveScorer`), a Parquet file
+(:mod:`lib.parquet_scoring`), or one snapshot date of either (:class:`DateSlice`). Text columns are kept as
+codes into their distinct values, so reading rules (``CAST AS VARCHAR``, category keys, profile conditions)
+run once per distinct value, not per row. Ranks are per group sorts, and an account's previous snapshot is
+a row index (``prev``), so nothing depends on the rows' order. Independent metrics are scored on all cores
+(numpy releases the GIL on big arrays).
 """
 
 from __future__ import annotations
@@ -292,9 +293,6 @@ class Coded:
         """The column as an object array (None for missing)."""
         return _per_code(np.asarray(self.labels, dtype=object), self.codes, None)
 
-    def __getitem__(self, rows: slice) -> Coded:
-        return Coded(self.codes[rows], self.labels)
-
 
 @dataclass(frozen=True)
 class Scored:
@@ -528,11 +526,12 @@ class Evaluator:
         scaled = np.where(np.isnan(overall), 0.0, np.rint(overall * 10.0**SCORE_DECIMALS)).astype(np.int64)
         if len(scaled):
             scaled -= scaled.min()
-            if (int(scaled.max()) + 1) * max(rows.n_accounts, 1) >= 2**62:
-                scaled = np.unique(scaled, return_inverse=True)[1].reshape(-1)
         # Bit fields (powers of two), so the packed key below splits with shifts and masks, not divisions.
         account_bits = max(rows.n_accounts - 1, 1).bit_length()
         score_bits = max(int(scaled.max()) if len(scaled) else 1, 1).bit_length()
+        if score_bits + account_bits > 62:  # not with scores of 0–100: rank the distinct scores instead
+            scaled = np.unique(scaled, return_inverse=True)[1].reshape(-1)
+            score_bits = max(int(scaled.max()), 1).bit_length()
         scaled <<= account_bits
         scaled += rows.account_code
         group = rows.date_code.astype(np.int64) * 4 + band
