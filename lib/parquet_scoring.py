@@ -249,11 +249,15 @@ def _sorted_chunks(model: Model, rows: ParquetRows, columns: list[str] | None) -
 
 
 def _date_chunks(model: Model, rows: ParquetRows, columns: list[str] | None) -> Iterator[pa.Table]:
-    """Rows sorted by date, evaluated one date at a time, oldest first, so every account's earlier scores
-    (``history``) are known when a date's changes and alerts are worked out."""
+    """Rows sorted by date, evaluated a date at a time, oldest first, so every account's earlier scores
+    (``history``) are known when a date's changes and alerts are worked out. Small dates (daily snapshots
+    of a few accounts) are evaluated together, at least a chunk's worth of rows at a time."""
     history = np.full(rows.n, np.nan)
-    bounds = np.r_[0, np.cumsum(np.bincount(rows.date_code, minlength=len(rows.dates)))]
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+    cuts = [0]
+    for end in np.cumsum(np.bincount(rows.date_code, minlength=len(rows.dates))).tolist():
+        if end - cuts[-1] >= CHUNK_ROWS or end == rows.n:
+            cuts.append(end)
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         part = DateSlice(rows, a, b)
         evaluator = Evaluator(part, transient=_TRANSIENT)
         scored = evaluator.scored(model)

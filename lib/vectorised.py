@@ -136,10 +136,11 @@ class FrameRows(Rows):
 
 
 class DateSlice(Rows):
-    """The rows of one snapshot date, a contiguous part of rows sorted by date, evaluated on their own.
+    """The rows of one or a few consecutive snapshot dates, a contiguous part of rows sorted by date,
+    evaluated on their own.
 
     Everything but the history is decided within a date (peer groups, ranks in band), so a big file can be
-    scored date by date in little memory; ``prev`` keeps pointing into the whole, whose earlier dates are
+    scored a date at a time in little memory; ``prev`` keeps pointing into the whole, whose earlier dates are
     scored first.
     """
 
@@ -148,9 +149,9 @@ class DateSlice(Rows):
         self.n = stop - start
         self.account_code = whole.account_code[self.span]
         self.n_accounts = whole.n_accounts
-        date = int(whole.date_code[start]) if self.n else 0
-        self.date_code = np.zeros(self.n, dtype=np.int8)
-        self.dates = whole.dates[date:date + 1]
+        first, last = int(whole.date_code[start]), int(whole.date_code[stop - 1])
+        self.date_code = whole.date_code[self.span] - first
+        self.dates = whole.dates[first:last + 1]
         self.prev = whole.prev[self.span]
         self.repeated = whole.repeated
 

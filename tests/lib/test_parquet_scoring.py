@@ -177,3 +177,13 @@ def test_an_empty_file_writes_the_columns_and_no_rows(tmp_path):
 def test_other_output_types_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match=r"\.parquet or \.csv"):
         score_parquet(load_model(DEFAULT_MODEL), tmp_path / "missing.parquet", tmp_path / "out.xlsx")
+
+
+def test_daily_snapshots_of_a_few_accounts_are_scored_a_few_dates_at_a_time_as_in_sql(tmp_path, small_chunks):
+    model = load_model(DEFAULT_MODEL)
+    df = generate_portfolio(n_accounts=6, n_snapshots=90, freq="D", seed=8)  # 64-row slices: ~10 dates each
+    df.sample(frac=1, random_state=4).to_parquet(tmp_path / "in.parquet", index=False, row_group_size=50)
+    score_parquet(model, tmp_path / "in.parquet", tmp_path / "out.parquet")
+    got = read_scores(tmp_path / "out.parquet")
+    assert_same_scores(score(model, df), got)
+    assert got["change"].notna().sum() > len(df) / 2  # each account's earlier day, across slices
