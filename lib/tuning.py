@@ -47,7 +47,7 @@ from lib.model import (
     spec_to_dict,
 )
 from lib.plan import BANDS
-from lib.vectorised import LiveScorer
+from lib.vectorised import LiveScorer, band_codes
 
 MAX_CATEGORIES = 20  # a categorical metric with more distinct values than this is not a category list
 RATIO_RANGE = (0.0, 3.0)  # vs_average cuts apply to value ÷ peer mean; 3× the average is already extreme
@@ -712,13 +712,6 @@ def drop_missing_columns(draft_yaml: str, columns: Iterable[str]) -> EditResult:
 
 
 # ---------------------------------------------------------------------------------------------- preview
-
-
-def band_codes(scores: np.ndarray, red: float, yellow: float) -> np.ndarray:
-    """Index into :data:`lib.scoring.BANDS` per score (0 red, 1 yellow, 2 green, 3 no data)."""
-    codes = (scores > red).astype(np.int8) + (scores > yellow)  # NaN compares False: fixed on the next line
-    codes[np.isnan(scores)] = _BAND_CODE_NO_DATA
-    return codes
 
 
 @dataclass(frozen=True)

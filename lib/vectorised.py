@@ -275,11 +275,12 @@ def _effective_weights(plan: Plan, missing: str, pidx: np.ndarray, has: np.ndarr
     return eff, (has & (eff > 0)).any(axis=1)
 
 
-def band_codes(model: Model, overall: np.ndarray) -> np.ndarray:
-    """Index into :data:`BANDS` per score (0 red, 1 yellow, 2 green, 3 no data)."""
-    codes = (overall > model.bands.red).astype(np.int8)  # NaN compares False: set below
-    codes += overall > model.bands.yellow
-    codes[np.isnan(overall)] = 3
+def band_codes(scores: np.ndarray, red: float, yellow: float) -> np.ndarray:
+    """Index into :data:`BANDS` per score (0 red, 1 yellow, 2 green, 3 no data); a score on a cut-off is in
+    the lower band."""
+    codes = (scores > red).astype(np.int8)  # NaN compares False: set below
+    codes += scores > yellow
+    codes[np.isnan(scores)] = BANDS.index("no data")
     return codes
 
 
@@ -507,7 +508,7 @@ class Evaluator:
     def scored(self, model: Model) -> Scored:
         """Evaluate ``model`` over every row, up to what needs the other rows: overall score and rank in band."""
         plan, pidx, scores, eff_table, pattern, overall = self.overall_scores(model)
-        rank = self._rank_in_band(overall, band_codes(model, overall))
+        rank = self._rank_in_band(overall, band_codes(overall, model.bands.red, model.bands.yellow))
         return Scored(model, plan, pidx, scores, eff_table, pattern, overall, rank)
 
     def _earlier(self, history: np.ndarray, rows: slice | np.ndarray, lag: int) -> np.ndarray:
@@ -569,7 +570,7 @@ class Evaluator:
         rows = slice(None) if rows is None else rows
         history = sc.overall if history is None else history
         model, overall = sc.model, sc.overall[rows]
-        band = band_codes(model, overall)
+        band = band_codes(overall, model.bands.red, model.bands.yellow)
 
         def grade() -> Coded:
             if not model.grades:
@@ -588,7 +589,8 @@ class Evaluator:
                     if a.to_band is not None:
                         target = BANDS.index(a.to_band)
                         prev = self._earlier(history, rows, 1)
-                        fired = (band == target) & ~np.isnan(prev) & (band_codes(model, prev) != target)
+                        was = band_codes(prev, model.bands.red, model.bands.yellow)
+                        fired = (band == target) & ~np.isnan(prev) & (was != target)
                     else:
                         peak = np.full(len(overall), np.nan)
                         for lag in range(1, a.within + 1):
@@ -669,7 +671,7 @@ class LiveScorer(Evaluator):
 
     def band_counts(self, model: Model) -> pd.DataFrame:
         """Accounts per band per snapshot date: index snapshot_date, columns :data:`BANDS` (counts)."""
-        codes = self.rows.date_code * 4 + band_codes(model, self.overall(model))
+        codes = self.rows.date_code * 4 + band_codes(self.overall(model), model.bands.red, model.bands.yellow)
         counts = np.bincount(codes, minlength=len(self.dates) * 4).reshape(-1, 4)
         return pd.DataFrame(counts, index=self.dates, columns=pd.Index(BANDS, name="band"))
 

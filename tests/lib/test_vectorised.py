@@ -62,7 +62,7 @@ def test_rank_in_band_packed_sort_equals_the_general_ranking(monkeypatch):
     model = load_model(ROOT / "data" / "models" / "default.yaml")
     live = LiveScorer(df.sample(frac=0.9, random_state=1), model)  # some accounts miss some dates
     overall = live.overall(model)
-    band = band_codes(model, overall)
+    band = band_codes(overall, model.bands.red, model.bands.yellow)
     packed = live._rank_in_band(overall, band)
     monkeypatch.setattr(live.rows, "repeated", True)  # as if an account had two rows at a date
     assert np.array_equal(packed, live._rank_in_band(overall, band))
