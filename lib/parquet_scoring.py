@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from lib.model import Model, ModelError, Problem
 from lib.plan import required_problems
-from lib.vectorised import Coded, DateSlice, Evaluator, Rows, Scored, previous_rows
+from lib.vectorised import Coded, DateSlice, Evaluator, Rows, Scored, account_date_order, previous_rows
 
 CHUNK_ROWS = 1 << 19  # rows per output row group at most: ~100 MB of columns per chunk
 _WRITES_AHEAD = 2  # chunks waiting for the writer thread while the next is computed
@@ -242,7 +242,7 @@ def _sorted_chunks(model: Model, rows: ParquetRows, columns: list[str] | None) -
     """Every row evaluated at once, then cut in account and date order."""
     evaluator = Evaluator(rows, transient=_TRANSIENT)
     scored = evaluator.scored(model)
-    order = np.argsort(rows.account_code.astype(np.int64) * max(len(rows.dates), 1) + rows.date_code, kind="stable")
+    order = account_date_order(rows.account_code, rows.date_code, len(rows.dates))
     for start in range(0, max(rows.n, 1), CHUNK_ROWS):
         picked = order[start:start + CHUNK_ROWS]
         yield _table(rows, evaluator, scored, picked, picked, columns)

@@ -100,12 +100,17 @@ def previous_rows(account_code: np.ndarray, date_code: np.ndarray, n_dates: int)
     prev = np.full(n, -1, dtype=np.int32 if n < 2**31 else np.int64)
     if n < 2:
         return prev, False
-    key = account_code.astype(np.int64) * max(n_dates, 1) + date_code
-    order = np.argsort(key, kind="stable")
+    order = account_date_order(account_code, date_code, n_dates)
     same = account_code[order[1:]] == account_code[order[:-1]]
     prev[order[1:][same]] = order[:-1][same]
-    sorted_key = key[order]
-    return prev, bool((sorted_key[1:] == sorted_key[:-1]).any())
+    same_date = date_code[order[1:]] == date_code[order[:-1]]
+    return prev, bool((same & same_date).any())
+
+
+def account_date_order(account_code: np.ndarray, date_code: np.ndarray, n_dates: int) -> np.ndarray:
+    """Row positions sorted by account, then date (a stable sort: rows of one account at one date keep their
+    order)."""
+    return np.argsort(account_code.astype(np.int64) * max(n_dates, 1) + date_code, kind="stable")
 
 
 class FrameRows(Rows):
@@ -683,5 +688,5 @@ class LiveScorer(Evaluator):
         return pd.DataFrame(out)
 
 
-__all__ = ["Coded", "DateSlice", "Evaluator", "FrameRows", "LiveScorer", "Rows", "Scored", "band_codes",
-           "previous_rows", "ranks"]
+__all__ = ["Coded", "DateSlice", "Evaluator", "FrameRows", "LiveScorer", "Rows", "Scored", "account_date_order",
+           "band_codes", "previous_rows", "ranks"]
