@@ -16,6 +16,7 @@ PAGES = {
         st.Page("app_pages/tune.py", title="Tune", icon=":material/tune:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
         st.Page("app_pages/validate.py", title="Validate", icon=":material/fact_check:"),
+        st.Page(ui.START_PAGE, title="Start a model", icon=":material/add_chart:"),
     ],
     "Share": [
         st.Page("app_pages/present.py", title="Present", icon=":material/co_present:"),

@@ -48,7 +48,7 @@ def misfit_table(misfits: pd.DataFrame, kind: str) -> None:
                                         "What put it there": st.column_config.TextColumn(width=560)})
     if event.selection.rows:
         st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
-        st.switch_page(ACCOUNT_PAGE)
+        ui.switch_page(ACCOUNT_PAGE)
 
 
 ctx = ui.context()

@@ -16,7 +16,7 @@ def account_table(rows: pd.DataFrame, key: str) -> None:
                          selection_mode="single-row")
     if event.selection.rows:
         st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
-        st.switch_page(ACCOUNT_PAGE)
+        ui.switch_page(ACCOUNT_PAGE)
 
 
 def day(d: pd.Timestamp) -> str:

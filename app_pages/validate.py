@@ -49,7 +49,7 @@ def open_account(table: pd.DataFrame, key: str, **config: object) -> None:
                          selection_mode="single-row", column_config=config)
     if event.selection.rows:
         st.session_state["account.selected"] = str(table["ID"].iloc[event.selection.rows[0]])
-        st.switch_page("app_pages/account.py")
+        ui.switch_page("app_pages/account.py")
 
 
 def backtest_section() -> None:

@@ -33,6 +33,7 @@ from lib.ingest import Portfolio, Roles
 from lib.sqlutil import connect, quote_ident
 
 WORKSPACE_ENV = "HSS_WORKSPACE"
+SAMPLE_ENV = "HSS_SAMPLE"  # "0": do not load the sample portfolio into a new workspace
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "data" / "workspace.duckdb"
 SAMPLE_DATASET = "Sample portfolio"
 SAMPLE_MODEL = "Default"
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS datasets (
 CREATE TABLE IF NOT EXISTS model_versions (
     name VARCHAR NOT NULL, version INTEGER NOT NULL, yaml VARCHAR NOT NULL, note VARCHAR, created_at TIMESTAMP,
     PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS dataset_models (
+    dataset VARCHAR PRIMARY KEY, model_name VARCHAR NOT NULL, version INTEGER NOT NULL, used_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS labels (
     dataset VARCHAR NOT NULL, account_id VARCHAR NOT NULL, label VARCHAR NOT NULL, set_by VARCHAR,
     set_at TIMESTAMP, PRIMARY KEY (dataset, account_id));
@@ -94,6 +97,7 @@ class DatasetInfo:
     last_date: pd.Timestamp | None
     created_at: pd.Timestamp
     updated_at: pd.Timestamp
+    columns: tuple[str, ...] = ()  # the canonical table's columns, in order
 
     @property
     def table(self) -> str:
@@ -226,13 +230,15 @@ class Workspace:
     def _info_rows(self, where: str = "", params: list[Any] | None = None) -> list[DatasetInfo]:
         rows = self.cursor().execute(
             "SELECT dataset_id, name, source_filename, roles_json, source_roles_json, n_rows, n_accounts, n_snapshots, "
-            f"first_date, last_date, created_at, updated_at FROM datasets {where} ORDER BY created_at, dataset_id",
+            f"first_date, last_date, created_at, updated_at, columns_json FROM datasets {where} "
+            "ORDER BY created_at, dataset_id",
             params or [],
         ).fetchall()
         return [
             DatasetInfo(r[0], r[1], r[2] or "", Roles.from_dict(json.loads(r[3])), Roles.from_dict(json.loads(r[4])),
                         int(r[5]), int(r[6]), int(r[7]), pd.Timestamp(r[8]) if r[8] else None,
-                        pd.Timestamp(r[9]) if r[9] else None, pd.Timestamp(r[10]), pd.Timestamp(r[11]))
+                        pd.Timestamp(r[9]) if r[9] else None, pd.Timestamp(r[10]), pd.Timestamp(r[11]),
+                        tuple(str(c) for c, _ in json.loads(r[12])))
             for r in rows
         ]
 
@@ -433,6 +439,7 @@ class Workspace:
         cur.execute("DELETE FROM datasets WHERE dataset_id = ?", [dataset_id])
         if not keep_labels:
             cur.execute("DELETE FROM labels WHERE dataset = ?", [name])
+            cur.execute("DELETE FROM dataset_models WHERE dataset = ?", [name])
 
     def delete_dataset(self, name: str) -> None:
         """Delete a dataset, its rows and its hand-set labels."""
@@ -491,6 +498,19 @@ class Workspace:
             raise WorkspaceError(f"model '{name}' has no version {version} — versions: "
                                  f"{', '.join(str(v[0]) for v in versions)}")
         return row[0]
+
+    def link_model(self, dataset: str, name: str, version: int) -> None:
+        """Remember that a model version was saved or used with a dataset: choosing the dataset selects it."""
+        with self._transaction() as cur:
+            cur.execute("INSERT OR REPLACE INTO dataset_models VALUES (?, ?, ?, ?)", [dataset, name, int(version),
+                                                                                        _now()])
+
+    def linked_model(self, dataset: str) -> tuple[str, int] | None:
+        """The model version last saved or used with a dataset, while that version exists; else None."""
+        row = self.cursor().execute(
+            "SELECT l.model_name, l.version FROM dataset_models l JOIN model_versions m "
+            "ON m.name = l.model_name AND m.version = l.version WHERE l.dataset = ?", [dataset]).fetchone()
+        return (str(row[0]), int(row[1])) if row else None
 
     # -- known-health labels ----------------------------------------------------------------------------
     def set_label(self, dataset: str, account_id: str, label: str | None, set_by: str = "") -> None:
@@ -591,12 +611,13 @@ class Workspace:
     def ensure_sample(self) -> bool:
         """On the first run, load the sample portfolio as 'Sample portfolio' and the default model as 'Default' v1.
 
-        Runs once per workspace (a deleted sample stays deleted). Returns True when it loaded them now.
+        Runs once per workspace (a deleted sample stays deleted), and never with ``HSS_SAMPLE=0`` (a team's
+        workspace without the demo). Returns True when it loaded them now.
         """
         from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
 
         done = self.cursor().execute("SELECT value FROM meta WHERE key = 'sample_loaded'").fetchone()
-        if done:
+        if done or os.environ.get(SAMPLE_ENV, "1").strip().lower() in ("0", "no", "false", "off"):
             return False
         with self._lock:
             if self.cursor().execute("SELECT value FROM meta WHERE key = 'sample_loaded'").fetchone():
@@ -604,8 +625,9 @@ class Workspace:
             if SAMPLE_DATASET not in self.dataset_names():
                 self.save_dataset(SAMPLE_DATASET, generate_portfolio(), sample_roles(), "sample_portfolio.csv")
             if SAMPLE_MODEL not in self.model_names():
-                self.save_model(SAMPLE_MODEL, DEFAULT_MODEL_PATH.read_text(encoding="utf-8"),
-                                "The bundled default model for the sample portfolio")
+                version = self.save_model(SAMPLE_MODEL, DEFAULT_MODEL_PATH.read_text(encoding="utf-8"),
+                                          "The bundled default model for the sample portfolio")
+                self.link_model(SAMPLE_DATASET, SAMPLE_MODEL, version)
             with self._transaction() as cur:
                 cur.execute("INSERT OR REPLACE INTO meta VALUES ('sample_loaded', ?)", [_now().isoformat()])
         return True

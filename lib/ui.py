@@ -21,7 +21,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lib import portfolio as pf
+from lib import starter
 from lib import validation_views as vv
+from lib.analysis import Suggestion
 from lib.ingest import Roles
 from lib.model import Model, ModelError, check_columns, parse_model
 from lib.scoring import score
@@ -33,6 +35,8 @@ DATASET, MODEL, VERSION, AS_OF = "ctx.dataset", "ctx.model", "ctx.version", "ctx
 FILTER_PREFIX = "ctx.filter."
 # Non-widget keys a page sets to select something in the sidebar on the next run ("ctx.pending_version" …).
 PENDING = {key: key.replace("ctx.", "ctx.pending_") for key in (DATASET, MODEL, VERSION)}
+SHOWN_DATASET, LINKED = "ctx.shown_dataset", "ctx.linked"  # the dataset last drawn; the link last written
+START_PAGE = "app_pages/start.py"
 PRESENT_FULLSCREEN = "present.fullscreen"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -71,6 +75,17 @@ def _live_scorer(name: str, revision: pd.Timestamp, _warm_with: str) -> LiveScor
     # Keyed by the dataset alone: the scorer takes any model that fits it (its per-spec caches are bounded),
     # so saving a new model version does not rebuild it. `_warm_with` (not hashed) only warms its caches.
     return LiveScorer(_dataset(name, revision).df, parse_model(_warm_with))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the dataset's columns…")
+def _candidates(name: str, revision: pd.Timestamp, labels_key: int, _labels: pd.Series) -> list[starter.Candidate]:
+    data = _dataset(name, revision)
+    return starter.candidates(data.df, data.roles, data.info.source_roles, _labels)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Fitting thresholds and weights on the outcomes…")
+def _fitted_start(name: str, revision: pd.Timestamp, model_yaml: str) -> Suggestion:
+    return starter.fill_from_outcomes(_dataset(name, revision).df, parse_model(model_yaml))
 
 
 @dataclass(frozen=True)
@@ -127,8 +142,7 @@ class Context:
     def labels(self) -> pd.Series:
         """Known health per account (account_id → 'healthy' / 'struggling'): the file's labels with the ones
         set by hand on the Compare page on top, read fresh so a change shows at once."""
-        return vv.known_labels(_file_labels(self.dataset.name, self.dataset.updated_at),
-                               workspace().labels(self.dataset.name))
+        return known_labels(self.dataset)
 
     def live_scorer(self) -> LiveScorer:
         """The numpy scorer for slider loops (shared; its per-spec cache is bounded inside the engine)."""
@@ -161,17 +175,55 @@ def _pick(key: str, options: list[Any], default: Any) -> None:
         st.session_state[key] = default
 
 
+def _fitting_model(ws: Workspace, info: DatasetInfo) -> tuple[str, int] | None:
+    """The model version to select with a dataset: the one last saved or used with it, else the newest saved
+    model whose latest version reads only columns the dataset has; None when no saved model fits."""
+    linked = ws.linked_model(info.name)
+    if linked is not None:
+        return linked
+    latest = ws.list_models().sort_values("created_at", ascending=False).drop_duplicates("name")
+    for name, version in zip(latest["name"], latest["version"], strict=True):
+        if not check_columns(parse_model(ws.load_model_text(name, int(version))), info.columns):
+            return str(name), int(version)
+    return None
+
+
+def _follow_dataset(ws: Workspace, info: DatasetInfo) -> None:
+    """When the dataset changes, ask the model widgets for the model that goes with it (unless a page has
+    already asked for one, e.g. Start a model just created it)."""
+    if st.session_state.get(SHOWN_DATASET) == info.name:
+        return
+    st.session_state[SHOWN_DATASET] = info.name
+    choice = _fitting_model(ws, info)
+    if choice is not None and PENDING[MODEL] not in st.session_state:
+        st.session_state[PENDING[MODEL]], st.session_state[PENDING[VERSION]] = choice
+
+
+def _remember_link(ws: Workspace, info: DatasetInfo, model_name: str, version: int, fits: bool) -> None:
+    """A model version that fits the dataset it is used with becomes that dataset's model (one write per change)."""
+    link = (info.name, model_name, version)
+    if fits and st.session_state.get(LINKED) != link:
+        if ws.linked_model(info.name) != (model_name, version):
+            ws.link_model(info.name, model_name, version)
+        st.session_state[LINKED] = link
+
+
 def sidebar() -> Context | None:
-    """Draw the shared sidebar and return the selection, or None when there is nothing to select yet."""
+    """Draw the shared sidebar and return the selection, or None when there is no dataset or no model yet."""
     ws = workspace()
     with st.sidebar:
         datasets = ws.dataset_names()
         models = ws.model_names()
-        if not datasets or not models:
-            st.info("No dataset or model yet — add one on the **Data** page.")
+        if not datasets:
+            st.info("No dataset yet — add one on the **Data** page.")
             return None
         _pick(DATASET, datasets, datasets[0])
         name = st.selectbox("Dataset", datasets, key=DATASET)
+        info = ws.dataset_info(name)
+        if not models:
+            st.info("No model yet — **Start a model** from this dataset's columns.")
+            return None
+        _follow_dataset(ws, info)
         _pick(MODEL, models, "Default" if "Default" in models else models[0])
         model_name = st.selectbox("Model", models, key=MODEL)
         versions = ws.list_models().query("name == @model_name")
@@ -180,15 +232,68 @@ def sidebar() -> Context | None:
         _pick(VERSION, numbers, numbers[0])
         version = st.selectbox("Version", numbers, key=VERSION,
                                format_func=lambda v: f"v{v}" + (f" · {notes[v][:40]}" if notes.get(v) else ""))
-        info = ws.dataset_info(name)
         facets = _facets(name, info.updated_at)
         _pick(AS_OF, facets.dates, facets.dates[-1])
         as_of = pd.Timestamp(st.select_slider("Snapshot date", facets.dates, key=AS_OF))
         filters = _filter_widgets(facets.options)
     yaml_text = ws.load_model_text(model_name, version)
-    return Context(dataset=info, model_name=model_name, model_version=version, model_yaml=yaml_text,
-                   model=parse_model(yaml_text, source=f"model '{model_name}' v{version}"), as_of=as_of,
-                   filters=filters)
+    model = parse_model(yaml_text, source=f"model '{model_name}' v{version}")
+    _remember_link(ws, info, model_name, version, fits=not check_columns(model, info.columns))
+    return Context(dataset=info, model_name=model_name, model_version=version, model_yaml=yaml_text, model=model,
+                   as_of=as_of, filters=filters)
+
+
+def current_dataset() -> DatasetInfo | None:
+    """The dataset chosen in the sidebar, even when no model goes with it yet (for Start a model)."""
+    name = st.session_state.get(DATASET)
+    if name is None:
+        return None
+    try:
+        return workspace().dataset_info(name)
+    except WorkspaceError:  # deleted in another session since
+        return None
+
+
+def dataset(info: DatasetInfo) -> Dataset:
+    """A dataset's canonical table (shared; read-only)."""
+    return _dataset(info.name, info.updated_at)
+
+
+def known_labels(info: DatasetInfo) -> pd.Series:
+    """A dataset's known health per account: the file's labels with the ones set by hand on top (read fresh)."""
+    return vv.known_labels(_file_labels(info.name, info.updated_at), workspace().labels(info.name))
+
+
+def start_candidates(info: DatasetInfo) -> list[starter.Candidate]:
+    """The columns of a dataset a model could score (lib.starter.candidates), computed once per revision and
+    set of known-health labels."""
+    labels = known_labels(info)
+    key = int(pd.util.hash_pandas_object(labels).sum()) if len(labels) else 0
+    return _candidates(info.name, info.updated_at, key, labels)
+
+
+def fitted_start(info: DatasetInfo, model_yaml: str) -> Suggestion:
+    """A starting model with thresholds and weights fitted on the dataset's outcomes (cached per model).
+
+    Raises:
+        lib.analysis.AnalysisError: too few outcomes to fit on.
+    """
+    return _fitted_start(info.name, info.updated_at, model_yaml)
+
+
+def start_model_button(key: str) -> None:
+    """The way out when no model fits the data: a primary button to the Start a model page."""
+    if st.button("Start a model", key=key, type="primary", icon=":material/add_chart:"):
+        switch_page(START_PAGE)
+
+
+def switch_page(page: str) -> None:
+    """Open another page with the sidebar's dataset, model and version carried over: ``st.switch_page`` from
+    a button does not keep the values of sidebar widgets that were set through session state."""
+    for key in (DATASET, MODEL, VERSION):
+        if key in st.session_state:
+            st.session_state.setdefault(PENDING[key], st.session_state[key])
+    st.switch_page(page)
 
 
 def _filter_widgets(options: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
@@ -207,21 +312,43 @@ def context(check_fit: bool = True) -> Context:
     """The current selection for a page; stops the page with a helpful message when it cannot be made.
 
     Args:
-        check_fit: stop when the model reads a column the dataset lacks (with a link to Tune). The Tune
-            page passes False: it shows the problems itself and offers to fix the model.
+        check_fit: stop when the model reads a column the dataset lacks — one sentence, the **Start a model**
+            button and a link to Tune, never a list of key errors. The Tune page passes False: it shows the
+            problems itself and offers to fix the model.
     """
     ctx = st.session_state.get("_ctx")
     if ctx is None:
-        empty_state("There is no dataset or model to show yet.", "Add a dataset on the Data page.",
-                    page="app_pages/data.py")
+        info = current_dataset()
+        if info is None:
+            empty_state("There is no dataset to show yet.", "Add one on the Data page.", page="app_pages/data.py")
+        else:
+            st.info(f"Dataset **{md(info.name)}** has no model yet: start one from its own columns.",
+                    icon=":material/info:")
+            start_model_button("ctx.start_model")
         st.stop()
     problems = check_columns(ctx.model, ctx.data().df.columns) if check_fit else []
     if problems:
-        st.error(f"Model **{md(ctx.model_name)}** v{ctx.model_version} does not fit dataset "
-                 f"**{md(ctx.dataset.name)}**:\n\n" + "\n".join(f"- {md(str(p))}" for p in problems))
-        st.page_link("app_pages/tune.py", label="Fix the model on the Tune page", icon=":material/tune:")
+        misfit_notice(ctx)
         st.stop()
     return ctx
+
+
+def misfit_notice(ctx: Context) -> None:
+    """One sentence for a model that does not fit the dataset, and the ways on: Start a model, or Tune."""
+    present = set(ctx.dataset.columns)
+    models = [ctx.model] + ([ctx.model.expansion] if ctx.model.expansion is not None else [])
+    lacking = [c for c in dict.fromkeys(c for m in models for c in (*m.metrics, *m.segment_columns()))
+               if c not in present]
+    shown = ", ".join(f"‘{md(c)}’" for c in lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3
+                                                              else "")
+    st.warning(f"Model **{md(ctx.model_name)}** v{ctx.model_version} does not fit dataset "
+               f"**{md(ctx.dataset.name)}**: it reads {shown}, which the data does not have. Start a model from "
+               "this dataset's own columns, or fix this one on the Tune page.", icon=":material/warning:")
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    with left:
+        start_model_button("ctx.start_model")
+    with right:
+        st.page_link("app_pages/tune.py", label="Fix the model on the Tune page", icon=":material/tune:")
 
 
 def remember(ctx: Context | None) -> None:
