@@ -129,7 +129,7 @@ if model is not None and start_from == OUTCOMES and can_fit:
     except AnalysisError as err:
         ui.show_error(err, "Cannot fit on the outcomes; starting from the data's spread")
     else:
-        st.success(f"{ui.md(fitted.caption)}", icon=":material/model_training:")
+        st.success(ui.md(starter.fitted_caption(fitted)), icon=":material/model_training:")
         model = fitted.model
 if model is not None:
     with st.expander("The model file this creates"):

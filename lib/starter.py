@@ -312,6 +312,17 @@ def build_model(df: pd.DataFrame, cands: Sequence[Candidate], picks: Sequence[st
                             "metrics": metrics}, source=name)
 
 
+def fitted_caption(fit: Suggestion) -> str:
+    """What the outcome fit did, in the Start-a-model screen's words (the held-back AUC against the
+    data's-spread start)."""
+    held = (f"on {len(fit.test_accounts):,} held-back accounts ({fit.n_test_churned:,} churned) it reaches AUC "
+            f"{fit.suggested_auc:.2f}, against {fit.base_auc:.2f} for the start from the data's spread")
+    if fit.chosen == "unchanged":
+        return (f"Fitting on {len(fit.train_accounts):,} training accounts did not beat the start from the data's "
+                f"spread, so it is kept: {held.replace('it reaches', 'the model reaches')}.")
+    return f"Fitted {fit.chosen} on {len(fit.train_accounts):,} training accounts; {held}."
+
+
 def fill_from_outcomes(df: pd.DataFrame, model: Model, seed: int = 0) -> Suggestion:
     """Thresholds and weights fitted on the outcomes (held-back accounts for a fair AUC), keeping the name.
 

@@ -366,3 +366,40 @@ def test_second_process_gets_a_clear_message_while_the_file_is_open(ws: Workspac
     )
     out, err = proc.communicate(timeout=60)
     assert "cannot open the workspace" in out and "HSS_WORKSPACE" in out, err
+
+
+def test_a_dataset_remembers_the_model_version_last_linked_to_it(ws: Workspace, small: pd.DataFrame):
+    ws.save_dataset("Ours", small, sample_roles())
+    assert ws.linked_model("Ours") is None
+    ws.save_model("Renewal", MODEL_YAML)
+    ws.save_model("Renewal", MODEL_YAML)
+    ws.link_model("Ours", "Renewal", 1)
+    ws.link_model("Ours", "Renewal", 2)
+    assert ws.linked_model("Ours") == ("Renewal", 2)
+    ws.link_model("Ours", "Ghost", 7)  # a version that was never saved is not offered
+    assert ws.linked_model("Ours") is None
+
+
+def test_deleting_a_dataset_forgets_its_model_but_keeps_the_model(ws: Workspace, small: pd.DataFrame):
+    ws.save_dataset("Ours", small, sample_roles())
+    ws.save_model("Renewal", MODEL_YAML)
+    ws.link_model("Ours", "Renewal", 1)
+    ws.delete_dataset("Ours")
+    ws.save_dataset("Ours", small, sample_roles())
+    assert ws.linked_model("Ours") is None and ws.model_names() == ["Renewal"]
+
+
+def test_the_sample_comes_linked_to_the_default_model_and_can_be_left_out(ws_path: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    with Workspace(ws_path) as ws:
+        ws.ensure_sample()
+        assert ws.linked_model(SAMPLE_DATASET) == (SAMPLE_MODEL, 1)
+    monkeypatch.setenv("HSS_SAMPLE", "0")
+    with Workspace(tmp_path / "team.duckdb") as team:
+        assert team.ensure_sample() is False
+        assert team.dataset_names() == [] and team.model_names() == []
+
+
+def test_dataset_info_lists_the_stored_columns_in_order(ws: Workspace, small: pd.DataFrame):
+    info = ws.save_dataset("Ours", small, sample_roles()).dataset
+    assert info.columns == tuple(ws.load_dataset("Ours").df.columns)
