@@ -49,7 +49,8 @@ def test_candidates_report_coverage_distribution_and_a_summary(export, cands):
 
 
 def test_directions_come_from_the_outcome_where_there_is_one(cands):
-    assert cands[foreign.LOGINS].higher_is_better and "renewed accounts had higher" in cands[foreign.LOGINS].direction_reason
+    logins = cands[foreign.LOGINS]
+    assert logins.higher_is_better and "renewed accounts had higher" in logins.direction_reason
     assert not cands[foreign.TICKETS].higher_is_better
     assert not cands[foreign.RESPONSE].higher_is_better
     assert cands[foreign.LOGINS].auc > 0.7 and cands[foreign.TICKETS].auc > 0.65
