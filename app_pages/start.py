@@ -9,26 +9,34 @@ from lib import starter, tuning, ui
 from lib.analysis import AnalysisError
 from lib.model import dump_model
 
-HIGHER, LOWER = "Higher is better", "Lower is better"
+HIGHER, LOWER, PER_CATEGORY = "Higher is better", "Lower is better", "Points per category"
 SPREAD, OUTCOMES = "spread", "outcomes"
 START_FROM = {SPREAD: "The data's spread", OUTCOMES: "The outcomes (fitted, held-back AUC)"}
-TABLE = {
-    "use": st.column_config.CheckboxColumn("Use", width="small", help="Score this column"),
-    "column": st.column_config.TextColumn("Column", pinned=True),
-    "kind": st.column_config.TextColumn("Kind", width="small"),
-    "source": st.column_config.TextColumn("In the file as", width="small"),
-    "coverage": st.column_config.ProgressColumn("Filled", format="percent", min_value=0.0, max_value=1.0,
-                                                width="small"),
-    "histogram": st.column_config.BarChartColumn("Distribution", width="small"),
-    "summary": st.column_config.TextColumn("Values"),
-    "auc": st.column_config.NumberColumn("Separates (AUC)", format="%.2f", width="small",
-                                         help="0.5 is chance, 1.0 separates perfectly"),
-    "counts": st.column_config.TextColumn("Accounts (good / bad)", width="small"),
-    "direction": st.column_config.SelectboxColumn("Direction", options=[HIGHER, LOWER], width="medium",
-                                                  help="Numbers only; categories get points per value"),
-    "why": st.column_config.TextColumn("Why this direction", width="medium"),
-    "problem": st.column_config.TextColumn("Cannot be used because", width="medium"),
-}
+
+
+def table_config(evidence: starter.Evidence | None) -> dict[str, object]:
+    """The candidate table's columns, most telling first: what to pick, its direction and evidence, then the
+    data's shape and where the column came from."""
+    sides = "Renewed / churned" if evidence is None or evidence.kind == "outcome" else "Healthy / struggling"
+    return {
+        "use": st.column_config.CheckboxColumn("Use", width="small", help="Score this column"),
+        "column": st.column_config.TextColumn("Column", width="medium"),
+        "direction": st.column_config.SelectboxColumn(
+            "Direction", options=[HIGHER, LOWER, PER_CATEGORY], width="medium", required=True,
+            help="Numbers: which way is healthy. Categories get points per value (set them on Tune)."),
+        "auc": st.column_config.NumberColumn("AUC", format="%.2f", width="small",
+                                             help="How well the column separates the accounts: 0.5 is chance, "
+                                                  "1.0 separates perfectly"),
+        "counts": st.column_config.TextColumn(sides, width="small", help="Accounts the AUC rests on"),
+        "coverage": st.column_config.ProgressColumn("Filled", format="percent", min_value=0.0, max_value=1.0,
+                                                    width="small"),
+        "histogram": st.column_config.BarChartColumn("Distribution", width="small"),
+        "summary": st.column_config.TextColumn("Values", width="medium"),
+        "why": st.column_config.TextColumn("Why this direction", width="large"),
+        "kind": st.column_config.TextColumn("Kind", width="small"),
+        "source": st.column_config.TextColumn("In the file as", width="small"),
+        "problem": st.column_config.TextColumn("Cannot be used because", width="large"),
+    }
 
 
 def candidate_table(cands: list[starter.Candidate], picks: list[str]) -> pd.DataFrame:
@@ -36,15 +44,16 @@ def candidate_table(cands: list[starter.Candidate], picks: list[str]) -> pd.Data
     return pd.DataFrame({
         "use": [c.column in picks for c in cands],
         "column": [c.column for c in cands],
-        "kind": [c.kind for c in cands],
-        "source": [c.source for c in cands],
+        "direction": [(HIGHER if c.higher_is_better else LOWER) if c.kind == "numeric" else PER_CATEGORY
+                      for c in cands],
+        "auc": [c.auc if c.auc is not None else float("nan") for c in cands],
+        "counts": [f"{c.counts[0]:,} / {c.counts[1]:,}" if c.auc is not None else "" for c in cands],
         "coverage": [c.coverage for c in cands],
         "histogram": [list(c.histogram) for c in cands],
         "summary": [c.summary for c in cands],
-        "auc": [c.auc for c in cands],
-        "counts": [f"{c.counts[0]:,} / {c.counts[1]:,}" if c.auc is not None else "" for c in cands],
-        "direction": [(HIGHER if c.higher_is_better else LOWER) if c.kind == "numeric" else None for c in cands],
         "why": [c.direction_reason for c in cands],
+        "kind": [c.kind for c in cands],
+        "source": [c.source for c in cands],
         "problem": [c.problem or "" for c in cands],
     })
 
@@ -78,9 +87,10 @@ else:
             "see which columns separate.", icon=":material/info:")
 
 table_key = f"start.table.{info.dataset_id}.{info.updated_at:%Y%m%d%H%M%S%f}"
+config = table_config(evidence)
 edited = st.data_editor(candidate_table(cands, starter.preselect(cands)), key=table_key, hide_index=True,
-                        column_config=TABLE, width="stretch", height=min(36 * len(cands) + 40, 560),
-                        disabled=[c for c in TABLE if c not in ("use", "direction")])
+                        column_config=config, width="stretch", height=min(36 * len(cands) + 40, 560),
+                        disabled=[c for c in config if c not in ("use", "direction")])
 picks = [str(c) for c in edited.loc[edited["use"].fillna(False).astype(bool), "column"]]
 by_column = {c.column: c for c in cands}
 blocked = [by_column[c] for c in picks if not by_column[c].usable]

@@ -56,11 +56,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
 
 
 @contextmanager
-def serve(workspace: Path | None, log: Path, script: str = "app.py", timeout: float = 90.0) -> Iterator[str]:
-    """``streamlit run <script>`` on a free local port (against ``workspace`` when given); yields the base URL
-    once the server answers, and stops it on exit. Shared with bench/bench_tune.py."""
+def serve(workspace: Path | None, log: Path, script: str = "app.py", timeout: float = 90.0,
+          env: dict[str, str] | None = None) -> Iterator[str]:
+    """``streamlit run <script>`` on a free local port (against ``workspace`` when given, with ``env`` added to
+    the environment); yields the base URL once the server answers, and stops it on exit. Shared with bench/."""
     port = _free_port()
-    env = {**os.environ, **({"HSS_WORKSPACE": str(workspace)} if workspace else {})}
+    env = {**os.environ, **({"HSS_WORKSPACE": str(workspace)} if workspace else {}), **(env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with log.open("w") as out:
