@@ -79,7 +79,7 @@ st.caption(f"From the columns of **{ui.md(info.name)}** ({info.n_accounts:,} acc
            "snapshots). Pick 3–5 KPIs, check each one's direction, and create the model: you then tune it with "
            "sliders on the Tune page.")
 if evidence is not None:
-    st.info(f"*Separates* is each column's ROC AUC at telling them apart: {ui.md(evidence.caption)}.",
+    st.info(f"**AUC** is how well each column tells them apart (0.5 is chance): {ui.md(evidence.caption)}.",
             icon=":material/insights:")
 else:
     st.info("This dataset has no outcomes or known-health labels yet, so directions come from the column names — "
