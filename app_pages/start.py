@@ -86,6 +86,11 @@ else:
             "check them. Map a churned/renewed column on the Data page, or label accounts you know on Compare, to "
             "see which columns separate.", icon=":material/info:")
 
+if not cands:
+    st.warning("This dataset has no column a model could score: every column is a key, a date, the outcome or a "
+               "label. Map the metric columns (numbers or categories such as red/amber/green) on the Data page and "
+               "save the file again.", icon=":material/table_rows:")
+    st.stop()
 table_key = f"start.table.{info.dataset_id}.{info.updated_at:%Y%m%d%H%M%S%f}"
 config = table_config(evidence)
 edited = st.data_editor(candidate_table(cands, starter.preselect(cands)), key=table_key, hide_index=True,

@@ -146,3 +146,13 @@ def test_an_unusable_column_ticked_is_refused_with_its_reason_and_nothing_is_sav
     assert any("Region Code" in e.value and "cannot be a metric" in e.value for e in at.error)
     assert at.button(key="start.create").disabled
     assert ui.workspace().model_names() == ["Default"]
+
+
+def test_a_dataset_with_nothing_a_model_could_score_says_what_to_map(workspace_with, export):
+    bare = export.df[["account_id", "snapshot_date", "churned"]]
+    roles = type(export.roles)(account_id=foreign.ID, snapshot_date=foreign.DATE, outcome=foreign.CHURNED)
+    workspace_with((OWN, type(export)(df=bare, roles=roles, filename="bare.csv")))
+    at = open_on(OWN, "start")
+    assert not errors(at), errors(at)
+    assert "no column a model could score" in at.warning[0].value
+    assert not [b for b in at.button if b.key == "start.create"]
