@@ -73,8 +73,8 @@ if info is None:
                    page="app_pages/data.py")
     st.stop()
 data = ui.dataset(info)
-cands = ui.start_candidates(info)
-evidence = starter.evidence(data.df, ui.known_labels(info))
+found = ui.start_survey(info)
+cands, evidence = list(found.candidates), found.evidence
 st.caption(f"From the columns of **{ui.md(info.name)}** ({info.n_accounts:,} accounts × {info.n_snapshots:,} "
            "snapshots). Pick 3–5 KPIs, check each one's direction, and create the model: you then tune it with "
            "sliders on the Tune page.")

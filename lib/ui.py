@@ -26,7 +26,6 @@ from lib import validation_views as vv
 from lib.analysis import Suggestion
 from lib.ingest import Roles
 from lib.model import Model, ModelError, check_columns, parse_model
-from lib.scoring import score
 from lib.store import Dataset, DatasetInfo, Workspace, WorkspaceError
 from lib.vectorised import LiveScorer
 
@@ -66,7 +65,9 @@ def _file_labels(name: str, revision: pd.Timestamp) -> pd.Series:
 def _scored(name: str, revision: pd.Timestamp, model_yaml: str) -> pd.DataFrame:
     data = _dataset(name, revision)
     model = parse_model(model_yaml)
-    scores = score(model, data.df)
+    # The numpy evaluation of the one scoring definition (held equal to the SQL row for row by the property
+    # tests) on the dataset's prepared scorer, shared with Tune: after it is prepared, a model costs one rescore.
+    scores = _live_scorer(name, revision, model_yaml).rescore(model)
     return pf.attach_attributes(scores, data.df, data.roles.segments, list(model.metrics))
 
 
@@ -78,9 +79,9 @@ def _live_scorer(name: str, revision: pd.Timestamp, _warm_with: str) -> LiveScor
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the dataset's columns…")
-def _candidates(name: str, revision: pd.Timestamp, labels_key: int, _labels: pd.Series) -> list[starter.Candidate]:
+def _survey(name: str, revision: pd.Timestamp, labels_key: int, _labels: pd.Series) -> starter.Survey:
     data = _dataset(name, revision)
-    return starter.candidates(data.df, data.roles, data.info.source_roles, _labels)
+    return starter.survey(data.df, data.roles, data.info.source_roles, _labels)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Fitting thresholds and weights on the outcomes…")
@@ -191,9 +192,10 @@ def _fitting_model(ws: Workspace, info: DatasetInfo) -> tuple[str, int] | None:
 def _follow_dataset(ws: Workspace, info: DatasetInfo) -> None:
     """When the dataset changes, ask the model widgets for the model that goes with it (unless a page has
     already asked for one, e.g. Start a model just created it)."""
-    if st.session_state.get(SHOWN_DATASET) == info.name:
-        return
+    previous = st.session_state.get(SHOWN_DATASET)
     st.session_state[SHOWN_DATASET] = info.name
+    if previous == info.name or (previous is None and MODEL in st.session_state):
+        return  # the same dataset, or a session that starts with a model already chosen
     choice = _fitting_model(ws, info)
     if choice is not None and PENDING[MODEL] not in st.session_state:
         st.session_state[PENDING[MODEL]], st.session_state[PENDING[VERSION]] = choice
@@ -264,12 +266,12 @@ def known_labels(info: DatasetInfo) -> pd.Series:
     return vv.known_labels(_file_labels(info.name, info.updated_at), workspace().labels(info.name))
 
 
-def start_candidates(info: DatasetInfo) -> list[starter.Candidate]:
-    """The columns of a dataset a model could score (lib.starter.candidates), computed once per revision and
-    set of known-health labels."""
+def start_survey(info: DatasetInfo) -> starter.Survey:
+    """The columns of a dataset a model could score and the evidence for them (lib.starter.survey), computed
+    once per revision and set of known-health labels."""
     labels = known_labels(info)
     key = int(pd.util.hash_pandas_object(labels).sum()) if len(labels) else 0
-    return _candidates(info.name, info.updated_at, key, labels)
+    return _survey(info.name, info.updated_at, key, labels)
 
 
 def fitted_start(info: DatasetInfo, model_yaml: str) -> Suggestion:
