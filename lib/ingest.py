@@ -62,6 +62,8 @@ CANONICAL = {
     "outcome": "churned",
     "health_label": "health_label",
 }
+# The roles a model is checked against and never scores, with what each is (for messages).
+CHECKED_AGAINST = {"outcome": "the outcome (churned / renewed)", "health_label": "the known-health label"}
 
 ISO_DATE = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"
 SLASHED_DATE = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T].*)?$"
@@ -151,6 +153,17 @@ class Roles:
         """The same roles naming the canonical table's columns (e.g. the outcome column becomes 'churned')."""
         singles = {r: CANONICAL[r] if getattr(self, r) is not None else None for r in ROLE_NAMES}
         return Roles(**singles, segments=self.segments, metrics=self.metrics)
+
+    def checked_against(self) -> dict[str, str]:
+        """The columns a model must not read as metrics — the outcome and the known-health label — by the
+        canonical table's names and by the file's own, each with what it is (for
+        :func:`lib.model.check_columns`)."""
+        found: dict[str, str] = {}
+        for role, what in CHECKED_AGAINST.items():
+            for column in (CANONICAL[role], getattr(self, role)):
+                if column is not None:
+                    found[column] = what
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/YAML friendly); segments and metrics as lists."""
@@ -966,6 +979,8 @@ def load_portfolio(
 
     Returns:
         :class:`Portfolio` with ``.df`` (sorted by account_id, snapshot_date), ``.roles`` and ``.warnings``.
+        The ARR role's amounts are in ``arr`` and also under the file's own name (``ARR ($)``), so a model
+        can read them as a metric by that name.
 
     Raises:
         IngestError: the file cannot be used as it is (the message says where and how to fix it).
@@ -1077,6 +1092,9 @@ def load_portfolio(
         out["churned"] = _load_outcome(raw[roles.outcome], roles.outcome, filename, warnings)
     if roles.health_label:
         out["health_label"] = _load_labels(raw[roles.health_label], roles.health_label, filename, warnings)
+    # A model names a column as the file does (`ARR ($)`), so ARR stays there too; DuckDB ignores case in names.
+    if roles.arr and roles.arr.casefold() not in {c.casefold() for c in out}:
+        out[roles.arr] = out["arr"]
 
     df = pd.DataFrame(out)
     dup = df.duplicated(["account_id", "snapshot_date"], keep=False)

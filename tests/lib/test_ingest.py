@@ -22,6 +22,7 @@ from lib.ingest import (
     parse_numbers,
     read_table,
 )
+from tests.foreign import ARR, CHURNED, STATUS, foreign_portfolio
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 
@@ -417,6 +418,38 @@ def test_canonical_table_types_and_order():
     assert df["snapshot_date"].dtype == "datetime64[ns]"
     assert df["churned"].dtype == "boolean"
     assert df["NPS"].dtype == np.float64
+
+
+def test_arr_is_kept_under_the_files_own_column_name_too(tmp_path: Path):
+    path = tmp_path / "export.csv"
+    written = foreign_portfolio(accounts=12, snapshots=2)
+    written.to_csv(path, index=False)
+    portfolio = load_portfolio(path)
+    assert portfolio.roles.arr == ARR
+    df = portfolio.df
+    assert df[ARR].dtype == np.float64
+    assert df[ARR].tolist() == df["arr"].tolist()
+    amounts = written[ARR].str.replace(r"[$,]", "", regex=True).astype(float)  # "$11,500" as written
+    assert sorted(df[ARR]) == sorted(amounts)
+
+
+@pytest.mark.parametrize(("arr", "metric"), [("ARR", "logins"), ("Revenue", "revenue")],
+                         ids=["arr_in_capitals", "same_name_as_a_metric_but_for_case"])
+def test_arr_is_not_copied_where_the_name_would_clash(arr: str, metric: str):
+    raw = pd.DataFrame({"account_id": ["a", "b"], arr: ["$1,000", "$2,000"], metric: ["1", "2"]})
+    df = load_portfolio(raw, "x.csv", roles=Roles(account_id="account_id", arr=arr, metrics=(metric,)),
+                        snapshot_date="2025-01-31").df
+    assert df.columns.tolist() == ["account_id", "snapshot_date", "arr", metric]
+    assert df["arr"].tolist() == [1000.0, 2000.0]
+
+
+def test_outcome_and_label_are_checked_against_by_both_their_names():
+    roles = Roles(account_id="Acct #", arr=ARR, outcome=CHURNED, health_label=STATUS)
+    found = roles.checked_against()
+    assert set(found) == {CHURNED, "churned", STATUS, "health_label"}
+    assert found[CHURNED] == found["churned"] == "the outcome (churned / renewed)"
+    assert found[STATUS] == "the known-health label"
+    assert set(Roles().checked_against()) == {"churned", "health_label"}
 
 
 # ---------------------------------------------------------------------------------------------------
