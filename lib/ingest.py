@@ -478,8 +478,10 @@ def _clean_text(u: pd.Series) -> pd.Series:
 
 def _text(s: pd.Series) -> pd.Series:
     """Trimmed strings (object dtype); blanks and n/a-style tokens become NaN; whole floats read "17", not "17.0"."""
-    if pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all():
-        s = s.astype("Int64")  # a column of whole numbers with blanks (Excel, Parquet) is float, the CSV is "17"
+    if pd.api.types.is_float_dtype(s):
+        whole = s.dropna()
+        if (whole % 1 == 0).all() and (whole.abs() < 2**53).all():  # exact as integers
+            s = s.astype("Int64")  # whole numbers with blanks (Excel, Parquet) are floats; the CSV says "17"
     return _per_unique(s, _clean_text, object)
 
 

@@ -435,6 +435,14 @@ def test_excel_cells_typed_as_numbers_keep_their_type_and_text_cells_stay_text(t
     assert raw["ARR ($)"].tolist()[0] == "$11,500"
 
 
+def test_ids_typed_as_whole_numbers_read_like_csv_and_huge_ones_do_not_fail():
+    raw = pd.DataFrame({"account_id": [17.0, np.nan, 1e20], "logins": [1.0, 2.0, 3.0]})
+    df = load_portfolio(raw, "x.xlsx", snapshot_date="2025-01-31").df
+    assert df["account_id"].tolist() == ["17.0", "1e+20"]  # not all exact integers: read as written
+    raw["account_id"] = [17.0, np.nan, 18.0]
+    assert load_portfolio(raw, "x.xlsx", snapshot_date="2025-01-31").df["account_id"].tolist() == ["17", "18"]
+
+
 def test_parse_numbers_keeps_cells_typed_as_numbers_among_text():
     values, bad = parse_numbers(pd.Series(["12,5", "3,25", 1.234, 7, "lots"], dtype=object))
     assert values.tolist()[:4] == [12.5, 3.25, 1.234, 7.0]  # decimal commas in the text; 1.234 as typed
