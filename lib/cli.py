@@ -18,13 +18,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
 
 from lib.model import Model, ModelError, check_columns, load_model
 from lib.sqlutil import quote_ident
+
+if TYPE_CHECKING:
+    from lib.ingest import Portfolio
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 OUTPUT_TYPES = (".csv", ".parquet", ".xlsx")
@@ -106,7 +109,7 @@ def read_roles(text: str | None) -> Any:
     return Roles.from_dict(data, source=str(text))
 
 
-def load_data(file: str, roles_file: str | None = None) -> pd.DataFrame:
+def load_data(file: str, roles_file: str | None = None) -> Portfolio:
     """Read a portfolio file through ingest (roles detected, or as given); warnings go to stderr."""
     from lib.ingest import load_portfolio
 
@@ -114,13 +117,13 @@ def load_data(file: str, roles_file: str | None = None) -> pd.DataFrame:
     portfolio = load_portfolio(path, path.name, roles=read_roles(roles_file))
     for warning in portfolio.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return portfolio.df
+    return portfolio
 
 
-def column_problems(model: Model, df: pd.DataFrame, model_file: str, data_file: str) -> list[str]:
+def column_problems(model: Model, portfolio: Portfolio, model_file: str, data_file: str) -> list[str]:
     """Model-vs-data problems as printable lines (the model key, the data file, the fix)."""
-    return [f"{model_file}: {p.key}: {p.message} in {data_file} — {p.fix}"
-            for p in check_columns(model, df.columns)]
+    problems = check_columns(model, portfolio.df.columns, portfolio.roles.checked_against())
+    return [f"{model_file}: {p.key}: {p.message} in {data_file} — {p.fix}" for p in problems]
 
 
 def write_table(table: pd.DataFrame, out: str | None) -> None:
@@ -168,11 +171,11 @@ def validate_command(args: argparse.Namespace) -> int:
     if args.data is not None:
         from lib.scoring import metric_quality
 
-        df = load_data(args.data, args.roles)
-        problems = column_problems(model, df, args.model, args.data)
+        portfolio = load_data(args.data, args.roles)
+        problems = column_problems(model, portfolio, args.model, args.data)
         if problems:
             raise CliError("\n".join(problems))
-        quality = metric_quality(model, df)
+        quality = metric_quality(model, portfolio.df)
         for row in quality.itertuples():  # one line per metric, not per data row
             bad = row.non_numeric + row.unknown_categories
             if bad:
@@ -211,10 +214,11 @@ def score_command(args: argparse.Namespace) -> int:
                                    *(f"{m}_score" for m in model.metrics)]
     if _streams(model, args):
         return _score_file(model, args, cols)
-    df = load_data(args.file, args.roles)
-    problems = column_problems(model, df, args.model, args.file)
+    portfolio = load_data(args.file, args.roles)
+    problems = column_problems(model, portfolio, args.model, args.file)
     if problems:
         raise CliError("\n".join(problems))
+    df = portfolio.df
     result = score(model, df)
     if cols is not None:
         result = result[cols]
@@ -235,11 +239,15 @@ def _streams(model: Model, args: argparse.Namespace) -> bool:
         return False
     import pyarrow.parquet as pq
 
+    from lib.ingest import Roles
+
     try:
         names = pq.read_schema(input_path(args.file, "data file")).names
     except (OSError, ValueError):
         return False  # not readable as Parquet: the regular path reports it properly
-    return not check_columns(model, names) and {"account_id", "snapshot_date"} <= set(names)
+    # A metric named `churned` or `health_label` reads the outcome or label: the regular path says so.
+    fits = not check_columns(model, names, Roles().checked_against())
+    return fits and {"account_id", "snapshot_date"} <= set(names)
 
 
 def _score_file(model: Model, args: argparse.Namespace, columns: list[str] | None) -> int:
@@ -290,7 +298,7 @@ def sample_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _outcome_portfolio(args: argparse.Namespace) -> Any:
+def _outcome_portfolio(args: argparse.Namespace) -> Portfolio:
     """Load FILE through ingest (--roles or detected), with --outcome COLUMN as the outcome role."""
     from lib.ingest import detect_roles, load_portfolio, read_table
 
@@ -327,12 +335,12 @@ def backtest_command(args: argparse.Namespace) -> int:
     from lib.analysis import AnalysisError, backtest, score_portfolio
 
     model = read_model(args.model)
-    df = _outcome_portfolio(args).df
-    problems = column_problems(model, df, args.model, args.file)
+    portfolio = _outcome_portfolio(args)
+    problems = column_problems(model, portfolio, args.model, args.file)
     if problems:
         raise CliError("\n".join(problems))
     try:
-        result = backtest(score_portfolio(model, df), horizon_days=args.horizon, model_name=model.name)
+        result = backtest(score_portfolio(model, portfolio.df), horizon_days=args.horizon, model_name=model.name)
     except AnalysisError as exc:
         raise CliError(f"{args.file}: {exc}") from None
     for warning in result.warnings:
@@ -370,7 +378,7 @@ def suggest_command(args: argparse.Namespace) -> int:
     base = read_model(args.model) if args.model is not None else None
     portfolio = _outcome_portfolio(args)
     if base is not None:
-        problems = column_problems(base, portfolio.df, args.model, args.file)
+        problems = column_problems(base, portfolio, args.model, args.file)
         if problems:
             raise CliError("\n".join(problems))
     try:

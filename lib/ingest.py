@@ -62,6 +62,8 @@ CANONICAL = {
     "outcome": "churned",
     "health_label": "health_label",
 }
+# The roles a model is checked against and never scores, with what each is (for messages).
+CHECKED_AGAINST = {"outcome": "the outcome (churned / renewed)", "health_label": "the known-health label"}
 
 ISO_DATE = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"
 SLASHED_DATE = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T].*)?$"
@@ -151,6 +153,17 @@ class Roles:
         """The same roles naming the canonical table's columns (e.g. the outcome column becomes 'churned')."""
         singles = {r: CANONICAL[r] if getattr(self, r) is not None else None for r in ROLE_NAMES}
         return Roles(**singles, segments=self.segments, metrics=self.metrics)
+
+    def checked_against(self) -> dict[str, str]:
+        """The columns a model must not read as metrics — the outcome and the known-health label — by the
+        canonical table's names and by the file's own, each with what it is (for
+        :func:`lib.model.check_columns`)."""
+        found: dict[str, str] = {}
+        for role, what in CHECKED_AGAINST.items():
+            for column in (CANONICAL[role], getattr(self, role)):
+                if column is not None:
+                    found[column] = what
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/YAML friendly); segments and metrics as lists."""
@@ -351,7 +364,8 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a CSV/TSV/xlsx/Parquet file into a raw DataFrame without interpreting any value.
 
-    Text files are read as strings (blank cells as NaN); Excel and Parquet keep their own types. Row ``i`` of
+    Text files are read as strings (blank cells as NaN); Excel and Parquet keep their own types (an Excel text
+    cell stays text, so '037822' keeps its zero as in a CSV; a column of numbers is numeric). Row ``i`` of
     the result is row ``i + 2`` of the file as a spreadsheet user counts (header = row 1); fully blank rows
     are kept so that numbering stays right (``load_portfolio`` drops them).
 
@@ -403,10 +417,15 @@ def read_table(
 
 def _read_excel(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     try:
-        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
+        # calamine (Rust) reads a 60,000-row sheet 6–7× faster than openpyxl (bench/README.md, "Excel").
+        # dtype=object keeps every cell as Excel typed it: a text id '037822' stays text, as in the CSV, where
+        # pandas' own inference would turn it into 37822; only empty cells are missing, as in _read_text.
+        book = pd.ExcelFile(io.BytesIO(data), engine="calamine")
         sheets = book.sheet_names
-        df = book.parse(sheets[0])
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        df = book.parse(sheets[0], dtype=object, keep_default_na=False, na_values=[""])
+    except ImportError:
+        raise  # python-calamine is missing: an installation problem, not the user's file
+    except Exception as exc:  # calamine and zipfile raise many types for a damaged workbook
         raise IngestError(f"could not read the workbook: {exc}", file=filename,
                           fix="open it in Excel and save it again as .xlsx, or export CSV") from exc
     info: dict[str, Any] = {"format": "xlsx", "sheet": sheets[0]}
@@ -425,7 +444,7 @@ def _read_excel(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[str, Any
             notes.append(f"the column names are on row {k + 2}; the rows above were skipped")
     if notes:
         info["notes"] = notes
-    return df, info
+    return df.infer_objects(), info  # columns of only numbers (or only dates) get their dtype; text stays text
 
 
 def _read_parquet(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -458,7 +477,11 @@ def _clean_text(u: pd.Series) -> pd.Series:
 
 
 def _text(s: pd.Series) -> pd.Series:
-    """Trimmed strings (object dtype); blanks and n/a-style tokens become NaN."""
+    """Trimmed strings (object dtype); blanks and n/a-style tokens become NaN; whole floats read "17", not "17.0"."""
+    if pd.api.types.is_float_dtype(s):
+        whole = s.dropna()
+        if (whole % 1 == 0).all() and (whole.abs() < 2**53).all():  # exact as integers
+            s = s.astype("Int64")  # whole numbers with blanks (Excel, Parquet) are floats; the CSV says "17"
     return _per_unique(s, _clean_text, object)
 
 
@@ -501,7 +524,15 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         return s.astype("float64"), pd.Series(False, index=s.index)
     t = _text(s)
+    typed = None
+    if pd.api.types.infer_dtype(s, skipna=True).startswith("mixed"):
+        # Excel cells typed as numbers among text cells keep their value; only the text is read as people write
+        # numbers (a typed 1.234 must not count as evidence of decimal commas, nor become 1234).
+        typed = pd.to_numeric(s.where(s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))))
+        t = t.where(typed.isna())
     values = _per_unique(t, _number_texts, "float64")
+    if typed is not None:
+        values = values.fillna(typed)
     return values, t.notna() & values.isna()
 
 
@@ -862,13 +893,6 @@ def _bad_cells_warning(filename: str, column: str, bad: pd.Series, raw: pd.Serie
     )
 
 
-def _load_ids(raw: pd.Series, filename: str, column: str) -> pd.Series:
-    s = raw
-    if pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all():
-        s = s.astype("Int64")  # Excel reads ids as 17.0; keep them as "17"
-    return _text(s)
-
-
 def _load_metric(raw: pd.Series, filename: str, column: str, warnings: list[str]) -> pd.Series:
     """A metric column as float64 (numeric) or str (categorical), warning about cells that were dropped."""
     values, bad = parse_numbers(raw)
@@ -966,6 +990,8 @@ def load_portfolio(
 
     Returns:
         :class:`Portfolio` with ``.df`` (sorted by account_id, snapshot_date), ``.roles`` and ``.warnings``.
+        The ARR role's amounts are in ``arr`` and also under the file's own name (``ARR ($)``), so a model
+        can read them as a metric by that name.
 
     Raises:
         IngestError: the file cannot be used as it is (the message says where and how to fix it).
@@ -1002,7 +1028,7 @@ def load_portfolio(
 
     raw = raw.loc[raw.notna().any(axis=1)]  # fully blank lines (trailing newlines, spacer rows)
     out: dict[str, pd.Series] = {}
-    ids = _load_ids(raw[roles.account_id], filename, roles.account_id)
+    ids = _text(raw[roles.account_id])
     if ids.isna().all():
         raise IngestError("the account id column has no values", file=filename, column=roles.account_id,
                           fix="choose the column that holds the account ids")
@@ -1077,6 +1103,9 @@ def load_portfolio(
         out["churned"] = _load_outcome(raw[roles.outcome], roles.outcome, filename, warnings)
     if roles.health_label:
         out["health_label"] = _load_labels(raw[roles.health_label], roles.health_label, filename, warnings)
+    # A model names a column as the file does (`ARR ($)`), so ARR stays there too; DuckDB ignores case in names.
+    if roles.arr and roles.arr.casefold() not in {c.casefold() for c in out}:
+        out[roles.arr] = out["arr"]
 
     df = pd.DataFrame(out)
     dup = df.duplicated(["account_id", "snapshot_date"], keep=False)

@@ -983,30 +983,41 @@ def _close_columns(name: str, columns: list[str]) -> list[str]:
     return same_case or difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
 
 
-def check_columns(model: Model, columns: Iterable[str]) -> list[Problem]:
+def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str, str] | None = None
+                  ) -> list[Problem]:
     """Problems with the model against a table's columns: metric columns and segment columns not present.
 
     Args:
         model: the model to check (its expansion model is checked too).
         columns: the data's column names.
+        not_metrics: columns no metric may read, each with what it is — the outcome and the known-health
+            label, which a model is checked against (``lib.ingest.Roles.checked_against()``).
 
     Returns:
-        One :class:`Problem` per missing column, naming close matches in the data where there are any.
+        One :class:`Problem` per missing column (naming close matches in the data where there are any) and
+        per metric that reads a column of ``not_metrics``.
     """
     cols = [str(c) for c in columns]
     present = set(cols)
+    not_metrics = not_metrics or {}
     problems: list[Problem] = []
 
     def hint(name: str, what: str) -> str:
-        near = _close_columns(name, cols)
+        usable = [c for c in cols if what != "metric" or c not in not_metrics]
+        near = _close_columns(name, usable)
         if near:
             return f"the data has {', '.join(repr(n) for n in near)} — rename the {what} to match"
-        shown = ", ".join(repr(c) for c in cols[:12]) + (" …" if len(cols) > 12 else "")
+        shown = ", ".join(repr(c) for c in usable[:12]) + (" …" if len(usable) > 12 else "")
         return f"use one of the data's columns: {shown}"
 
     def check(m: Model, prefix: str) -> None:
         for name in m.metrics:
-            if name not in present:
+            if name in not_metrics:
+                problems.append(Problem(
+                    f"{prefix}metrics.{name}",
+                    f"column '{name}' cannot be a metric: scores are checked against it as {not_metrics[name]}",
+                    f"remove metrics.{name}; if the column is not {not_metrics[name]}, map it as a metric"))
+            elif name not in present:
                 problems.append(Problem(f"{prefix}metrics.{name}", f"column '{name}' is not in the data",
                                         hint(name, "metric")))
         specs = [(f"{prefix}metrics.{n}.score.within", mt.score) for n, mt in m.metrics.items()]

@@ -13,6 +13,8 @@ import pytest
 import sqlglot
 from conftest import ROOT
 
+from tests.foreign import ARR, CHURNED, DATE, ID, LOGINS, STATUS, foreign_portfolio
+
 MODEL = """
 name: CLI test
 bands: {red: 30, yellow: 70}
@@ -125,6 +127,65 @@ def test_score_maps_columns_with_a_roles_file(files):
     table = pd.read_csv(io.StringIO(result.stdout))
     assert table["account_id"].tolist() == ["acc-1", "acc-1", "acc-2", "acc-2"]
     assert "Logins per user_score" in table.columns
+
+
+OWN_NAMES_MODEL = f"""
+name: Own names
+bands: {{red: 30, yellow: 70}}
+metrics:
+  {ARR}:
+    weight: 50
+    score: {{method: linear, red: 10000, green: 210000}}
+  {LOGINS}:
+    weight: 50
+    score: {{method: linear, red: 2, green: 12}}
+"""
+
+
+@pytest.fixture
+def export(tmp_path):
+    """A CRM export named nothing like the sample (`Acct #`, `ARR ($)` as "$11,500", `Churned?`, `Status`)."""
+    foreign_portfolio(accounts=12, snapshots=2).to_csv(tmp_path / "export.csv", index=False)
+    (tmp_path / "model.yaml").write_text(OWN_NAMES_MODEL)
+    return tmp_path
+
+
+def test_score_reads_the_arr_column_by_the_files_own_name(export):
+    result = run("score", export / "export.csv", "--model", export / "model.yaml")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout), dtype={"account_id": str})
+    assert f"{ARR}_score" in table.columns
+    written = pd.read_csv(export / "export.csv", dtype=str)
+    amounts = written[ARR].str.replace(r"[$,]", "", regex=True).astype(float)
+    expected = written.assign(expected=((amounts - 10000) / 2000).clip(0, 100))
+    both = table.merge(expected, left_on=["account_id", "snapshot_date"], right_on=[ID, DATE], validate="1:1")
+    assert len(both) == len(written)
+    assert both[f"{ARR}_score"].tolist() == pytest.approx(both["expected"].tolist())
+
+
+def test_validate_with_data_accepts_the_files_arr_name(export):
+    result = run("validate", export / "model.yaml", "--data", export / "export.csv")
+    assert result.returncode == 0, result.stderr
+    assert "valid — 2 metrics" in result.stdout and "columns found in" in result.stdout
+
+
+def test_validate_with_data_says_the_outcome_and_label_cannot_be_metrics(export):
+    (export / "model.yaml").write_text(OWN_NAMES_MODEL.replace(f"  {LOGINS}:", f"  {CHURNED}:")
+                                       .replace(f"  {ARR}:", f"  {STATUS}:"))
+    err = bad(run("validate", export / "model.yaml", "--data", export / "export.csv"))
+    assert (f"metrics.{CHURNED}: column '{CHURNED}' cannot be a metric: scores are checked against it as the "
+            "outcome (churned / renewed) in") in err
+    assert f"— remove metrics.{CHURNED}; if the column is not the outcome" in err
+    assert f"metrics.{STATUS}: column '{STATUS}' cannot be a metric" in err and "the known-health label" in err
+
+
+def test_score_streaming_does_not_score_the_outcome_as_a_metric(files):
+    (files / "model.yaml").write_text(MODEL.replace("  mood:", "  churned:"))
+    pd.read_csv(io.StringIO(DATA)).rename(columns={"mood": "churned"}).assign(churned=["no", "no", "yes", "yes"]
+                                                                              ).to_parquet(files / "d.parquet")
+    err = bad(run("score", files / "d.parquet", "--model", files / "model.yaml", "--out", files / "o.parquet"))
+    assert "metrics.churned: column 'churned' cannot be a metric" in err
+    assert not (files / "o.parquet").exists()
 
 
 def test_bad_roles_file_names_the_role(files):

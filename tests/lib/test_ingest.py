@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lib.ingest import (
     parse_numbers,
     read_table,
 )
+from tests.foreign import ARR, CHURNED, STATUS, foreign_portfolio
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 
@@ -388,6 +390,81 @@ def test_excel_title_rows_above_the_table_are_skipped(tmp_path: Path):
     assert "the column names are on row 3" in portfolio.warnings[0]
 
 
+def write_same_table_as_csv_and_excel(tmp_path: Path) -> tuple[Path, Path]:
+    """One small export written by a CRM as CSV and as .xlsx: ids typed as text (leading zeros), amounts as
+    text ("$11,500"), dates, counts and a numeric tier as numbers, blanks as empty cells."""
+    from openpyxl import Workbook
+
+    header = ["Acct No", "As-Of Date", "Tier", "ARR ($)", "Logins/User", "CSM Pulse", "Churned?"]
+    rows = [
+        ["037822", dt.date(2025, 1, 31), 1, "$11,500", 4.5, "Red", "No"],
+        ["037822", dt.date(2025, 2, 28), 1, "$11,500", None, "Amber", "No"],
+        ["000451", dt.date(2025, 1, 31), None, "$1,200.50", 12, None, "Yes"],
+        ["120034", dt.date(2025, 2, 28), 2, None, 0.25, "Green", None],
+    ]
+    csv = tmp_path / "export.csv"
+    text = [[v.isoformat() if isinstance(v, dt.date) else "" if v is None else str(v) for v in r] for r in rows]
+    pd.DataFrame(text, columns=header).to_csv(csv, index=False)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    for (cell,) in sheet.iter_rows(min_row=2, max_col=1):
+        cell.number_format = "@"  # Excel's Text format, as a CRM export sets it for ids
+    xlsx = tmp_path / "export.xlsx"
+    book.save(xlsx)
+    return csv, xlsx
+
+
+def test_same_table_as_csv_and_as_excel_loads_the_same_with_text_ids_kept(tmp_path: Path):
+    csv, xlsx = write_same_table_as_csv_and_excel(tmp_path)
+    from_csv, from_excel = load_portfolio(csv), load_portfolio(xlsx)
+    assert from_excel.df["account_id"].tolist() == ["000451", "037822", "037822", "120034"]
+    assert from_excel.roles == from_csv.roles
+    pd.testing.assert_frame_equal(from_excel.df, from_csv.df)
+    assert from_excel.df["Tier"].tolist()[1:] == ["1", "1", "2"]  # whole numbers with a blank: "1", not "1.0"
+    assert from_excel.df["ARR ($)"].tolist()[:2] == [1200.5, 11500.0]
+
+
+def test_excel_cells_typed_as_numbers_keep_their_type_and_text_cells_stay_text(tmp_path: Path):
+    _, xlsx = write_same_table_as_csv_and_excel(tmp_path)
+    raw = read_table(xlsx)
+    assert raw["Acct No"].tolist() == ["037822", "037822", "000451", "120034"]
+    assert raw["Logins/User"].dtype == np.float64 and raw["As-Of Date"].dtype == "datetime64[ns]"
+    assert raw["ARR ($)"].tolist()[0] == "$11,500"
+
+
+def test_ids_typed_as_whole_numbers_read_like_csv_and_huge_ones_do_not_fail():
+    raw = pd.DataFrame({"account_id": [17.0, np.nan, 1e20], "logins": [1.0, 2.0, 3.0]})
+    df = load_portfolio(raw, "x.xlsx", snapshot_date="2025-01-31").df
+    assert df["account_id"].tolist() == ["17.0", "1e+20"]  # not all exact integers: read as written
+    raw["account_id"] = [17.0, np.nan, 18.0]
+    assert load_portfolio(raw, "x.xlsx", snapshot_date="2025-01-31").df["account_id"].tolist() == ["17", "18"]
+
+
+def test_parse_numbers_keeps_cells_typed_as_numbers_among_text():
+    values, bad = parse_numbers(pd.Series(["12,5", "3,25", 1.234, 7, "lots"], dtype=object))
+    assert values.tolist()[:4] == [12.5, 3.25, 1.234, 7.0]  # decimal commas in the text; 1.234 as typed
+    assert bad.tolist() == [False, False, False, False, True]
+
+
+def test_damaged_workbook_names_the_file_and_the_fix(tmp_path: Path):
+    _, xlsx = write_same_table_as_csv_and_excel(tmp_path)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(xlsx.read_bytes()[:600])  # a zip cut short, as from an interrupted download
+    with pytest.raises(IngestError, match=r"^broken\.xlsx: could not read the workbook: .* — open it in Excel and "
+                                          r"save it again as \.xlsx, or export CSV$"):
+        load_portfolio(broken)
+
+
+def test_macro_enabled_workbook_is_read_like_xlsx(tmp_path: Path):
+    _, xlsx = write_same_table_as_csv_and_excel(tmp_path)
+    xlsm = tmp_path / "export.xlsm"
+    xlsm.write_bytes(xlsx.read_bytes())
+    assert load_portfolio(xlsm).df["account_id"].tolist()[0] == "000451"
+
+
 def test_dataframe_source_with_a_non_integer_index_is_renumbered():
     frame = canonical_frame().astype({"logins": object}).set_index(pd.Index(["a", "b", "c"]))
     frame.loc["b", "logins"] = "many"
@@ -417,6 +494,38 @@ def test_canonical_table_types_and_order():
     assert df["snapshot_date"].dtype == "datetime64[ns]"
     assert df["churned"].dtype == "boolean"
     assert df["NPS"].dtype == np.float64
+
+
+def test_arr_is_kept_under_the_files_own_column_name_too(tmp_path: Path):
+    path = tmp_path / "export.csv"
+    written = foreign_portfolio(accounts=12, snapshots=2)
+    written.to_csv(path, index=False)
+    portfolio = load_portfolio(path)
+    assert portfolio.roles.arr == ARR
+    df = portfolio.df
+    assert df[ARR].dtype == np.float64
+    assert df[ARR].tolist() == df["arr"].tolist()
+    amounts = written[ARR].str.replace(r"[$,]", "", regex=True).astype(float)  # "$11,500" as written
+    assert sorted(df[ARR]) == sorted(amounts)
+
+
+@pytest.mark.parametrize(("arr", "metric"), [("ARR", "logins"), ("Revenue", "revenue")],
+                         ids=["arr_in_capitals", "same_name_as_a_metric_but_for_case"])
+def test_arr_is_not_copied_where_the_name_would_clash(arr: str, metric: str):
+    raw = pd.DataFrame({"account_id": ["a", "b"], arr: ["$1,000", "$2,000"], metric: ["1", "2"]})
+    df = load_portfolio(raw, "x.csv", roles=Roles(account_id="account_id", arr=arr, metrics=(metric,)),
+                        snapshot_date="2025-01-31").df
+    assert df.columns.tolist() == ["account_id", "snapshot_date", "arr", metric]
+    assert df["arr"].tolist() == [1000.0, 2000.0]
+
+
+def test_outcome_and_label_are_checked_against_by_both_their_names():
+    roles = Roles(account_id="Acct #", arr=ARR, outcome=CHURNED, health_label=STATUS)
+    found = roles.checked_against()
+    assert set(found) == {CHURNED, "churned", STATUS, "health_label"}
+    assert found[CHURNED] == found["churned"] == "the outcome (churned / renewed)"
+    assert found[STATUS] == "the known-health label"
+    assert set(Roles().checked_against()) == {"churned", "health_label"}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -260,6 +260,26 @@ def test_check_columns_names_close_matches_and_unknown_segments():
     assert {p.key for p in profile} == {"profiles[0].when.stage", "metrics.seats_used.score.within"}
 
 
+def test_check_columns_refuses_the_outcome_and_label_as_metrics_and_never_suggests_them():
+    model = make_model({
+        "Churned?": {"score": {"method": "categories", "map": {"no": 100, "yes": 0}}},
+        "health_labl": {"score": {"method": "categories", "map": {"healthy": 100}}},
+        "ARR ($)": {"score": {"method": "linear", "red": 1000, "green": 50000}},
+    })
+    outcome = "the outcome (churned / renewed)"
+    not_metrics = {"Churned?": outcome, "churned": outcome, "health_label": "the known-health label"}
+    columns = ["account_id", "snapshot_date", "arr", "ARR ($)", "churned", "health_label"]
+    problems = {p.key: p for p in check_columns(model, columns, not_metrics)}
+    assert set(problems) == {"metrics.Churned?", "metrics.health_labl"}
+    assert problems["metrics.Churned?"].message == (
+        "column 'Churned?' cannot be a metric: scores are checked against it as the outcome (churned / renewed)")
+    assert problems["metrics.Churned?"].fix.startswith("remove metrics.Churned?")
+    assert "health_label" not in problems["metrics.health_labl"].fix  # not offered as a close match
+    plain = {p.key: p for p in check_columns(model, columns)}
+    assert "'health_label'" in plain["metrics.health_labl"].fix
+    assert "not in the data" in plain["metrics.Churned?"].message
+
+
 def test_model_to_dict_leaves_out_implied_defaults():
     d = model_to_dict(parse_model(GOOD))
     assert list(d) == ["name", "bands", "missing", "metrics"]

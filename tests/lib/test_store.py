@@ -17,6 +17,7 @@ from lib.ingest import Roles, load_portfolio
 from lib.model import ModelError
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
 from lib.store import SAMPLE_DATASET, SAMPLE_MODEL, Workspace, WorkspaceError
+from tests.foreign import ARR, foreign_portfolio
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "ingest"
@@ -147,6 +148,23 @@ def test_source_roles_keep_the_uploaded_column_names(ws: Workspace):
     info = ws.dataset_info("US")
     assert info.source_roles.account_id == "Customer ID"
     assert info.roles.account_id == "account_id" and info.roles.outcome == "churned"
+
+
+def test_arr_under_the_files_own_name_survives_save_append_and_load(ws: Workspace, tmp_path: Path):
+    export = foreign_portfolio(accounts=12, snapshots=3)
+    dates = sorted(export["As-Of Date"].unique())
+    paths = [tmp_path / "first.csv", tmp_path / "latest.csv"]
+    export[export["As-Of Date"] < dates[-1]].to_csv(paths[0], index=False)
+    export[export["As-Of Date"] == dates[-1]].to_csv(paths[1], index=False)
+    first, latest = (load_portfolio(p) for p in paths)
+    ws.save_dataset("CRM", first)
+    result = ws.append_dataset("CRM", latest)
+    assert result.added == len(latest.df) and result.replaced == 0
+    df = ws.load_dataset("CRM").df
+    assert df[ARR].dtype == "float64" and df[ARR].notna().all()
+    assert df[ARR].tolist() == df["arr"].tolist()
+    pd.testing.assert_frame_equal(df, pd.concat([first.df, latest.df]).sort_values(["account_id", "snapshot_date"],
+                                                                                  ignore_index=True))
 
 
 def test_delete_dataset_removes_rows_and_labels(ws: Workspace, small: pd.DataFrame):
