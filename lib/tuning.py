@@ -1,8 +1,8 @@
 """The Tune page's core: slider ranges, default specs, draft edits and the live preview.
 
 The page keeps the draft model as YAML text and edits it one dotted key at a time through
-:func:`edit_draft` (which re-validates with :func:`lib.model.set_value`, so a bad combination comes back as
-the model's own "key: problem — fix" lines, never an exception). Edits that touch several keys at once —
+:func:`edit_draft` (which sets it with :func:`lib.model.set_path` and re-validates, so a bad combination comes
+back as the model's own "key: problem — fix" lines, never an exception). Edits that touch several keys at once —
 a profile's own thresholds (:func:`own_thresholds`, :func:`base_thresholds`), data values added to a
 categories map (:func:`add_categories`), a model fitted to a dataset's columns
 (:func:`drop_missing_columns`) — work on the draft as a dict and are validated the same way.
@@ -39,11 +39,12 @@ from lib.model import (
     check_columns,
     diff_models,
     dump_model,
+    key_parts,
     model_from_dict,
     model_to_dict,
     normalise_category,
     parse_model,
-    set_value,
+    set_path,
     spec_to_dict,
 )
 from lib.plan import BANDS
@@ -387,13 +388,7 @@ def edit_draft(draft_yaml: str, key: str | Sequence[str], value: Any) -> EditRes
     Returns:
         The edited YAML, or the draft unchanged with one "key: problem — fix" line per problem.
     """
-    if isinstance(key, str):
-        try:
-            return EditResult(dump_model(set_value(parse_model(draft_yaml, source="draft"), key, value)))
-        except ModelError as err:
-            return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
-    parts = tuple(str(k) for k in key)
-    return _edit(draft_yaml, lambda d: _set_path(d, parts, value))
+    return _edit(draft_yaml, lambda d: set_path(d, key_parts(d, key) if isinstance(key, str) else key, value))
 
 
 def _edit(draft_yaml: str, change: Callable[[dict[str, Any]], None]) -> EditResult:
@@ -405,33 +400,6 @@ def _edit(draft_yaml: str, change: Callable[[dict[str, Any]], None]) -> EditResu
         return EditResult(dump_model(model_from_dict(d, source="draft")))
     except ModelError as err:
         return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
-
-
-def _item(node: Any, part: str, parts: tuple[str, ...]) -> Any:
-    """Where ``part`` is in ``node``: a dict key as given, or a list position (named item, else an index)."""
-    if isinstance(node, dict):
-        return part
-    if isinstance(node, list):
-        for i, item in enumerate(node):
-            if isinstance(item, dict) and str(item.get("name")) == part:
-                return i
-        if part.isdigit() and int(part) < len(node):
-            return int(part)
-        raise ModelError([Problem(".".join(parts), f"no list item '{part}'", "use an existing name or an index")])
-    raise ModelError([Problem(".".join(parts), "this key is inside a plain value", "check the key path")])
-
-
-def _set_path(d: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
-    """Set the key at ``parts`` to ``value``, creating missing mappings on the way."""
-    if not parts:
-        raise ModelError([Problem("(key)", "the key is empty", "name the setting to change")])
-    node: Any = d
-    for part in parts[:-1]:
-        at = _item(node, part, parts)
-        if isinstance(node, dict) and at not in node:
-            node[at] = {}
-        node = node[at]
-    node[_item(node, parts[-1], parts)] = value
 
 
 def read_model_upload(data: bytes, filename: str, columns: Iterable[str]) -> str:
