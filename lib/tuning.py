@@ -19,7 +19,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -579,6 +579,335 @@ def weight_scope(model: Model, metric: str, profile: str) -> tuple[tuple[str, ..
     if model.profile(profile) is None:
         return ("metrics", metric, "weight"), f"{control_prefix(metric)}.weight"
     return ("profiles", profile, "weights", metric), f"{control_prefix(metric, profile)}.weight"
+
+
+# ---------------------------------------------------------------------------------------------- structure
+
+# Columns that say who or when, or the outcome a score is checked against: never something to score.
+NOT_METRICS = ("account_id", "snapshot_date", "account_name", "churned", "health_label", "renewal_date")
+DEFAULT_GRADES = {"A": 85, "B": 70, "C": 55, "D": 40}
+DEFAULT_BANDS = {"red": 30, "yellow": 70}
+EXPANSION_WEIGHT = 10  # each metric of a new expansion score weighs the same
+
+
+def _refuse(key: str, message: str, fix: str) -> NoReturn:
+    """Stop an edit with one "key: problem — fix" line (:func:`_edit` turns it into the result's problems)."""
+    raise ModelError([Problem(key, message, fix)])
+
+
+def _scope(d: dict[str, Any], expansion: bool) -> tuple[dict[str, Any], str]:
+    """The model dict an edit works on (the draft, or its expansion score) and its key prefix."""
+    if not expansion:
+        return d, ""
+    if d.get("expansion") is None:
+        _refuse("expansion", "the model has no expansion score", "turn the expansion score on first")
+    return d["expansion"], "expansion."
+
+
+def _typical_weight(weights: Iterable[float]) -> float:
+    """A new metric's or group's starting weight: the median of its siblings' (a typical one), at least 1."""
+    w = [float(x) for x in weights]
+    return max(1.0, _round2(float(np.median(w)))) if w else 1.0
+
+
+def metric_candidates(model: Model, columns: Iterable[object], expansion: bool = False) -> list[str]:
+    """The data's columns a new metric can read, in the data's order: all but :data:`NOT_METRICS` and the
+    columns the model (or its expansion score) already scores. Role columns such as ``ARR ($)`` are offered
+    by the name the data gives them."""
+    target = model.expansion if expansion else model
+    used = set(target.metrics) if target is not None else set()
+    return [c for c in map(str, columns) if c not in NOT_METRICS and c not in used]
+
+
+def proposed_method(values: object) -> str:
+    """How a new metric on these values scores: ``linear`` when (nearly) every present value is a number,
+    else ``categories`` (text, yes/no values)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    present = s.dropna()
+    if pd.api.types.is_bool_dtype(s.dtype) or present.empty:
+        return "categories" if len(present) else "linear"
+    return "linear" if len(_finite(present)) >= 0.9 * len(present) else "categories"
+
+
+def suggested_weight(model: Model) -> float:
+    """The weight :func:`add_metric` gives a new metric unless told: the median of the base weights."""
+    return _typical_weight(m.weight for m in model.metrics.values())
+
+
+def _new_metric(column: str, values: object, key: str) -> dict[str, Any]:
+    """A metric entry's score for ``column``: :func:`default_spec` of :func:`proposed_method`."""
+    try:
+        return default_spec(proposed_method(values), values)
+    except ValueError as err:
+        message, _, fix = str(err).partition(" — ")
+        _refuse(key, message, fix or "pick another column")
+
+
+def add_metric(draft_yaml: str, column: str, values: object, *, weight: float | None = None,
+               group: str | None = None, expansion: bool = False) -> EditResult:
+    """Add a metric reading ``column`` (named as the data names it), scored from its values.
+
+    The score spec is :func:`default_spec` for :func:`proposed_method` (numbers: linear between the 10th and
+    90th percentile; text: categories with the values found). Without ``weight`` the metric weighs like a
+    typical one (:func:`suggested_weight`); when the model has groups it joins ``group`` (default the first).
+    ``expansion`` adds it to the expansion score instead.
+    """
+    def change(d: dict[str, Any]) -> None:
+        model, prefix = _scope(d, expansion)
+        key = f"{prefix}metrics.{column}"
+        if column in NOT_METRICS:
+            _refuse(key, f"'{column}' names the account, date or outcome, not something to score",
+                    "pick a column that measures the account")
+        if column in model["metrics"]:
+            _refuse(key, f"the model scores '{column}' already", "edit it under Thresholds, or pick another column")
+        entry: dict[str, Any] = {
+            "weight": _typical_weight(m["weight"] for m in model["metrics"].values()) if weight is None else weight,
+            "score": _new_metric(column, values, f"{key}.score")}
+        if model.get("groups"):
+            entry = {"group": next(iter(model["groups"])) if group is None else group, **entry}
+        model["metrics"][column] = entry
+    return _edit(draft_yaml, change)
+
+
+def remove_metric(draft_yaml: str, metric: str, *, expansion: bool = False) -> EditResult:
+    """Remove a metric with its profile weights and thresholds (not the last one: a model scores something)."""
+    def change(d: dict[str, Any]) -> None:
+        model, prefix = _scope(d, expansion)
+        key = f"{prefix}metrics.{metric}"
+        if metric not in model["metrics"]:
+            _refuse(key, f"the model has no metric '{metric}'", "pick one of its metrics")
+        if len(model["metrics"]) == 1:
+            _refuse(key, "it is the only metric, and a score needs one",
+                    "turn the expansion score off instead" if expansion else "add another metric first")
+        del model["metrics"][metric]
+        for profile in model.get("profiles") or []:
+            for part in ("weights", "metrics"):
+                (profile.get(part) or {}).pop(metric, None)
+                if part in profile and not profile[part]:
+                    del profile[part]
+    return _edit(draft_yaml, change)
+
+
+def relabel_metric(draft_yaml: str, metric: str, label: str, *, expansion: bool = False) -> EditResult:
+    """Give a metric a display label; a blank label (or the column's own name) shows the column name."""
+    def change(d: dict[str, Any]) -> None:
+        model, prefix = _scope(d, expansion)
+        if metric not in model["metrics"]:
+            _refuse(f"{prefix}metrics.{metric}", f"the model has no metric '{metric}'", "pick one of its metrics")
+        text = label.strip()
+        if text and text != metric:
+            model["metrics"][metric]["label"] = text
+        else:
+            model["metrics"][metric].pop("label", None)
+    return _edit(draft_yaml, change)
+
+
+def _group_name(d: dict[str, Any], name: str) -> str:
+    """``name`` trimmed, refused when blank or taken."""
+    text = name.strip()
+    if not text:
+        _refuse("groups", "a group needs a name", "type a name such as Engagement")
+    if text in (d.get("groups") or {}):
+        _refuse(f"groups.{text}", f"there is a group '{text}' already", "pick another name")
+    return text
+
+
+def add_group(draft_yaml: str, name: str, weight: float | None = None) -> EditResult:
+    """Add a group (weight default: the median group weight). A model without groups gets its first group,
+    and every metric joins it, so its score does not change."""
+    def change(d: dict[str, Any]) -> None:
+        text = _group_name(d, name)
+        groups = d.get("groups")
+        if not groups:
+            d["groups"] = {text: 100 if weight is None else weight}
+            for metric in d["metrics"].values():
+                metric["group"] = text
+            return
+        groups[text] = _typical_weight(groups.values()) if weight is None else weight
+    return _edit(draft_yaml, change)
+
+
+def rename_group(draft_yaml: str, old: str, new: str) -> EditResult:
+    """Rename a group in place (same position and weight); every metric in it follows."""
+    if new.strip() == old:
+        return EditResult(draft_yaml)
+
+    def change(d: dict[str, Any]) -> None:
+        if old not in (d.get("groups") or {}):
+            _refuse(f"groups.{old}", f"there is no group '{old}'", "pick one of the model's groups")
+        text = _group_name(d, new)
+        d["groups"] = {text if g == old else g: w for g, w in d["groups"].items()}
+        for metric in d["metrics"].values():
+            if metric.get("group") == old:
+                metric["group"] = text
+    return _edit(draft_yaml, change)
+
+
+def group_members(model: Model, group: str) -> list[str]:
+    """The metrics in a group, in the model's order."""
+    return [m for m, metric in model.metrics.items() if metric.group == group]
+
+
+def remove_group(draft_yaml: str, group: str, move_to: str | None = None) -> EditResult:
+    """Remove a group; its metrics move to ``move_to``. A group that still has metrics is refused without
+    one, and so is the only group (turn groups off instead: :func:`groups_off`)."""
+    def change(d: dict[str, Any]) -> None:
+        groups = d.get("groups") or {}
+        key = f"groups.{group}"
+        if group not in groups:
+            _refuse(key, f"there is no group '{group}'", "pick one of the model's groups")
+        if len(groups) == 1:
+            _refuse(key, "it is the only group", "turn groups off instead: every metric is then weighted directly")
+        members = [m for m, metric in d["metrics"].items() if metric.get("group") == group]
+        if members and (move_to is None or move_to == group):
+            _refuse(key, f"the group still has {len(members)} metric{'s' * (len(members) != 1)} ("
+                    + ", ".join(members) + ")", "pick another group to move them to, or remove them first")
+        if members and move_to not in groups:
+            _refuse(key, f"there is no group '{move_to}' to move its metrics to", "pick one of the model's groups")
+        for m in members:
+            d["metrics"][m]["group"] = move_to
+        del groups[group]
+    return _edit(draft_yaml, change)
+
+
+def groups_off(draft_yaml: str) -> EditResult:
+    """Drop the groups: every metric is weighted directly by its own weight again."""
+    def change(d: dict[str, Any]) -> None:
+        d.pop("groups", None)
+        for metric in d["metrics"].values():
+            metric.pop("group", None)
+    return _edit(draft_yaml, change)
+
+
+def _profile_at(d: dict[str, Any], profile: str) -> int:
+    """The position of a (real) profile in the draft's list, refused with the model's wording when absent."""
+    for i, p in enumerate(d.get("profiles") or []):
+        if p.get("name") == profile:
+            return i
+    _refuse(f"profiles.{profile}", f"there is no profile '{profile}'", "pick one of the model's profiles")
+
+
+def _conditions(when: Mapping[str, Iterable[object]]) -> dict[str, list[str]]:
+    """A profile's ``when`` from chosen values per segment column; a column with none chosen is no condition."""
+    return {str(c): [str(v) for v in values] for c, values in when.items() if list(values)}
+
+
+def add_profile(draft_yaml: str, name: str, when: Mapping[str, Iterable[object]]) -> EditResult:
+    """Add a profile last in the match order (before Default) for the accounts ``when`` selects (segment column
+    → values; columns with no values are left out). Its weights and thresholds start as the base ones."""
+    def change(d: dict[str, Any]) -> None:
+        d.setdefault("profiles", []).append({"name": name.strip(), "when": _conditions(when)})
+    return _edit(draft_yaml, change)
+
+
+def rename_profile(draft_yaml: str, old: str, new: str) -> EditResult:
+    """Rename a profile (its place in the order, weights and thresholds stay)."""
+    def change(d: dict[str, Any]) -> None:
+        at = _profile_at(d, old)
+        d["profiles"][at]["name"] = new.strip()
+    return _edit(draft_yaml, change)
+
+
+def set_condition(draft_yaml: str, profile: str, column: str, values: Iterable[object]) -> EditResult:
+    """Set which values of a segment column a profile selects (none: the column is no longer a condition)."""
+    def change(d: dict[str, Any]) -> None:
+        at = _profile_at(d, profile)
+        when = d["profiles"][at]["when"]
+        chosen = _conditions({column: values})
+        if chosen:
+            when[column] = chosen[column]  # in its place, when the column was a condition already
+        else:
+            when.pop(column, None)
+    return _edit(draft_yaml, change)
+
+
+def move_profile(draft_yaml: str, profile: str, offset: int) -> EditResult:
+    """Move a profile ``offset`` places in the match order (negative: earlier, so it wins more ties)."""
+    def change(d: dict[str, Any]) -> None:
+        i = _profile_at(d, profile)
+        profiles = d["profiles"]
+        j = min(max(i + offset, 0), len(profiles) - 1)
+        profiles.insert(j, profiles.pop(i))
+    return _edit(draft_yaml, change)
+
+
+def remove_profile(draft_yaml: str, profile: str) -> EditResult:
+    """Remove a profile: the accounts it matched fall to the next matching profile, or Default."""
+    def change(d: dict[str, Any]) -> None:
+        at = _profile_at(d, profile)  # first: it refuses a model without profiles
+        del d["profiles"][at]
+        if not d["profiles"]:
+            del d["profiles"]
+    return _edit(draft_yaml, change)
+
+
+def alert_rule(name: str, drop: float | None = None, within: int = 1, to_band: str | None = None) -> dict[str, Any]:
+    """An alert as the model file writes it: ``{name, drop, within}`` or ``{name, to_band}``."""
+    if to_band is not None:
+        return {"name": name.strip(), "to_band": to_band}
+    return {"name": name.strip(), "drop": drop, "within": within}
+
+
+def set_alert(draft_yaml: str, name: str | None, rule: Mapping[str, Any]) -> EditResult:
+    """Add an alert (``name`` None) or replace the one called ``name`` with ``rule`` (see :func:`alert_rule`)."""
+    def change(d: dict[str, Any]) -> None:
+        alerts = d.setdefault("alerts", [])
+        if name is None:
+            alerts.append(dict(rule))
+            return
+        at = next((i for i, a in enumerate(alerts) if a.get("name") == name), None)
+        if at is None:
+            _refuse(f"alerts.{name}", f"there is no alert '{name}'", "pick one of the model's alerts")
+        alerts[at] = dict(rule)
+    return _edit(draft_yaml, change)
+
+
+def remove_alert(draft_yaml: str, name: str) -> EditResult:
+    """Remove the alert called ``name``."""
+    def change(d: dict[str, Any]) -> None:
+        alerts = d.get("alerts") or []
+        if not any(a.get("name") == name for a in alerts):
+            _refuse(f"alerts.{name}", f"there is no alert '{name}'", "pick one of the model's alerts")
+        d["alerts"] = [a for a in alerts if a.get("name") != name]
+        if not d["alerts"]:
+            del d["alerts"]
+    return _edit(draft_yaml, change)
+
+
+def set_grades(draft_yaml: str, on: bool) -> EditResult:
+    """Turn letter grades on (A/B/C/D at 85/70/55/40, unless the draft has its own already) or off."""
+    def change(d: dict[str, Any]) -> None:
+        if not on:
+            d.pop("grades", None)
+        elif not d.get("grades"):
+            d["grades"] = dict(DEFAULT_GRADES)
+    return _edit(draft_yaml, change)
+
+
+def expansion_on(draft_yaml: str, columns: Mapping[str, object]) -> EditResult:
+    """Give the model an expansion score on ``columns`` (column → its values): each metric scored from its
+    values like :func:`add_metric`, weighted equally, with the default bands."""
+    def change(d: dict[str, Any]) -> None:
+        if d.get("expansion") is not None:
+            _refuse("expansion", "the model has an expansion score already", "add metrics to it, or turn it off first")
+        if not columns:
+            _refuse("expansion.metrics", "an expansion score needs at least one metric", "pick its columns")
+        for column in columns:
+            if column in NOT_METRICS:
+                _refuse(f"expansion.metrics.{column}", f"'{column}' names the account, date or outcome, not "
+                        "something to score", "pick a column that measures the account")
+        d["expansion"] = {"name": "Expansion", "bands": dict(DEFAULT_BANDS), "metrics": {
+            c: {"weight": EXPANSION_WEIGHT, "score": _new_metric(c, v, f"expansion.metrics.{c}.score")}
+            for c, v in columns.items()}}
+    return _edit(draft_yaml, change)
+
+
+def expansion_off(draft_yaml: str) -> EditResult:
+    """Drop the expansion score."""
+    def change(d: dict[str, Any]) -> None:
+        d.pop("expansion", None)
+    return _edit(draft_yaml, change)
+
 
 
 # ---------------------------------------------------------------------------------------------- fit
