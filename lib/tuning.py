@@ -481,27 +481,10 @@ def profile_caption(model: Model, profile: str) -> str:
     return "Accounts where " + " and ".join(f"{col} is {' or '.join(vals)}" for col, vals in p.when.items())
 
 
-def control_prefix(metric: str, profile: str | None = None) -> str:
-    """The Tune page's widget-key prefix for a metric's spec: base (``tune.metric.nps``) or a profile's own
-    (``tune.profile.Onboarding.metric.nps``)."""
-    return f"tune.metric.{metric}" if profile is None else f"tune.profile.{profile}.metric.{metric}"
-
-
-def spec_scope(model: Model, metric: str, profile: str) -> tuple[tuple[str, ...], str]:
-    """Where a metric's spec under a profile is edited: (model key parts for :func:`edit_draft`, widget-key
-    prefix). Key parts, not a dotted key, so names with dots in them are used as written.
-
-    The profile's own override if it has one (``("profiles", "Onboarding", "metrics", "nps", "score")``,
-    ``tune.profile.Onboarding.metric.nps``), else the base spec (``("metrics", "nps", "score")``,
-    ``tune.metric.nps``).
-    """
-    path = spec_path(model, metric, profile)
-    return path, control_prefix(metric, profile if path[0] == "profiles" else None)
-
-
 def spec_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
-    """The parts of the key :func:`spec_scope` names (``("profiles", "Onboarding", "metrics", "nps",
-    "score")`` or ``("metrics", "nps", "score")``), for :func:`edit_draft` with names as written."""
+    """Where a metric's score spec under a profile is edited, as key parts for :func:`edit_draft` (names as
+    written, dots and all): the profile's own spec where it has one (``("profiles", "Onboarding", "metrics",
+    "nps", "score")``), else the base spec (``("metrics", "nps", "score")``)."""
     p = model.profile(profile)
     if p is not None and metric in p.metrics:
         return ("profiles", profile, "metrics", metric, "score")
@@ -569,16 +552,13 @@ def add_categories(draft_yaml: str, metric: str, profile: str, values: Iterable[
     return edit_draft(draft_yaml, (*path, "map"), new_map)
 
 
-def weight_scope(model: Model, metric: str, profile: str) -> tuple[tuple[str, ...], str]:
-    """Where a metric's weight under a profile is edited: (model key parts, widget key).
-
-    ``Default`` edits the base weight (``("metrics", "nps", "weight")``, ``tune.metric.nps.weight``); a
-    profile its override (``("profiles", "Onboarding", "weights", "nps")``,
-    ``tune.profile.Onboarding.metric.nps.weight``).
-    """
+def weight_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
+    """Where a metric's weight under a profile is edited, as key parts for :func:`edit_draft`: the base weight
+    for ``Default`` (``("metrics", "nps", "weight")``), else the profile's own (``("profiles", "Onboarding",
+    "weights", "nps")``)."""
     if model.profile(profile) is None:
-        return ("metrics", metric, "weight"), f"{control_prefix(metric)}.weight"
-    return ("profiles", profile, "weights", metric), f"{control_prefix(metric, profile)}.weight"
+        return ("metrics", metric, "weight")
+    return ("profiles", profile, "weights", metric)
 
 
 # ---------------------------------------------------------------------------------------------- structure
@@ -1287,10 +1267,14 @@ class TuneData:
 
 
 __all__ = [
-    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "add_categories", "band_codes", "base_thresholds",
-    "control_prefix", "data_categories", "default_spec", "diff_table", "drop_missing_columns", "edit_draft",
-    "group_shares", "grouped_metrics", "has_own_thresholds", "lower_is_better", "misfit_removals",
-    "new_model_name_problem", "nice_step", "own_thresholds", "profile_caption", "ratio_range", "read_model_upload",
-    "replaced", "reverse_direction", "slider_range", "spec_marks", "spec_path", "spec_scope",
-    "unmapped_categories", "weight_scope", "with_step", "without_step",
+    "DEFAULT_GRADES", "EXPANSION_WEIGHT", "NOT_METRICS", "add_categories", "add_group", "add_metric", "add_profile",
+    "alert_rule", "band_codes", "base_thresholds", "data_categories", "default_spec", "diff_table", "direction_key",
+    "drop_missing_columns", "edit_draft", "EditResult", "expansion_off", "expansion_on", "group_members",
+    "group_shares", "grouped_metrics", "groups_off", "has_own_thresholds", "lower_is_better", "metric_candidates",
+    "misfit_removals", "move_profile", "new_model_name_problem", "nice_step", "own_thresholds", "Preview",
+    "profile_caption", "profile_choices", "proposed_method", "ratio_range", "read_model_upload", "relabel_metric",
+    "remove_alert", "remove_group", "remove_metric", "remove_profile", "rename_group", "rename_profile", "replaced",
+    "reverse_direction", "set_alert", "set_condition", "set_grades", "slider_range", "SliderRange", "spec_marks",
+    "spec_path", "Spread", "suggested_weight", "threshold_marks", "TuneData", "unmapped_categories", "weight_path",
+    "with_step", "without_step",
 ]
