@@ -13,12 +13,12 @@ from typing import Any
 import streamlit as st
 
 from app_pages.tune_controls import edit, edit_value, metric_panel, pick_metric, show_problems, weight_sliders
-from app_pages.tune_state import Draft, key
+from app_pages.tune_state import Draft, Parts, key
 from lib import tuning, ui
 from lib.model import BAND_NAMES, DEFAULT_PROFILE, Alert, Model
 
 SECTIONS = {"metrics": "Metrics", "groups": "Groups", "profiles": "Profiles", "alerts": "Alerts",
-            "grades": "Grades", "expansion": "Expansion score"}
+            "grades": "Grades", "expansion": "Expansion"}
 ALERT_KINDS = {"drop": "Score drops", "to_band": "Enters a band"}
 NEW_ALERT = Alert("", drop=15, within=2)  # what the add-an-alert form starts from
 
@@ -34,11 +34,12 @@ def structure(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
 # -- metrics -----------------------------------------------------------------------------------------------
 
 
-def _clear(form: str, *fields: object) -> None:
-    """Empty an add-something form once its item is in the draft (a refused one keeps what was typed); a field
-    is a name or a tuple of parts."""
-    for field in fields:
-        st.session_state.pop(key(form, *(field if isinstance(field, tuple) else (field,))), None)
+def _clear(empty: dict[Parts, object]) -> None:
+    """Empty an add-something form once its item is in the draft (a refused one keeps what was typed). Each
+    field (its key's parts) gets its empty value through session state, so the browser's widget shows it too;
+    only fields whose widget starts empty, so no widget has a value both from its code and from here."""
+    for parts, value in empty.items():
+        st.session_state[key(*parts)] = value
 
 
 def _add_metric(ctx: ui.Context, expansion: bool) -> None:
@@ -50,7 +51,7 @@ def _add_metric(ctx: ui.Context, expansion: bool) -> None:
     kw: dict[str, Any] = {} if expansion else {"weight": st.session_state.get(key(form, "weight")),
                                                "group": st.session_state.get(key(form, "group"))}
     if edit((form,), tuning.add_metric, column, ctx.data().df[column], expansion=expansion, **kw):
-        _clear(form, "column", "weight")
+        _clear({(form, "column"): None})
         st.session_state[key("pick_expansion_metric" if expansion else "pick_metric")] = column
 
 
@@ -79,12 +80,13 @@ def _add_metric_form(ctx: ui.Context, model: Model, expansion: bool = False) -> 
 
 
 def _metrics(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
-    st.caption("Each metric reads one column of the data. Its label is what every page shows.")
+    st.caption("Each metric reads one column of the data (named above its label); the label is what every page "
+               "shows.")
     d = Draft()
     for name, metric in draft.metrics.items():
         with st.container(border=True):
             label, group, remove = st.columns([2.2, 1.6, 0.5], vertical_alignment="bottom")
-            label.text_input(f"Label · reads column {ui.md(name)}", value=metric.label, key=d.key("label", name),
+            label.text_input(ui.md(name), value=metric.label, key=d.key("label", name),
                              on_change=edit_value, args=(("label", name), tuning.relabel_metric, name))
             if draft.groups:
                 groups = list(draft.groups)
@@ -105,7 +107,7 @@ def _metrics(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
 
 def _add_group(control: str) -> None:
     if edit((control,), tuning.add_group, st.session_state.get(key("new_group", "name")) or ""):
-        _clear("new_group", "name")
+        _clear({("new_group", "name"): ""})
 
 
 def _remove_group(group: str) -> None:
@@ -164,7 +166,7 @@ def _segment_options(ctx: ui.Context, when: dict[str, tuple[str, ...]]) -> dict[
 def _add_profile(columns: list[str]) -> None:
     when = {c: st.session_state.get(key("new_profile", "when", c), []) for c in columns}
     if edit(("new_profile",), tuning.add_profile, st.session_state.get(key("new_profile", "name")) or "", when):
-        _clear("new_profile", "name", *(("when", c) for c in columns))
+        _clear({("new_profile", "name"): "", **{("new_profile", "when", c): [] for c in columns}})
 
 
 def _profiles(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
@@ -192,7 +194,7 @@ def _profiles(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
             show_problems("profile", p.name)
     with st.container(border=True):
         st.markdown("**Add a profile**")
-        st.text_input("Name", key=key("new_profile", "name"), placeholder="Onboarding")
+        st.text_input("Name", key=key("new_profile", "name"), placeholder="Enterprise accounts")
         options = _segment_options(ctx, {})
         for column, values in options.items():
             st.multiselect(ui.md(column), values, key=key("new_profile", "when", column), placeholder="Any")
@@ -225,7 +227,7 @@ def _alert_changed(alert: Alert) -> None:
 def _add_alert() -> None:
     read = {f: st.session_state.get(key("new_alert", f)) for f in ("name", "kind", "drop", "within", "band")}
     if edit(("new_alert",), tuning.set_alert, None, _rule({**read, "name": read["name"] or ""}, NEW_ALERT)):
-        _clear("new_alert", *read)
+        _clear({("new_alert", "name"): ""})
 
 
 def _alert_fields(alert: Alert, make_key: Any, on_change: Any = None, args: tuple = ()) -> None:
@@ -293,7 +295,7 @@ def _grades(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
 def _expansion_on(ctx: ui.Context) -> None:
     columns = st.session_state.get(key("expansion", "columns"), [])
     if edit(("expansion_on",), tuning.expansion_on, {c: ctx.data().df[c] for c in columns}):
-        _clear("expansion", "columns")
+        _clear({("expansion", "columns"): []})
 
 
 def _expansion(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
