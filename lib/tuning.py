@@ -5,7 +5,9 @@ The page keeps the draft model as YAML text and edits it one dotted key at a tim
 back as the model's own "key: problem — fix" lines, never an exception). Edits that touch several keys at once —
 a profile's own thresholds (:func:`own_thresholds`, :func:`base_thresholds`), data values added to a
 categories map (:func:`add_categories`), a model fitted to a dataset's columns
-(:func:`drop_missing_columns`) — work on the draft as a dict and are validated the same way.
+(:func:`drop_missing_columns`), and the structural edits (metrics, groups, profiles and alerts added, renamed
+or removed; grades and the expansion score on or off: :func:`add_metric` … :func:`expansion_off`) — work on
+the draft as a dict and are validated the same way.
 
 :class:`TuneData` holds what the preview needs from one dataset and the saved model, prepared once, so a
 slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.scoring.LiveScorer`)
@@ -566,7 +568,6 @@ def weight_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
 # Columns that say who or when, or the outcome a score is checked against: never something to score.
 NOT_METRICS = ("account_id", "snapshot_date", "account_name", "churned", "health_label", "renewal_date")
 DEFAULT_GRADES = {"A": 85, "B": 70, "C": 55, "D": 40}
-DEFAULT_BANDS = {"red": 30, "yellow": 70}
 EXPANSION_WEIGHT = 10  # each metric of a new expansion score weighs the same
 
 
@@ -876,7 +877,7 @@ def expansion_on(draft_yaml: str, columns: Mapping[str, object]) -> EditResult:
             if column in NOT_METRICS:
                 _refuse(f"expansion.metrics.{column}", f"'{column}' names the account, date or outcome, not "
                         "something to score", "pick a column that measures the account")
-        d["expansion"] = {"name": "Expansion", "bands": dict(DEFAULT_BANDS), "metrics": {
+        d["expansion"] = {"name": "Expansion", "metrics": {  # bands: the model's defaults
             c: {"weight": EXPANSION_WEIGHT, "score": _new_metric(c, v, f"expansion.metrics.{c}.score")}
             for c, v in columns.items()}}
     return _edit(draft_yaml, change)
