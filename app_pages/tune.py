@@ -7,9 +7,10 @@ import dataclasses
 
 import streamlit as st
 
-from app_pages import tune_controls, tune_preview
+from app_pages import tune_controls, tune_preview, tune_structure
+from app_pages.tune_state import Draft
 from lib import tuning, ui
-from lib.model import check_columns, parse_model
+from lib.model import check_columns
 
 
 @st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
@@ -21,8 +22,8 @@ def _tune_data(dataset: str, revision: object, saved_yaml: str | None, _ctx: ui.
 
 @st.fragment  # a slider move reruns only this, not the sidebar and page frame
 def tune(ctx: ui.Context) -> None:
-    draft_yaml = st.session_state[tune_controls.DRAFT]
-    draft = parse_model(draft_yaml, source="draft")
+    state = Draft()
+    draft_yaml, draft = state.yaml, state.model
     columns = [str(c) for c in ctx.data().df.columns]
     changes = tuning.diff_table(ctx.model, draft)
     tune_controls.toolbar(ctx, columns, draft_yaml, len(changes))
@@ -42,7 +43,7 @@ def tune(ctx: ui.Context) -> None:
     with preview:  # drawn first: the numbers show while the controls' charts are still on their way
         tune_preview.preview(ctx, pv, draft)
     with controls:
-        tune_controls.draft_controls(ctx, td, draft)
+        tune_controls.draft_controls(ctx, td, draft, lambda: tune_structure.structure(ctx, td, draft))
     tune_preview.movers(ctx, pv)
 
 

@@ -1,9 +1,10 @@
-"""Tune page controls bound to the draft: the session keys, the callbacks that edit the draft, and the panels
-(toolbar, misfit fix, band / missing / profile controls, a metric's thresholds, weights) that draw them.
+"""Tune page controls bound to the draft: the callbacks that edit it, and the panels (toolbar, misfit fix,
+band / missing / profile controls, a metric's thresholds, weights) that draw them.
 
-Not a page (app.py registers pages explicitly): app_pages/tune.py imports it. Every edit goes through
-:func:`lib.tuning.edit_draft` or another :mod:`lib.tuning` edit, so a bad value comes back as the model's own
-message, shown beside the control that made it.
+Not a page (app.py registers pages explicitly): app_pages/tune.py imports it. The draft is owned by
+:class:`app_pages.tune_state.Draft`; every edit goes through :func:`lib.tuning.edit_draft` or another
+:mod:`lib.tuning` edit, so a bad value comes back as the model's own message, shown beside the control that
+made it. A control is named by the model key it edits (as parts), which also makes its widget key.
 """
 
 from collections.abc import Callable, Sequence
@@ -11,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from app_pages.tune_state import Draft, Parts, key
 from lib import charts, tuning, ui
 from lib.model import (
     DEFAULT_PROFILE,
@@ -25,89 +27,70 @@ from lib.model import (
     effective_weights,
 )
 
-DRAFT, BASE, ERRORS, FLASH = "tune.draft", "tune.base", "tune.errors", "tune.flash"
+BASE, FLASH = "tune.base", "tune.flash"  # which saved model the draft started from; a message for the next run
 DEFAULT_NEW_POINTS = 50.0  # points for a data value added to a categories map
-# Widget keys that mirror the draft: dropped whenever the draft is replaced, so they re-read it.
-CONTROLS = ("tune.metric.", "tune.profile.", "tune.group.", "tune.bands", "tune.missing", "tune.save.")
 METHOD_NAMES = {"linear": "Linear (red → green)", "steps": "Steps", "categories": "Categories",
                 "percentile": "Percentile among peers", "vs_average": "Versus peer average"}
 POINTS_RANGE = tuning.SliderRange(0.0, 100.0, 5.0)  # a step's or a category's points
 
 Convert = Callable[[Any], Any]  # a control's value → what the model key holds
-Key = str | tuple[str, ...]  # a model key for tuning.edit_draft: dotted, or parts when names may hold dots
 
 
-# -- callbacks: edit the draft in session state -------------------------------------------------------------
+# -- callbacks: edit the draft ------------------------------------------------------------------------------
 
 
-def reset(draft: str) -> None:
-    """Replace the draft (and drop the controls that mirrored the old one, so they re-read it)."""
-    st.session_state[DRAFT] = draft
-    st.session_state[ERRORS] = {}
-    for key in [k for k in st.session_state if str(k).startswith(CONTROLS)]:
-        del st.session_state[key]
+def reset(draft_yaml: str) -> None:
+    """Replace the draft (every control then reads the new one)."""
+    Draft().replace(draft_yaml)
 
 
-def _apply(control: str, key: Key, value: object, restore: object = None, clear: str | None = None) -> None:
-    """Apply a value to the draft; on a problem put the control back (``restore``) and keep the model's
-    message beside it. ``clear`` drops the controls under a prefix that the edit changed too."""
-    _take(control, tuning.edit_draft(st.session_state[DRAFT], key, value), restore, clear)
-
-
-def _take(control: str, result: tuning.EditResult, restore: object = None, clear: str | None = None) -> None:
-    """Keep an edit's result as the draft, or its problems beside ``control`` (see :func:`_apply`)."""
-    st.session_state[ERRORS] = {} if result.ok else {control: result.problems}
-    if not result.ok:
-        if restore is not None:
-            st.session_state[control] = restore
-        return
-    st.session_state[DRAFT] = result.yaml
-    for k in [k for k in st.session_state if clear and str(k).startswith(clear + ".")]:
-        del st.session_state[k]
-
-
-def _changed(control: str, key: Key, convert: Convert | None, current: object, clear: str | None = None) -> None:
-    """A control moved: convert its value to what the model key holds, then apply it."""
+def changed(control: Parts, path: Sequence[str], convert: Convert | None = None, shown: bool = True) -> None:
+    """A bound control moved: its value, converted to what the model key at ``path`` holds, goes to the draft.
+    ``shown`` False when the edit changes what other controls show (a method switch, a direction flip)."""
+    draft = Draft()
     try:
-        value = convert(st.session_state[control]) if convert else st.session_state[control]
+        value = draft.value(*control)
+        value = convert(value) if convert else value
     except ValueError as err:
-        st.session_state[ERRORS] = {control: (str(err),)}
-        st.session_state[control] = current
+        draft.take(control, tuning.EditResult(draft.yaml, (str(err),)))
         return
-    _apply(control, key, value, current, clear)
+    draft.take(control, tuning.edit_draft(draft.yaml, path, value), shown=shown)
 
 
-def _scoped(control: str, edit: Callable[[str, str, str], tuning.EditResult], metric: str, profile: str) -> None:
-    """Give a profile its own thresholds for a metric, or drop them (``edit``); both sets of controls re-read."""
-    _take(control, edit(st.session_state[DRAFT], metric, profile), clear=tuning.control_prefix(metric, profile))
-    for k in [k for k in st.session_state if str(k).startswith(tuning.control_prefix(metric) + ".")]:
-        del st.session_state[k]
+def edit(control: Parts, func: Callable[..., tuning.EditResult], *args: Any, **kwargs: Any) -> bool:
+    """Apply a :mod:`lib.tuning` edit ``func(draft_yaml, *args, **kwargs)``; its problems go beside ``control``.
+    True when it was made."""
+    draft = Draft()
+    return draft.take(control, func(draft.yaml, *args, **kwargs))
 
 
-def _add_categories(control: str, metric: str, profile: str, values: list[str] | None, prefix: str) -> None:
+def edit_value(control: Parts, func: Callable[..., tuning.EditResult], *args: Any) -> None:
+    """A bound control changed: apply ``func(draft_yaml, *args, its value)``; its problems go beside it."""
+    draft = Draft()
+    draft.take(control, func(draft.yaml, *args, draft.value(*control)))
+
+
+def _add_categories(control: Parts, metric: str, profile: str, values: list[str] | None, path: Parts) -> None:
     """Add data values (the chosen ones when ``values`` is None) to the metric's categories map."""
-    chosen = st.session_state.get(f"{prefix}.new", []) if values is None else values
-    result = tuning.add_categories(st.session_state[DRAFT], metric, profile, chosen,
-                                   st.session_state.get("tune.new_points", DEFAULT_NEW_POINTS))
-    _take(control, result, clear=prefix)
+    draft = Draft()
+    chosen = draft.value("new", *path) if values is None else values
+    edit(control, tuning.add_categories, metric, profile, chosen,
+         st.session_state.get(key("new_points"), DEFAULT_NEW_POINTS))
 
 
 def _fit(columns: list[str]) -> None:
-    result = tuning.drop_missing_columns(st.session_state[DRAFT], columns)
-    if result.ok:
-        reset(result.yaml)
-    else:
-        st.session_state[ERRORS] = {"tune.fit": result.problems}
+    edit(("fit",), tuning.drop_missing_columns, columns)
 
 
 def _uploaded(columns: list[str]) -> None:
-    file = st.session_state.get("tune.upload")
+    file = st.session_state.get(key("upload"))
     if file is None:
         return
+    draft = Draft()
     try:
-        reset(tuning.read_model_upload(file.getvalue(), file.name, columns))
+        draft.replace(tuning.read_model_upload(file.getvalue(), file.name, columns))
     except ModelError as err:
-        st.session_state[ERRORS] = {"tune.upload": [f"{err.source}: {p}" for p in err.problems]}
+        draft.take(("upload",), tuning.EditResult(draft.yaml, tuple(f"{err.source}: {p}" for p in err.problems)))
 
 
 def _save(name: str, yaml_text: str, note: str) -> None:
@@ -121,146 +104,163 @@ def _save(name: str, yaml_text: str, note: str) -> None:
 # -- controls ----------------------------------------------------------------------------------------------
 
 
-def _problems(control: str) -> None:
-    for line in st.session_state.get(ERRORS, {}).get(control, ()):
+def show_problems(*control: object) -> None:
+    """The problems the last edit left beside ``control``, as errors (text from data escaped)."""
+    for line in Draft().problems(*control):
         st.error(ui.md(line), icon=":material/error:")
 
 
-def _slider(label: str, control: str, key: Key, current: Any, rng: tuning.SliderRange,
-            convert: Convert | None = None, **kw: Any) -> None:
-    st.session_state.setdefault(control, current)
-    st.slider(label, rng.lo, rng.hi, step=rng.step, format=rng.format, key=control, on_change=_changed,
-              args=(control, key, convert, current), **kw)
-    _problems(control)
+def slider(label: str, path: Sequence[str], current: Any, rng: tuning.SliderRange, convert: Convert | None = None,
+           control: Parts | None = None, **kw: Any) -> None:
+    """A slider bound to the model key ``path`` (named by ``control``, default the path), its problems below."""
+    control = tuple(path) if control is None else control
+    st.slider(label, rng.lo, rng.hi, value=current, step=rng.step, format=rng.format, key=Draft().key(*control),
+              on_change=changed, args=(control, path, convert), **kw)
+    show_problems(*control)
 
 
 def toolbar(ctx: ui.Context, columns: list[str], draft_yaml: str, n_changes: int) -> None:
     """Save as a new version or model, download or upload the YAML, revert to the saved model."""
     save, new, down, up, revert = st.columns([1.2, 1.2, 1.1, 1.1, 0.9])
     with save.popover("Save as new version", icon=":material/save:", disabled=not n_changes, width="stretch"):
-        note = st.text_input("Note", key="tune.save.note", placeholder="What changed and why")
-        if st.button(f"Save {ctx.model_name} as a new version", key="tune.save.version", type="primary"):
+        note = st.text_input("Note", key=key("save", "note"), placeholder="What changed and why")
+        if st.button(f"Save {ctx.model_name} as a new version", key=key("save", "version"), type="primary"):
             _save(ctx.model_name, draft_yaml, note)
     with new.popover("Save as new model", icon=":material/library_add:", width="stretch"):
-        name = st.text_input("Name of the new model", key="tune.save.name", placeholder="Q3 draft")
-        note = st.text_input("Note", key="tune.save.new_note")
-        if st.button("Create model", key="tune.save.model", type="primary"):
+        name = st.text_input("Name of the new model", key=key("save", "name"), placeholder="Q3 draft")
+        note = st.text_input("Note", key=key("save", "new_note"))
+        if st.button("Create model", key=key("save", "model"), type="primary"):
             problem = tuning.new_model_name_problem(name, ui.workspace().model_names())
             if problem:
                 st.error(ui.md(problem))
             else:
                 _save(name.strip(), tuning.edit_draft(draft_yaml, "name", name.strip()).yaml, note)
     down.download_button("Download YAML", draft_yaml, file_name=f"{ctx.model_name}-draft.yaml",
-                         mime="application/x-yaml", key="tune.download", on_click="ignore",
+                         mime="application/x-yaml", key=key("download"), on_click="ignore",
                          icon=":material/download:", width="stretch")
     with up.popover("Upload YAML", icon=":material/upload:", width="stretch"):
-        st.file_uploader("A model file (.yaml) replaces the draft", type=["yaml", "yml"], key="tune.upload",
+        st.file_uploader("A model file (.yaml) replaces the draft", type=["yaml", "yml"], key=key("upload"),
                          on_change=_uploaded, args=(columns,))
-        _problems("tune.upload")
-    revert.button("Revert", key="tune.revert", icon=":material/undo:", on_click=reset, args=(ctx.model_yaml,),
+        show_problems("upload")
+    revert.button("Revert", key=key("revert"), icon=":material/undo:", on_click=reset, args=(ctx.model_yaml,),
                   disabled=not n_changes, width="stretch", help="Drop the draft and start again from the saved model")
 
 
-def draft_controls(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
-    """Band cut-offs, missing values, the profile, then a metric's thresholds and the weights in tabs."""
-    _slider("Band cut-offs (red ≤ · yellow ≤)", "tune.bands", "bands", (draft.bands.red, draft.bands.yellow),
-            tuning.SliderRange(0.0, 100.0, 1.0), convert=lambda v: {"red": v[0], "yellow": v[1]},
-            help="A score at or below the first handle is red, at or below the second yellow, above it green.")
+def draft_controls(ctx: ui.Context, td: tuning.TuneData, draft: Model, structure: Callable[[], None]) -> None:
+    """Band cut-offs, missing values, the profile, then a metric's thresholds, the weights and the model's
+    structure (drawn by ``structure``) in tabs."""
+    slider("Band cut-offs (red ≤ · yellow ≤)", ("bands",), (draft.bands.red, draft.bands.yellow),
+           tuning.SliderRange(0.0, 100.0, 1.0), convert=lambda v: {"red": v[0], "yellow": v[1]},
+           help="A score at or below the first handle is red, at or below the second yellow, above it green.")
     left, right = st.columns(2)
-    st.session_state.setdefault("tune.missing", draft.missing)
-    left.segmented_control("Missing values", ["renormalize", "zero"], key="tune.missing", required=True,
+    left.segmented_control("Missing values", ["renormalize", "zero"], default=draft.missing,
+                           key=Draft().key("missing"), required=True,
                            format_func={"renormalize": "Share weight", "zero": "Score 0"}.get,
-                           on_change=_changed, args=("tune.missing", "missing", None, draft.missing))
+                           on_change=changed, args=(("missing",), ("missing",)))
     profiles = tuning.profile_choices(draft)
-    if st.session_state.get("tune.pick_profile") not in profiles:
-        st.session_state["tune.pick_profile"] = DEFAULT_PROFILE
-    profile = right.selectbox("Profile", profiles, key="tune.pick_profile")
+    if st.session_state.get(key("pick_profile")) not in profiles:
+        st.session_state[key("pick_profile")] = DEFAULT_PROFILE
+    profile = right.selectbox("Profile", profiles, key=key("pick_profile"))
     right.caption(ui.md(tuning.profile_caption(draft, profile)))
-    metrics_tab, weights_tab = st.tabs(["Thresholds", "Weights"])
+    metrics_tab, weights_tab, structure_tab = st.tabs(["Thresholds", "Weights", "Structure"])
     with metrics_tab:
-        if st.session_state.get("tune.pick_metric") not in draft.metrics:
-            st.session_state["tune.pick_metric"] = next(iter(draft.metrics))
-        metric = st.selectbox("Metric", list(draft.metrics), key="tune.pick_metric", format_func=ctx.label)
-        _metric_panel(ctx, td, draft, metric, profile)
+        metric = pick_metric(draft, "pick_metric")
+        metric_panel(ctx, td, draft, metric, profile)
     with weights_tab:
-        _weights(ctx, draft, profile)
+        weight_sliders(draft, profile)
+    with structure_tab:
+        structure()
 
 
-def _metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: str, profile: str) -> None:
-    key, prefix = tuning.spec_scope(draft, metric, profile)
+def pick_metric(model: Model, *control: object) -> str:
+    """A selectbox of the model's metrics by label (kept on one when the list changes); the one picked."""
+    if st.session_state.get(key(*control)) not in model.metrics:
+        st.session_state[key(*control)] = next(iter(model.metrics))
+    return st.selectbox("Metric", list(model.metrics), key=key(*control), format_func=lambda m: model.metrics[m].label)
+
+
+def metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: str, profile: str,
+                 root: Parts = ()) -> None:
+    """A metric's method, peers, direction and thresholds under a profile, over its histogram. ``root``
+    ``("expansion",)`` edits the expansion score's metric (``draft`` is then the expansion model)."""
+    path = (*root, *tuning.spec_path(draft, metric, profile))
     spec = draft.spec_for(profile, metric)
-    _scope(ctx, draft, metric, profile)
-    st.session_state.setdefault(f"{prefix}.method", spec.method)
-    st.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key=f"{prefix}.method", on_change=_changed,
-                 args=(f"{prefix}.method", key,
-                       lambda m: tuning.default_spec(m, td.values_at(metric, ctx.as_of, {}), previous=spec),
-                       spec.method, prefix))
-    _problems(f"{prefix}.method")
-    marks = tuning.threshold_marks(ctx.model, draft, metric, profile)
+    saved = ctx.model.expansion if root else ctx.model
+    if not root:
+        _scope(draft, metric, profile)
+    current = Draft()
+    st.selectbox("Method", METHODS, index=METHODS.index(spec.method), format_func=METHOD_NAMES.get,
+                 key=current.key(*path, "method"), on_change=changed,
+                 args=((*path, "method"), path,
+                       lambda m: tuning.default_spec(m, td.values_at(metric, ctx.as_of, {}), previous=spec), False))
+    show_problems(*path, "method")
+    marks = tuning.threshold_marks(saved or draft, draft, metric, profile)
     if isinstance(spec, Percentile | VsAverage):
-        st.session_state.setdefault(f"{prefix}.within", list(spec.within))
-        st.multiselect("Peers: compare within", list(ctx.segments), key=f"{prefix}.within", on_change=_changed,
-                       args=(f"{prefix}.within", (*key, "within"), None, list(spec.within)),
-                       placeholder="The whole portfolio")
-        _problems(f"{prefix}.within")
+        st.multiselect("Peers: compare within", list(dict.fromkeys([*ctx.segments, *spec.within])),
+                       default=list(spec.within), key=current.key(*path, "within"), on_change=changed,
+                       args=((*path, "within"), (*path, "within")), placeholder="The whole portfolio")
+        show_problems(*path, "within")
     if not isinstance(spec, Categories):
-        st.session_state.setdefault(f"{prefix}.lower", tuning.lower_is_better(spec))
-        st.toggle("Lower is better", key=f"{prefix}.lower", on_change=_changed,
-                  args=(f"{prefix}.lower", tuning.direction_key(spec, key), lambda _: tuning.reverse_direction(spec),
-                        tuning.lower_is_better(spec), prefix))
+        st.toggle("Lower is better", value=tuning.lower_is_better(spec), key=current.key(*path, "lower_is_better"),
+                  on_change=changed, args=((*path, "lower_is_better"), tuning.direction_key(spec, path),
+                                           lambda _: tuning.reverse_direction(spec), False))
     if isinstance(spec, Linear):
         rng = td.range_for(metric, marks)
-        _slider("Red: scores 0 at", f"{prefix}.red", (*key, "red"), spec.red, rng)
-        _slider("Green: scores 100 at", f"{prefix}.green", (*key, "green"), spec.green, rng)
+        slider("Red: scores 0 at", (*path, "red"), spec.red, rng)
+        slider("Green: scores 100 at", (*path, "green"), spec.green, rng)
     elif isinstance(spec, Steps | VsAverage):
-        rng = td.range_for(metric, marks) if isinstance(spec, Steps) else tuning.ratio_range(spec.cuts)
-        unit = "" if isinstance(spec, Steps) else " × peer average"
-        for i, cut in enumerate(spec.cuts):
-            _slider(f"Cut {i + 1}{unit}", f"{prefix}.cut.{i}", (*key, "cuts"), cut, rng,
-                    convert=lambda v, i=i: tuning.replaced(spec.cuts, i, v))
-        points = st.columns(len(spec.points))
-        for i, (col, pts) in enumerate(zip(points, spec.points, strict=True)):
-            with col:
-                _slider(f"Points {i + 1}", f"{prefix}.points.{i}", (*key, "points"), pts, POINTS_RANGE,
-                        convert=lambda v, i=i: tuning.replaced(spec.points, i, v))
-        more, fewer = st.columns(2)
-        more.button("Add a step", key=f"{prefix}.add", icon=":material/add:", on_click=_apply,
-                    args=(f"{prefix}.add", key, tuning.with_step(spec, rng.step * 10), None, prefix))
-        if len(spec.cuts) > 1:
-            fewer.button("Remove the last step", key=f"{prefix}.remove", icon=":material/remove:", on_click=_apply,
-                         args=(f"{prefix}.remove", key, tuning.without_step(spec), None, prefix))
-        _problems(f"{prefix}.add")
+        _steps(td, spec, metric, marks, path)
     elif isinstance(spec, Categories):
         for cat, pts in spec.map.items():
-            _slider(f"Points for “{ui.md(cat)}”", f"{prefix}.map.{cat}", (*key, "map"), pts, POINTS_RANGE,
-                    convert=lambda v, c=cat: {**spec.map, c: v})
-        _unmapped(ctx, td, spec, metric, profile, prefix)
+            slider(f"Points for “{ui.md(cat)}”", (*path, "map"), pts, POINTS_RANGE,
+                   convert=lambda v, c=cat: {**spec.map, c: v}, control=(*path, "map", cat))
+        _unmapped(ctx, td, spec, metric, profile, path)
     values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters) if isinstance(spec, VsAverage)
               else td.values_at(metric, ctx.as_of, ctx.filters))
-    ui.plot(charts.metric_histogram(values, spec, label=ctx.label(metric), subtitle=f"{ctx.as_of:%Y-%m-%d}"),
-            key="tune.chart.metric")
+    ui.plot(charts.metric_histogram(values, spec, label=draft.metrics[metric].label,
+                                    subtitle=f"{ctx.as_of:%Y-%m-%d}"), key=key("chart", *root, "metric"))
 
 
-def _scope(ctx: ui.Context, draft: Model, metric: str, profile: str) -> None:
+def _steps(td: tuning.TuneData, spec: Steps | VsAverage, metric: str, marks: Sequence[float], path: Parts) -> None:
+    """Cut and points sliders for steps (raw values) or vs_average (× peer average), and a step more or less."""
+    rng = td.range_for(metric, marks) if isinstance(spec, Steps) else tuning.ratio_range(spec.cuts)
+    unit = "" if isinstance(spec, Steps) else " × peer average"
+    for i, cut in enumerate(spec.cuts):
+        slider(f"Cut {i + 1}{unit}", (*path, "cuts"), cut, rng, control=(*path, "cuts", i),
+               convert=lambda v, i=i: tuning.replaced(spec.cuts, i, v))
+    for i, (col, pts) in enumerate(zip(st.columns(len(spec.points)), spec.points, strict=True)):
+        with col:
+            slider(f"Points {i + 1}", (*path, "points"), pts, POINTS_RANGE, control=(*path, "points", i),
+                   convert=lambda v, i=i: tuning.replaced(spec.points, i, v))
+    more, fewer = st.columns(2)
+    more.button("Add a step", key=key("add_step", *path), icon=":material/add:", on_click=edit,
+                args=(("add_step", *path), tuning.edit_draft, path, tuning.with_step(spec, rng.step * 10)))
+    if len(spec.cuts) > 1:
+        fewer.button("Remove the last step", key=key("remove_step", *path), icon=":material/remove:", on_click=edit,
+                     args=(("add_step", *path), tuning.edit_draft, path, tuning.without_step(spec)))
+    show_problems("add_step", *path)
+
+
+def _scope(draft: Model, metric: str, profile: str) -> None:
     """Whose thresholds the panel edits; under a profile, the button that gives it its own or drops them."""
     own = tuning.has_own_thresholds(draft, metric, profile)
     whose = (f"the **{ui.md(profile)}** profile's own thresholds" if own else "the base thresholds"
              + (", shared by every profile without its own" if draft.profiles else ""))
     st.caption(f"Reads column {ui.md(metric)} · {whose}")
     if draft.profile(profile) is not None and own:
-        st.button("Use the base thresholds", key="tune.scope.base", icon=":material/undo:", on_click=_scoped,
-                  args=("tune.scope.base", tuning.base_thresholds, metric, profile),
+        st.button("Use the base thresholds", key=key("scope", "base"), icon=":material/undo:", on_click=edit,
+                  args=(("scope",), tuning.base_thresholds, metric, profile),
                   help=f"Drop {ui.md(profile)}'s own thresholds for this metric: it scores with the base ones again")
     elif draft.profile(profile) is not None:
-        st.button(f"Give {ui.md(profile)} its own thresholds for {ui.md(ctx.label(metric))}", key="tune.scope.own",
-                  icon=":material/call_split:", on_click=_scoped,
-                  args=("tune.scope.own", tuning.own_thresholds, metric, profile),
+        st.button(f"Give {ui.md(profile)} its own thresholds for {ui.md(draft.metrics[metric].label)}",
+                  key=key("scope", "own"), icon=":material/call_split:", on_click=edit,
+                  args=(("scope",), tuning.own_thresholds, metric, profile),
                   help="Start from a copy of the base thresholds; changing them then changes only this profile")
-    _problems("tune.scope.base" if own else "tune.scope.own")
+    show_problems("scope")
 
 
 def _unmapped(ctx: ui.Context, td: tuning.TuneData, spec: Categories, metric: str, profile: str,
-              prefix: str) -> None:
+              path: Parts) -> None:
     """Values in the data that the map does not list (they score as missing), and a way to add them."""
     unmapped = tuning.unmapped_categories(td.values_at(metric, ctx.as_of, {}), spec)
     if unmapped.empty:
@@ -272,34 +272,33 @@ def _unmapped(ctx: ui.Context, td: tuning.TuneData, spec: Categories, metric: st
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "value": "Value in the data", "accounts": st.column_config.NumberColumn("Accounts", format="%d")})
     pick, points = st.columns([2, 1])
-    pick.multiselect("Values to add", list(shown["value"]), key=f"{prefix}.new", placeholder="Pick from the list")
-    st.session_state.setdefault("tune.new_points", DEFAULT_NEW_POINTS)
-    points.number_input("Points each", 0.0, 100.0, step=5.0, key="tune.new_points")
+    new = Draft().key("new", *path)
+    pick.multiselect("Values to add", list(shown["value"]), key=new, placeholder="Pick from the list")
+    st.session_state.setdefault(key("new_points"), DEFAULT_NEW_POINTS)
+    points.number_input("Points each", 0.0, 100.0, step=5.0, key=key("new_points"))
     add, add_all = st.columns(2)
-    add.button("Add to the map", key=f"{prefix}.add_chosen", icon=":material/add:", on_click=_add_categories,
-               args=(f"{prefix}.add_chosen", metric, profile, None, prefix),
-               disabled=not st.session_state.get(f"{prefix}.new"))
-    add_all.button(f"Add all {len(shown)} listed", key=f"{prefix}.add_all", icon=":material/playlist_add:",
-                   on_click=_add_categories, args=(f"{prefix}.add_all", metric, profile, list(shown["value"]), prefix))
-    _problems(f"{prefix}.add_chosen")
-    _problems(f"{prefix}.add_all")
+    add.button("Add to the map", key=key("add_chosen", *path), icon=":material/add:", on_click=_add_categories,
+               args=(("add_chosen", *path), metric, profile, None, path), disabled=not st.session_state.get(new))
+    add_all.button(f"Add all {len(shown)} listed", key=key("add_all", *path), icon=":material/playlist_add:",
+                   on_click=_add_categories, args=(("add_all", *path), metric, profile, list(shown["value"]), path))
+    show_problems("add_chosen", *path)
+    show_problems("add_all", *path)
 
 
-def _weights(ctx: ui.Context, draft: Model, profile: str) -> None:
-    """A slider per group and per metric, each labelled with its share of the profile's score."""
-    shares = effective_weights(draft)[profile]
-    raw = draft.weights_for(profile)
-    for group, members in tuning.grouped_metrics(draft):
+def weight_sliders(model: Model, profile: str, root: Parts = ()) -> None:
+    """A slider per group and per metric, each labelled with its share of the profile's score (``root``
+    ``("expansion",)``: the expansion score's, with ``model`` its model)."""
+    shares = effective_weights(model)[profile]
+    raw = model.weights_for(profile)
+    for group, members in tuning.grouped_metrics(model):
         if group is not None:
-            pct = tuning.group_shares(draft, profile, shares)[group]
-            _slider(f"**{ui.md(group)}** group · {pct:.0%} of the score", f"tune.group.{group}",
-                    ("groups", group), draft.groups[group],
-                    tuning.SliderRange(0.0, max(100.0, *draft.groups.values()), 1.0))
+            pct = tuning.group_shares(model, profile, shares)[group]
+            slider(f"**{ui.md(group)}** group · {pct:.0%} of the score", (*root, "groups", group),
+                   model.groups[group], tuning.SliderRange(0.0, max(100.0, *model.groups.values()), 1.0))
         for metric_name in members:
-            key, control = tuning.weight_scope(draft, metric_name, profile)
-            _slider(f"{'↳ ' if group else ''}{ui.md(ctx.label(metric_name))} · {shares[metric_name]:.1%} "
-                    "of the score", control, key, raw[metric_name],
-                    tuning.SliderRange(0.0, max(100.0, *raw.values()), 1.0))
+            slider(f"{'↳ ' if group else ''}{ui.md(model.metrics[metric_name].label)} · "
+                   f"{shares[metric_name]:.1%} of the score", (*root, *tuning.weight_path(model, metric_name, profile)),
+                   raw[metric_name], tuning.SliderRange(0.0, max(100.0, *raw.values()), 1.0))
 
 
 def misfit(ctx: ui.Context, draft_yaml: str, draft: Model, problems: Sequence[object], columns: list[str]) -> None:
@@ -313,10 +312,10 @@ def misfit(ctx: ui.Context, draft_yaml: str, draft: Model, problems: Sequence[ob
         st.markdown("The quick fix removes from the draft:\n\n"
                     + "\n".join(f"- {ui.md(line)}" for line in tuning.misfit_removals(draft, columns)))
         st.button("Remove the missing metrics from the draft" if lost else "Remove what the data lacks from the draft",
-                  key="tune.fit", type="primary", icon=":material/healing:", on_click=_fit, args=(columns,))
+                  key=key("fit"), type="primary", icon=":material/healing:", on_click=_fit, args=(columns,))
     else:
         st.warning("The draft cannot simply drop what is missing:\n\n"
                    + "\n".join(f"- {ui.md(line)}" for line in fixed.problems), icon=":material/warning:")
-    _problems("tune.fit")
+    show_problems("fit")
     st.caption("Or replace the draft with a model made for this dataset (**Upload YAML** above). The live preview "
                "appears once the draft fits; save it as a new version and every page uses it.")

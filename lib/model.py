@@ -36,7 +36,7 @@ import datetime as dt
 import difflib
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -927,48 +927,86 @@ def diff_models(a: Model, b: Model) -> list[ModelChange]:
 _ABSENT = object()
 
 
-def _step_into(node: Any, rest: str, full_key: str) -> tuple[Any, str, str | None]:
-    """Find the child of ``node`` named by the start of ``rest``; return (container, child key, remainder)."""
+def _child(node: Any, part: str) -> Any:
+    """The item named ``part`` in a model dict's ``node`` (a mapping key, or a list item by name, else by index);
+    None when there is none."""
+    if isinstance(node, dict):
+        return node.get(part)
     if isinstance(node, list):
-        head, _, tail = rest.partition(".")
-        if head.isdigit() and int(head) < len(node):
-            return node, int(head), tail or None
-        for i, item in enumerate(node):
-            name = str(item.get("name")) if isinstance(item, dict) else None
-            if name is not None and (rest == name or rest.startswith(name + ".")):
-                return node, i, rest[len(name) + 1:] or None
-        raise ModelError([Problem(full_key, f"no list item '{head}'", "use an index or an existing name")])
-    if not isinstance(node, dict):
-        raise ModelError([Problem(full_key, "this key is inside a plain value", "check the key path")])
-    # Keys may contain dots (column names), so prefer the longest existing key that fits.
-    matches = [k for k in node if rest == str(k) or rest.startswith(f"{k}.")]
-    if matches:
-        k = max(matches, key=lambda x: len(str(x)))
-        return node, k, rest[len(str(k)) + 1:] or None
-    head, _, tail = rest.partition(".")
-    return node, head, tail or None
+        try:
+            return node[_position(node, part, (part,))]
+        except ModelError:
+            return None
+    return None
 
 
-def set_value(model: Model, key: str, value: Any) -> Model:
-    """A copy of ``model`` with one dotted key set (e.g. ``"metrics.open_tickets.weight"``), re-validated.
+def key_parts(d: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """Split a dotted key (``"metrics.logins.per.user.weight"``) into parts against a model dict: a name with
+    dots in it is one part where it exists (the longest existing name wins); the rest splits at dots."""
+    parts: list[str] = []
+    node: Any = d
+    rest = key
+    while True:
+        names = ([str(i.get("name")) for i in node if isinstance(i, dict)] if isinstance(node, list)
+                 else [str(k) for k in node] if isinstance(node, dict) else [])
+        fits = [n for n in names if rest == n or rest.startswith(f"{n}.")]
+        head = max(fits, key=len) if fits else rest.partition(".")[0]
+        parts.append(head)
+        if len(rest) <= len(head):
+            return tuple(parts)
+        rest, node = rest[len(head) + 1:], _child(node, head)
 
-    Keys follow the YAML layout; profiles and alerts may be addressed by index or by name
-    (``"profiles.Onboarding.weights.logins_per_user"``). Missing intermediate mappings are created.
+
+def _position(node: list, part: str, parts: Sequence[str]) -> int:
+    """Where ``part`` is in a list of named items: the item of that name, else the index it spells."""
+    for i, item in enumerate(node):
+        if isinstance(item, dict) and str(item.get("name")) == part:
+            return i
+    if part.isdigit() and int(part) < len(node):
+        return int(part)
+    raise ModelError([Problem(".".join(parts), f"no list item '{part}'", "use an existing name or an index")])
+
+
+def set_path(d: dict[str, Any], parts: Sequence[str], value: Any) -> None:
+    """Set the key at ``parts`` of a model dict (as :func:`model_to_dict` makes it) to ``value``, in place.
+
+    Parts reach any name as written (dots, quotes, emoji); list items (profiles, alerts) are found by name,
+    else by index. Missing mappings on the way are created.
+
+    Raises:
+        ModelError: the key is empty, names a list item that does not exist, or goes inside a plain value.
+    """
+    parts = tuple(str(p) for p in parts)
+    if not parts:
+        raise ModelError([Problem("(key)", "the key is empty", "name the setting to change")])
+    node: Any = d
+    for depth, part in enumerate(parts):
+        if isinstance(node, list):
+            at: Any = _position(node, part, parts)
+        elif isinstance(node, dict):
+            at = part
+        else:
+            raise ModelError([Problem(".".join(parts), "this key is inside a plain value", "check the key path")])
+        if depth == len(parts) - 1:
+            node[at] = value
+        else:
+            if isinstance(node, dict) and at not in node:
+                node[at] = {}
+            node = node[at]
+
+
+def set_value(model: Model, key: str | Sequence[str], value: Any) -> Model:
+    """A copy of ``model`` with one key set, re-validated.
+
+    ``key`` is dotted (``"metrics.open_tickets.weight"``; a name with dots is found where it exists, see
+    :func:`key_parts`) or its parts (``("metrics", "ARR ($)", "weight")``), which reach any name as written.
+    Profiles and alerts are addressed by name (or index); missing intermediate mappings are created.
 
     Raises:
         ModelError: if the key cannot be reached or the edited model is invalid.
     """
     d = model_to_dict(model)
-    node: Any = d
-    rest: str | None = key
-    while True:
-        container, k, rest = _step_into(node, rest, key)
-        if rest is None:
-            container[k] = value
-            break
-        if isinstance(container, dict) and k not in container:
-            container[k] = {}
-        node = container[k]
+    set_path(d, key_parts(d, key) if isinstance(key, str) else tuple(key), value)
     return model_from_dict(d, source="model")
 
 
@@ -1042,6 +1080,6 @@ def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str
 __all__ = [
     "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "METHODS", "Metric", "Model", "ModelChange",
     "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "VsAverage", "check_columns",
-    "diff_models", "dump_model", "effective_weights", "load_model", "model_from_dict", "model_to_dict",
-    "normalise_category", "parse_model", "set_value", "spec_to_dict",
+    "diff_models", "dump_model", "effective_weights", "key_parts", "load_model", "model_from_dict", "model_to_dict",
+    "normalise_category", "parse_model", "set_path", "set_value", "spec_to_dict",
 ]

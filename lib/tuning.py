@@ -1,11 +1,13 @@
 """The Tune page's core: slider ranges, default specs, draft edits and the live preview.
 
 The page keeps the draft model as YAML text and edits it one dotted key at a time through
-:func:`edit_draft` (which re-validates with :func:`lib.model.set_value`, so a bad combination comes back as
-the model's own "key: problem — fix" lines, never an exception). Edits that touch several keys at once —
+:func:`edit_draft` (which sets it with :func:`lib.model.set_path` and re-validates, so a bad combination comes
+back as the model's own "key: problem — fix" lines, never an exception). Edits that touch several keys at once —
 a profile's own thresholds (:func:`own_thresholds`, :func:`base_thresholds`), data values added to a
 categories map (:func:`add_categories`), a model fitted to a dataset's columns
-(:func:`drop_missing_columns`) — work on the draft as a dict and are validated the same way.
+(:func:`drop_missing_columns`), and the structural edits (metrics, groups, profiles and alerts added, renamed
+or removed; grades and the expansion score on or off: :func:`add_metric` … :func:`expansion_off`) — work on
+the draft as a dict and are validated the same way.
 
 :class:`TuneData` holds what the preview needs from one dataset and the saved model, prepared once, so a
 slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.scoring.LiveScorer`)
@@ -19,7 +21,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -39,11 +41,12 @@ from lib.model import (
     check_columns,
     diff_models,
     dump_model,
+    key_parts,
     model_from_dict,
     model_to_dict,
     normalise_category,
     parse_model,
-    set_value,
+    set_path,
     spec_to_dict,
 )
 from lib.plan import BANDS
@@ -387,13 +390,7 @@ def edit_draft(draft_yaml: str, key: str | Sequence[str], value: Any) -> EditRes
     Returns:
         The edited YAML, or the draft unchanged with one "key: problem — fix" line per problem.
     """
-    if isinstance(key, str):
-        try:
-            return EditResult(dump_model(set_value(parse_model(draft_yaml, source="draft"), key, value)))
-        except ModelError as err:
-            return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
-    parts = tuple(str(k) for k in key)
-    return _edit(draft_yaml, lambda d: _set_path(d, parts, value))
+    return _edit(draft_yaml, lambda d: set_path(d, key_parts(d, key) if isinstance(key, str) else key, value))
 
 
 def _edit(draft_yaml: str, change: Callable[[dict[str, Any]], None]) -> EditResult:
@@ -405,33 +402,6 @@ def _edit(draft_yaml: str, change: Callable[[dict[str, Any]], None]) -> EditResu
         return EditResult(dump_model(model_from_dict(d, source="draft")))
     except ModelError as err:
         return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
-
-
-def _item(node: Any, part: str, parts: tuple[str, ...]) -> Any:
-    """Where ``part`` is in ``node``: a dict key as given, or a list position (named item, else an index)."""
-    if isinstance(node, dict):
-        return part
-    if isinstance(node, list):
-        for i, item in enumerate(node):
-            if isinstance(item, dict) and str(item.get("name")) == part:
-                return i
-        if part.isdigit() and int(part) < len(node):
-            return int(part)
-        raise ModelError([Problem(".".join(parts), f"no list item '{part}'", "use an existing name or an index")])
-    raise ModelError([Problem(".".join(parts), "this key is inside a plain value", "check the key path")])
-
-
-def _set_path(d: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
-    """Set the key at ``parts`` to ``value``, creating missing mappings on the way."""
-    if not parts:
-        raise ModelError([Problem("(key)", "the key is empty", "name the setting to change")])
-    node: Any = d
-    for part in parts[:-1]:
-        at = _item(node, part, parts)
-        if isinstance(node, dict) and at not in node:
-            node[at] = {}
-        node = node[at]
-    node[_item(node, parts[-1], parts)] = value
 
 
 def read_model_upload(data: bytes, filename: str, columns: Iterable[str]) -> str:
@@ -513,27 +483,10 @@ def profile_caption(model: Model, profile: str) -> str:
     return "Accounts where " + " and ".join(f"{col} is {' or '.join(vals)}" for col, vals in p.when.items())
 
 
-def control_prefix(metric: str, profile: str | None = None) -> str:
-    """The Tune page's widget-key prefix for a metric's spec: base (``tune.metric.nps``) or a profile's own
-    (``tune.profile.Onboarding.metric.nps``)."""
-    return f"tune.metric.{metric}" if profile is None else f"tune.profile.{profile}.metric.{metric}"
-
-
-def spec_scope(model: Model, metric: str, profile: str) -> tuple[tuple[str, ...], str]:
-    """Where a metric's spec under a profile is edited: (model key parts for :func:`edit_draft`, widget-key
-    prefix). Key parts, not a dotted key, so names with dots in them are used as written.
-
-    The profile's own override if it has one (``("profiles", "Onboarding", "metrics", "nps", "score")``,
-    ``tune.profile.Onboarding.metric.nps``), else the base spec (``("metrics", "nps", "score")``,
-    ``tune.metric.nps``).
-    """
-    path = spec_path(model, metric, profile)
-    return path, control_prefix(metric, profile if path[0] == "profiles" else None)
-
-
 def spec_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
-    """The parts of the key :func:`spec_scope` names (``("profiles", "Onboarding", "metrics", "nps",
-    "score")`` or ``("metrics", "nps", "score")``), for :func:`edit_draft` with names as written."""
+    """Where a metric's score spec under a profile is edited, as key parts for :func:`edit_draft` (names as
+    written, dots and all): the profile's own spec where it has one (``("profiles", "Onboarding", "metrics",
+    "nps", "score")``), else the base spec (``("metrics", "nps", "score")``)."""
     p = model.profile(profile)
     if p is not None and metric in p.metrics:
         return ("profiles", profile, "metrics", metric, "score")
@@ -601,16 +554,341 @@ def add_categories(draft_yaml: str, metric: str, profile: str, values: Iterable[
     return edit_draft(draft_yaml, (*path, "map"), new_map)
 
 
-def weight_scope(model: Model, metric: str, profile: str) -> tuple[tuple[str, ...], str]:
-    """Where a metric's weight under a profile is edited: (model key parts, widget key).
-
-    ``Default`` edits the base weight (``("metrics", "nps", "weight")``, ``tune.metric.nps.weight``); a
-    profile its override (``("profiles", "Onboarding", "weights", "nps")``,
-    ``tune.profile.Onboarding.metric.nps.weight``).
-    """
+def weight_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
+    """Where a metric's weight under a profile is edited, as key parts for :func:`edit_draft`: the base weight
+    for ``Default`` (``("metrics", "nps", "weight")``), else the profile's own (``("profiles", "Onboarding",
+    "weights", "nps")``)."""
     if model.profile(profile) is None:
-        return ("metrics", metric, "weight"), f"{control_prefix(metric)}.weight"
-    return ("profiles", profile, "weights", metric), f"{control_prefix(metric, profile)}.weight"
+        return ("metrics", metric, "weight")
+    return ("profiles", profile, "weights", metric)
+
+
+# ---------------------------------------------------------------------------------------------- structure
+
+# Columns that say who or when, or the outcome a score is checked against: never something to score.
+NOT_METRICS = ("account_id", "snapshot_date", "account_name", "churned", "health_label", "renewal_date")
+DEFAULT_GRADES = {"A": 85, "B": 70, "C": 55, "D": 40}
+EXPANSION_WEIGHT = 10  # each metric of a new expansion score weighs the same
+
+
+def _refuse(key: str, message: str, fix: str) -> NoReturn:
+    """Stop an edit with one "key: problem — fix" line (:func:`_edit` turns it into the result's problems)."""
+    raise ModelError([Problem(key, message, fix)])
+
+
+def _scope(d: dict[str, Any], expansion: bool) -> tuple[dict[str, Any], str]:
+    """The model dict an edit works on (the draft, or its expansion score) and its key prefix."""
+    if not expansion:
+        return d, ""
+    if d.get("expansion") is None:
+        _refuse("expansion", "the model has no expansion score", "turn the expansion score on first")
+    return d["expansion"], "expansion."
+
+
+def _typical_weight(weights: Iterable[float]) -> float:
+    """A new metric's or group's starting weight: the median of its siblings' (a typical one), at least 1."""
+    w = [float(x) for x in weights]
+    return max(1.0, _round2(float(np.median(w)))) if w else 1.0
+
+
+def metric_candidates(model: Model, columns: Iterable[object], expansion: bool = False) -> list[str]:
+    """The data's columns a new metric can read, in the data's order: all but :data:`NOT_METRICS` and the
+    columns the model (or its expansion score) already scores. Role columns such as ``ARR ($)`` are offered
+    by the name the data gives them."""
+    target = model.expansion if expansion else model
+    used = set(target.metrics) if target is not None else set()
+    return [c for c in map(str, columns) if c not in NOT_METRICS and c not in used]
+
+
+def proposed_method(values: object) -> str:
+    """How a new metric on these values scores: ``linear`` when (nearly) every present value is a number,
+    else ``categories`` (text, yes/no values)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    present = s.dropna()
+    if pd.api.types.is_bool_dtype(s.dtype) or present.empty:
+        return "categories" if len(present) else "linear"
+    return "linear" if len(_finite(present)) >= 0.9 * len(present) else "categories"
+
+
+def suggested_weight(model: Model) -> float:
+    """The weight :func:`add_metric` gives a new metric unless told: the median of the base weights."""
+    return _typical_weight(m.weight for m in model.metrics.values())
+
+
+def _new_metric(column: str, values: object, key: str) -> dict[str, Any]:
+    """A metric entry's score for ``column``: :func:`default_spec` of :func:`proposed_method`."""
+    try:
+        return default_spec(proposed_method(values), values)
+    except ValueError as err:
+        message, _, fix = str(err).partition(" — ")
+        _refuse(key, message, fix or "pick another column")
+
+
+def add_metric(draft_yaml: str, column: str, values: object, *, weight: float | None = None,
+               group: str | None = None, expansion: bool = False) -> EditResult:
+    """Add a metric reading ``column`` (named as the data names it), scored from its values.
+
+    The score spec is :func:`default_spec` for :func:`proposed_method` (numbers: linear between the 10th and
+    90th percentile; text: categories with the values found). Without ``weight`` the metric weighs like a
+    typical one (:func:`suggested_weight`); when the model has groups it joins ``group`` (default the first).
+    ``expansion`` adds it to the expansion score instead.
+    """
+    def change(d: dict[str, Any]) -> None:
+        model, prefix = _scope(d, expansion)
+        key = f"{prefix}metrics.{column}"
+        if column in NOT_METRICS:
+            _refuse(key, f"'{column}' names the account, date or outcome, not something to score",
+                    "pick a column that measures the account")
+        if column in model["metrics"]:
+            _refuse(key, f"the model scores '{column}' already", "edit it under Thresholds, or pick another column")
+        entry: dict[str, Any] = {
+            "weight": _typical_weight(m["weight"] for m in model["metrics"].values()) if weight is None else weight,
+            "score": _new_metric(column, values, f"{key}.score")}
+        if model.get("groups"):
+            entry = {"group": next(iter(model["groups"])) if group is None else group, **entry}
+        model["metrics"][column] = entry
+    return _edit(draft_yaml, change)
+
+
+def remove_metric(draft_yaml: str, metric: str, *, expansion: bool = False) -> EditResult:
+    """Remove a metric with its profile weights and thresholds (not the last one: a model scores something)."""
+    def change(d: dict[str, Any]) -> None:
+        model, prefix = _scope(d, expansion)
+        key = f"{prefix}metrics.{metric}"
+        if metric not in model["metrics"]:
+            _refuse(key, f"the model has no metric '{metric}'", "pick one of its metrics")
+        if len(model["metrics"]) == 1:
+            _refuse(key, "it is the only metric, and a score needs one",
+                    "turn the expansion score off instead" if expansion else "add another metric first")
+        del model["metrics"][metric]
+        for profile in model.get("profiles") or []:
+            for part in ("weights", "metrics"):
+                (profile.get(part) or {}).pop(metric, None)
+                if part in profile and not profile[part]:
+                    del profile[part]
+    return _edit(draft_yaml, change)
+
+
+def relabel_metric(draft_yaml: str, metric: str, label: str, *, expansion: bool = False) -> EditResult:
+    """Give a metric a display label; a blank label (or the column's own name) shows the column name."""
+    def change(d: dict[str, Any]) -> None:
+        model, prefix = _scope(d, expansion)
+        if metric not in model["metrics"]:
+            _refuse(f"{prefix}metrics.{metric}", f"the model has no metric '{metric}'", "pick one of its metrics")
+        text = label.strip()
+        if text and text != metric:
+            model["metrics"][metric]["label"] = text
+        else:
+            model["metrics"][metric].pop("label", None)
+    return _edit(draft_yaml, change)
+
+
+def _group_name(d: dict[str, Any], name: str) -> str:
+    """``name`` trimmed, refused when blank or taken."""
+    text = name.strip()
+    if not text:
+        _refuse("groups", "a group needs a name", "type a name such as Engagement")
+    if text in (d.get("groups") or {}):
+        _refuse(f"groups.{text}", f"there is a group '{text}' already", "pick another name")
+    return text
+
+
+def add_group(draft_yaml: str, name: str, weight: float | None = None) -> EditResult:
+    """Add a group (weight default: the median group weight). A model without groups gets its first group,
+    and every metric joins it, so its score does not change."""
+    def change(d: dict[str, Any]) -> None:
+        text = _group_name(d, name)
+        groups = d.get("groups")
+        if not groups:
+            d["groups"] = {text: 100 if weight is None else weight}
+            for metric in d["metrics"].values():
+                metric["group"] = text
+            return
+        groups[text] = _typical_weight(groups.values()) if weight is None else weight
+    return _edit(draft_yaml, change)
+
+
+def rename_group(draft_yaml: str, old: str, new: str) -> EditResult:
+    """Rename a group in place (same position and weight); every metric in it follows."""
+    if new.strip() == old:
+        return EditResult(draft_yaml)
+
+    def change(d: dict[str, Any]) -> None:
+        if old not in (d.get("groups") or {}):
+            _refuse(f"groups.{old}", f"there is no group '{old}'", "pick one of the model's groups")
+        text = _group_name(d, new)
+        d["groups"] = {text if g == old else g: w for g, w in d["groups"].items()}
+        for metric in d["metrics"].values():
+            if metric.get("group") == old:
+                metric["group"] = text
+    return _edit(draft_yaml, change)
+
+
+def group_members(model: Model, group: str) -> list[str]:
+    """The metrics in a group, in the model's order."""
+    return [m for m, metric in model.metrics.items() if metric.group == group]
+
+
+def remove_group(draft_yaml: str, group: str, move_to: str | None = None) -> EditResult:
+    """Remove a group; its metrics move to ``move_to``. A group that still has metrics is refused without
+    one, and so is the only group (turn groups off instead: :func:`groups_off`)."""
+    def change(d: dict[str, Any]) -> None:
+        groups = d.get("groups") or {}
+        key = f"groups.{group}"
+        if group not in groups:
+            _refuse(key, f"there is no group '{group}'", "pick one of the model's groups")
+        if len(groups) == 1:
+            _refuse(key, "it is the only group", "turn groups off instead: every metric is then weighted directly")
+        members = [m for m, metric in d["metrics"].items() if metric.get("group") == group]
+        if members and (move_to is None or move_to == group):
+            _refuse(key, f"the group still has {len(members)} metric{'s' * (len(members) != 1)} ("
+                    + ", ".join(members) + ")", "pick another group to move them to, or remove them first")
+        if members and move_to not in groups:
+            _refuse(key, f"there is no group '{move_to}' to move its metrics to", "pick one of the model's groups")
+        for m in members:
+            d["metrics"][m]["group"] = move_to
+        del groups[group]
+    return _edit(draft_yaml, change)
+
+
+def groups_off(draft_yaml: str) -> EditResult:
+    """Drop the groups: every metric is weighted directly by its own weight again."""
+    def change(d: dict[str, Any]) -> None:
+        d.pop("groups", None)
+        for metric in d["metrics"].values():
+            metric.pop("group", None)
+    return _edit(draft_yaml, change)
+
+
+def _profile_at(d: dict[str, Any], profile: str) -> int:
+    """The position of a (real) profile in the draft's list, refused with the model's wording when absent."""
+    for i, p in enumerate(d.get("profiles") or []):
+        if p.get("name") == profile:
+            return i
+    _refuse(f"profiles.{profile}", f"there is no profile '{profile}'", "pick one of the model's profiles")
+
+
+def _conditions(when: Mapping[str, Iterable[object]]) -> dict[str, list[str]]:
+    """A profile's ``when`` from chosen values per segment column; a column with none chosen is no condition."""
+    return {str(c): [str(v) for v in values] for c, values in when.items() if list(values)}
+
+
+def add_profile(draft_yaml: str, name: str, when: Mapping[str, Iterable[object]]) -> EditResult:
+    """Add a profile last in the match order (before Default) for the accounts ``when`` selects (segment column
+    → values; columns with no values are left out). Its weights and thresholds start as the base ones."""
+    def change(d: dict[str, Any]) -> None:
+        d.setdefault("profiles", []).append({"name": name.strip(), "when": _conditions(when)})
+    return _edit(draft_yaml, change)
+
+
+def rename_profile(draft_yaml: str, old: str, new: str) -> EditResult:
+    """Rename a profile (its place in the order, weights and thresholds stay)."""
+    def change(d: dict[str, Any]) -> None:
+        at = _profile_at(d, old)
+        d["profiles"][at]["name"] = new.strip()
+    return _edit(draft_yaml, change)
+
+
+def set_condition(draft_yaml: str, profile: str, column: str, values: Iterable[object]) -> EditResult:
+    """Set which values of a segment column a profile selects (none: the column is no longer a condition)."""
+    def change(d: dict[str, Any]) -> None:
+        at = _profile_at(d, profile)
+        when = d["profiles"][at]["when"]
+        chosen = _conditions({column: values})
+        if chosen:
+            when[column] = chosen[column]  # in its place, when the column was a condition already
+        else:
+            when.pop(column, None)
+    return _edit(draft_yaml, change)
+
+
+def move_profile(draft_yaml: str, profile: str, offset: int) -> EditResult:
+    """Move a profile ``offset`` places in the match order (negative: earlier, so it wins more ties)."""
+    def change(d: dict[str, Any]) -> None:
+        i = _profile_at(d, profile)
+        profiles = d["profiles"]
+        j = min(max(i + offset, 0), len(profiles) - 1)
+        profiles.insert(j, profiles.pop(i))
+    return _edit(draft_yaml, change)
+
+
+def remove_profile(draft_yaml: str, profile: str) -> EditResult:
+    """Remove a profile: the accounts it matched fall to the next matching profile, or Default."""
+    def change(d: dict[str, Any]) -> None:
+        at = _profile_at(d, profile)  # first: it refuses a model without profiles
+        del d["profiles"][at]
+        if not d["profiles"]:
+            del d["profiles"]
+    return _edit(draft_yaml, change)
+
+
+def alert_rule(name: str, drop: float | None = None, within: int = 1, to_band: str | None = None) -> dict[str, Any]:
+    """An alert as the model file writes it: ``{name, drop, within}`` or ``{name, to_band}``."""
+    if to_band is not None:
+        return {"name": name.strip(), "to_band": to_band}
+    return {"name": name.strip(), "drop": drop, "within": within}
+
+
+def set_alert(draft_yaml: str, name: str | None, rule: Mapping[str, Any]) -> EditResult:
+    """Add an alert (``name`` None) or replace the one called ``name`` with ``rule`` (see :func:`alert_rule`)."""
+    def change(d: dict[str, Any]) -> None:
+        alerts = d.setdefault("alerts", [])
+        if name is None:
+            alerts.append(dict(rule))
+            return
+        at = next((i for i, a in enumerate(alerts) if a.get("name") == name), None)
+        if at is None:
+            _refuse(f"alerts.{name}", f"there is no alert '{name}'", "pick one of the model's alerts")
+        alerts[at] = dict(rule)
+    return _edit(draft_yaml, change)
+
+
+def remove_alert(draft_yaml: str, name: str) -> EditResult:
+    """Remove the alert called ``name``."""
+    def change(d: dict[str, Any]) -> None:
+        alerts = d.get("alerts") or []
+        if not any(a.get("name") == name for a in alerts):
+            _refuse(f"alerts.{name}", f"there is no alert '{name}'", "pick one of the model's alerts")
+        d["alerts"] = [a for a in alerts if a.get("name") != name]
+        if not d["alerts"]:
+            del d["alerts"]
+    return _edit(draft_yaml, change)
+
+
+def set_grades(draft_yaml: str, on: bool) -> EditResult:
+    """Turn letter grades on (A/B/C/D at 85/70/55/40, unless the draft has its own already) or off."""
+    def change(d: dict[str, Any]) -> None:
+        if not on:
+            d.pop("grades", None)
+        elif not d.get("grades"):
+            d["grades"] = dict(DEFAULT_GRADES)
+    return _edit(draft_yaml, change)
+
+
+def expansion_on(draft_yaml: str, columns: Mapping[str, object]) -> EditResult:
+    """Give the model an expansion score on ``columns`` (column → its values): each metric scored from its
+    values like :func:`add_metric`, weighted equally, with the default bands."""
+    def change(d: dict[str, Any]) -> None:
+        if d.get("expansion") is not None:
+            _refuse("expansion", "the model has an expansion score already", "add metrics to it, or turn it off first")
+        if not columns:
+            _refuse("expansion.metrics", "an expansion score needs at least one metric", "pick its columns")
+        for column in columns:
+            if column in NOT_METRICS:
+                _refuse(f"expansion.metrics.{column}", f"'{column}' names the account, date or outcome, not "
+                        "something to score", "pick a column that measures the account")
+        d["expansion"] = {"name": "Expansion", "metrics": {  # bands: the model's defaults
+            c: {"weight": EXPANSION_WEIGHT, "score": _new_metric(c, v, f"expansion.metrics.{c}.score")}
+            for c, v in columns.items()}}
+    return _edit(draft_yaml, change)
+
+
+def expansion_off(draft_yaml: str) -> EditResult:
+    """Drop the expansion score."""
+    def change(d: dict[str, Any]) -> None:
+        d.pop("expansion", None)
+    return _edit(draft_yaml, change)
+
 
 
 # ---------------------------------------------------------------------------------------------- fit
@@ -990,10 +1268,14 @@ class TuneData:
 
 
 __all__ = [
-    "EditResult", "Preview", "SliderRange", "Spread", "TuneData", "add_categories", "band_codes", "base_thresholds",
-    "control_prefix", "data_categories", "default_spec", "diff_table", "drop_missing_columns", "edit_draft",
-    "group_shares", "grouped_metrics", "has_own_thresholds", "lower_is_better", "misfit_removals",
-    "new_model_name_problem", "nice_step", "own_thresholds", "profile_caption", "ratio_range", "read_model_upload",
-    "replaced", "reverse_direction", "slider_range", "spec_marks", "spec_path", "spec_scope",
-    "unmapped_categories", "weight_scope", "with_step", "without_step",
+    "DEFAULT_GRADES", "EXPANSION_WEIGHT", "NOT_METRICS", "add_categories", "add_group", "add_metric", "add_profile",
+    "alert_rule", "band_codes", "base_thresholds", "data_categories", "default_spec", "diff_table", "direction_key",
+    "drop_missing_columns", "edit_draft", "EditResult", "expansion_off", "expansion_on", "group_members",
+    "group_shares", "grouped_metrics", "groups_off", "has_own_thresholds", "lower_is_better", "metric_candidates",
+    "misfit_removals", "move_profile", "new_model_name_problem", "nice_step", "own_thresholds", "Preview",
+    "profile_caption", "profile_choices", "proposed_method", "ratio_range", "read_model_upload", "relabel_metric",
+    "remove_alert", "remove_group", "remove_metric", "remove_profile", "rename_group", "rename_profile", "replaced",
+    "reverse_direction", "set_alert", "set_condition", "set_grades", "slider_range", "SliderRange", "spec_marks",
+    "spec_path", "Spread", "suggested_weight", "threshold_marks", "TuneData", "unmapped_categories", "weight_path",
+    "with_step", "without_step",
 ]

@@ -145,6 +145,10 @@ class Context:
         set by hand on the Compare page on top, read fresh so a change shows at once."""
         return known_labels(self.dataset)
 
+    def segment_values(self) -> dict[str, list[str]]:
+        """Each segment column's distinct values as text, sorted (what filters and profiles select on)."""
+        return _facets(self.dataset.name, self.dataset.updated_at).options
+
     def live_scorer(self) -> LiveScorer:
         """The numpy scorer for slider loops (shared; its per-spec cache is bounded inside the engine)."""
         return _live_scorer(self.dataset.name, self.dataset.updated_at, self.model_yaml)

@@ -108,3 +108,27 @@ def test_uploaded_yaml_is_checked_and_replaces_the_draft(page, tmp_path):
     wait_for_app(page)
     assert float(thumbs(page, "Band cut-offs").first.input_value()) == 30
     assert exception_count(page) == 0
+
+
+def test_structure_tab_adds_a_metric_from_the_columns_and_screenshot(page):
+    open_page(page, "/tune")
+    page.get_by_role("tab", name="Structure").click()
+    page.get_by_text("Add a metric").wait_for(timeout=30_000)
+    page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(has_text="Column").click()
+    page.keyboard.type("days_since")  # the list filters to the one column; Enter picks it
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Add metric").click()
+    page.get_by_text(re.compile(r"Changes vs saved Default v1: [1-9]")).wait_for(timeout=30_000)
+    wait_for_app(page)
+    whole_page_screenshot(page, "tune-structure")
+    label = page.locator('[data-testid="stTextInput"]').filter(has_text="days_since_last_contact").locator("input")
+    assert label.input_value() == "days_since_last_contact"  # a new metric is labelled by its column
+    column = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(has_text="Column")
+    assert "days_since_last_contact" not in column.inner_text()  # the form is empty again
+    assert exception_count(page) == 0
+    page.locator('[data-testid="stMain"] [data-testid="stButtonGroup"]').get_by_text("Profiles").click()
+    page.get_by_text("Add a profile").wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert exception_count(page) == 0
+    whole_page_screenshot(page, "tune-structure-profiles")

@@ -18,9 +18,11 @@ from lib.model import (
     diff_models,
     dump_model,
     effective_weights,
+    key_parts,
     load_model,
     model_to_dict,
     parse_model,
+    set_path,
     set_value,
 )
 
@@ -220,6 +222,27 @@ def test_set_value_edits_dotted_keys_including_names_with_dots():
     by_name = set_value(model, "profiles.Onboarding.weights.logins.per.user", 4)
     assert by_name.profiles[0].weights == {"logins.per.user": 4}
     assert set_value(model, "bands.red", 10).bands.red == 10
+
+
+def test_set_value_by_key_parts_reaches_names_a_dotted_key_would_split():
+    model = make_model({"logins": {"weight": 2, "score": {"method": "linear", "red": 1, "green": 5}}},
+                       profiles=[{"name": "Tier 1.0", "when": {"tier": ["1.0"]}}])
+    edited = set_value(model, ("profiles", "Tier 1.0", "weights", "logins"), 3)
+    assert edited.profiles[0].weights == {"logins": 3}
+    assert key_parts(model_to_dict(edited), "profiles.Tier 1.0.weights.logins") == (
+        "profiles", "Tier 1.0", "weights", "logins")
+    assert key_parts(model_to_dict(edited), "metrics.new.weight") == ("metrics", "new", "weight")
+
+
+def test_set_path_refuses_a_missing_list_item_and_a_key_inside_a_value():
+    d = model_to_dict(make_model({"logins": {"weight": 2, "score": {"method": "linear", "red": 1, "green": 5}}}))
+    d["alerts"] = []
+    with pytest.raises(ModelError, match="alerts.Gone.drop: no list item 'Gone' — use an existing name or an index"):
+        set_path(d, ("alerts", "Gone", "drop"), 5)
+    with pytest.raises(ModelError, match="bands.red.x: this key is inside a plain value"):
+        set_path(d, ("bands", "red", "x"), 5)
+    with pytest.raises(ModelError, match="the key is empty"):
+        set_path(d, (), 5)
 
 
 def test_set_value_revalidates_and_names_the_key():

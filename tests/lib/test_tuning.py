@@ -249,13 +249,11 @@ def test_diff_table_lists_changed_settings_as_text(model):
 
 
 def test_scopes_point_at_profile_overrides_only_where_they_exist(model):
-    assert tuning.spec_scope(model, "logins_per_user", "Onboarding") == (
-        ("profiles", "Onboarding", "metrics", "logins_per_user", "score"),
-        "tune.profile.Onboarding.metric.logins_per_user")
-    assert tuning.spec_scope(model, "nps", "Onboarding") == (("metrics", "nps", "score"), "tune.metric.nps")
-    assert tuning.weight_scope(model, "nps", "Default") == (("metrics", "nps", "weight"), "tune.metric.nps.weight")
-    assert tuning.weight_scope(model, "nps", "Onboarding") == (
-        ("profiles", "Onboarding", "weights", "nps"), "tune.profile.Onboarding.metric.nps.weight")
+    assert tuning.spec_path(model, "logins_per_user", "Onboarding") == (
+        ("profiles", "Onboarding", "metrics", "logins_per_user", "score"))
+    assert tuning.spec_path(model, "nps", "Onboarding") == ("metrics", "nps", "score")
+    assert tuning.weight_path(model, "nps", "Default") == ("metrics", "nps", "weight")
+    assert tuning.weight_path(model, "nps", "Onboarding") == ("profiles", "Onboarding", "weights", "nps")
 
 
 def test_threshold_marks_hold_the_drafts_thresholds_then_the_saved_ones(model):
@@ -278,19 +276,19 @@ profiles:
   - {name: Tier 1.0, when: {tier: ["1.0"]}, metrics: {usage.pct: {score: {method: linear, red: 5, green: 50}}}}
 """)
     draft = dump_model(model)
-    key, _ = tuning.weight_scope(model, "usage.pct", "Tier 1.0")
+    key = tuning.weight_path(model, "usage.pct", "Tier 1.0")
     edited = parse_model(tuning.edit_draft(draft, key, 7).yaml)
     assert edited.weights_for("Tier 1.0")["usage.pct"] == 7 and edited.weights_for("Default")["usage.pct"] == 2
-    key, _ = tuning.spec_scope(model, "usage.pct", "Tier 1.0")
+    key = tuning.spec_path(model, "usage.pct", "Tier 1.0")
     edited = parse_model(tuning.edit_draft(draft, (*key, "green"), 40).yaml)
     assert edited.spec_for("Tier 1.0", "usage.pct").green == 40
     assert edited.metrics["usage.pct"].score.green == 60
-    key, _ = tuning.weight_scope(model, "usage.pct", "Default")
+    key = tuning.weight_path(model, "usage.pct", "Default")
     assert parse_model(tuning.edit_draft(draft, key, 5).yaml).metrics["usage.pct"].weight == 5
 
 
 def test_profile_weight_edit_through_its_scope_changes_only_that_profile(model):
-    key, _ = tuning.weight_scope(model, "nps", "Onboarding")
+    key = tuning.weight_path(model, "nps", "Onboarding")
     edited = parse_model(tuning.edit_draft(dump_model(model), key, 30).yaml)
     assert edited.weights_for("Onboarding")["nps"] == 30
     assert edited.weights_for("Default")["nps"] == model.weights_for("Default")["nps"]
@@ -467,9 +465,8 @@ def test_a_profile_gets_a_copy_of_the_base_thresholds_and_edits_change_only_it(m
     own = parse_model(result.yaml)
     assert own.spec_for("Onboarding", "open_tickets") == model.metrics["open_tickets"].score
     assert tuning.has_own_thresholds(own, "open_tickets", "Onboarding")
-    key, prefix = tuning.spec_scope(own, "open_tickets", "Onboarding")
-    assert (key, prefix) == (("profiles", "Onboarding", "metrics", "open_tickets", "score"),
-                             "tune.profile.Onboarding.metric.open_tickets")
+    key = tuning.spec_path(own, "open_tickets", "Onboarding")
+    assert key == ("profiles", "Onboarding", "metrics", "open_tickets", "score")
     edited = parse_model(tuning.edit_draft(result.yaml, (*key, "cuts"), [1, 2]).yaml)
     assert edited.spec_for("Onboarding", "open_tickets").cuts == (1, 2)
     assert edited.metrics["open_tickets"].score == model.metrics["open_tickets"].score
@@ -489,7 +486,7 @@ def test_using_the_base_thresholds_drops_the_profiles_own(model):
     assert not tuning.has_own_thresholds(edited, "logins_per_user", "Onboarding")
     assert edited.spec_for("Onboarding", "logins_per_user") == model.metrics["logins_per_user"].score
     assert edited.profile("Onboarding").weights == model.profile("Onboarding").weights
-    assert tuning.spec_scope(edited, "logins_per_user", "Onboarding")[0] == ("metrics", "logins_per_user", "score")
+    assert tuning.spec_path(edited, "logins_per_user", "Onboarding") == ("metrics", "logins_per_user", "score")
 
 
 @pytest.mark.parametrize("edit", [tuning.own_thresholds, tuning.base_thresholds])
