@@ -317,5 +317,7 @@ def misfit(ctx: ui.Context, draft_yaml: str, draft: Model, problems: Sequence[ob
         st.warning("The draft cannot simply drop what is missing:\n\n"
                    + "\n".join(f"- {ui.md(line)}" for line in fixed.problems), icon=":material/warning:")
     show_problems("fit")
-    st.caption("Or replace the draft with a model made for this dataset (**Upload YAML** above). The live preview "
-               "appears once the draft fits; save it as a new version and every page uses it.")
+    st.caption("Or start a model from this dataset's own columns, or replace the draft with a model made for it "
+               "(**Upload YAML** above). The live preview appears once the draft fits; save it as a new version and "
+               "every page uses it.")
+    ui.start_model_button("tune.start_model")

@@ -599,8 +599,8 @@ def parse_dates(s: pd.Series, date_order: str | None = None) -> tuple[pd.Series,
 # Role detection
 # --------------------------------------------------------------------------------------------------------
 def _norm(name: str) -> str:
-    """'AccountID' / 'account_id' / 'Account ID ' → 'account id'."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))
+    """'AccountID' / 'account_id' / 'Account ID ' → 'account id'; 'Acct #' → 'acct number'."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name)).replace("#", " number ")  # 'Acct #'
     return re.sub(r"[^a-z0-9%]+", " ", spaced.lower()).strip()
 
 
@@ -622,7 +622,7 @@ NAME_RULES: dict[str, tuple[tuple[str, float, str], ...]] = {
         (r"date|month|week|period", 0.8, "date"),
     ),
     "renewal_date": (
-        (r"(next )?renewal( date)?|renews( on)?|contract end( date)?|(contract )?(expiry|expiration)( date)?", 0.95,
+        (r"(next )?renewal( date| on)?|renews( on)?|contract end( date)?|(contract )?(expiry|expiration)( date)?", 0.95,
          "renewal date"),
         (r"end date|term end", 0.75, "end date"),
     ),

@@ -333,3 +333,4 @@ def test_a_model_with_nothing_left_to_keep_says_so_and_offers_upload(own_workspa
     assert not [b for b in at.button if b.key == key("fit")]
     assert "every metric reads a column the data lacks" in at.warning[0].value
     assert any("Upload YAML" in c.value for c in at.caption)
+    assert at.button(key="tune.start_model").label == "Start a model"

@@ -602,3 +602,11 @@ def test_inspect_lists_a_loading_error_as_a_problem():
 def test_inspect_raises_when_the_file_cannot_be_read():
     with pytest.raises(IngestError, match="the file is empty"):
         inspect_file(fixture("empty.csv"))
+
+
+def test_detection_reads_crm_names_such_as_acct_hash_and_renewal_on():
+    from tests.foreign import foreign_portfolio
+
+    roles = detect_roles(foreign_portfolio(accounts=6, snapshots=3)).roles
+    assert (roles.account_id, roles.snapshot_date, roles.arr) == ("Acct #", "As-Of Date", "ARR ($)")
+    assert (roles.renewal_date, roles.outcome) == ("Renewal On", "Churned?")
