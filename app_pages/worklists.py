@@ -65,8 +65,9 @@ owner = bar[0].selectbox("CSM owner", pr.owner_choices(scored, owner_column, ctx
 overdue = bar[1].number_input("Contact overdue after (days)", 1, 365, 30, key="worklists.overdue_days")
 window = bar[2].number_input("Renewal window (days)", 1, 730, 90, key="worklists.renewal_days")
 if owner_column is None:
-    st.info(f"No owner column ({', '.join(wl.OWNER_CANDIDATES)}) in this dataset, so every account is "
-            "listed as Unassigned. Map one on the Data page.", icon=":material/info:")
+    st.info("No owner column in this dataset (a segment named like owner, CSM, CS rep or account manager), so "
+            "every account is listed as Unassigned. Map your owner column as a segment on the Data page.",
+            icon=":material/info:")
 per_owner = owner == pr.ALL_OWNERS
 about = pr.export_about(ctx.dataset.name, pr.filters_label(ctx.filters), ctx.as_of, owner=owner)
 

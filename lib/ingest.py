@@ -598,7 +598,7 @@ def parse_dates(s: pd.Series, date_order: str | None = None) -> tuple[pd.Series,
 # --------------------------------------------------------------------------------------------------------
 # Role detection
 # --------------------------------------------------------------------------------------------------------
-def _norm(name: str) -> str:
+def normalise_name(name: str) -> str:
     """'AccountID' / 'account_id' / 'Account ID ' → 'account id'; 'Acct #' → 'acct number'."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name)).replace("#", " number ")  # 'Acct #'
     return re.sub(r"[^a-z0-9%]+", " ", spaced.lower()).strip()
@@ -704,7 +704,7 @@ def _profile(name: str, s: pd.Series) -> _Profile:
         else:
             kind = "text"
     values = pd.Series(u.unique()[:200], dtype=object)
-    return _Profile(name, _norm(name), n, blanks, distinct, num_share, date_share, kind, values)
+    return _Profile(name, normalise_name(name), n, blanks, distinct, num_share, date_share, kind, values)
 
 
 def _facts(p: _Profile) -> str:
@@ -918,7 +918,7 @@ def _load_metric(raw: pd.Series, filename: str, column: str, warnings: list[str]
 def _load_outcome(raw: pd.Series, column: str, filename: str, warnings: list[str]) -> pd.Series:
     """Churned as nullable boolean. A column named like 'renewed' or 'retained' has yes = not churned."""
     t = _text(raw).str.lower()
-    inverted = bool(re.search(r"renew|retain|active|stay", _norm(column)))
+    inverted = bool(re.search(r"renew|retain|active|stay", normalise_name(column)))
     yes_means = not inverted
     out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
     out[t.isin(CHURN_TRUE)] = True

@@ -286,3 +286,18 @@ def test_expansion_list_on_the_sample_ranks_by_the_models_expansion_score(sample
     np.testing.assert_allclose(out["expansion_score"].to_numpy(), expected)
     for _, rows in out.groupby("owner"):
         assert rows["expansion_score"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize(("columns", "owner"), [
+    (["Tier", "CS Rep", "Territory"], "CS Rep"),
+    (["Account Manager", "Region"], "Account Manager"),
+    (["Region", "csm_owner", "CSM"], "csm_owner"),  # the exact names first
+    (["Region", "Stage", "Sample Ramp"], None),
+])
+def test_the_owner_column_is_found_by_the_names_crm_exports_give_it(columns, owner):
+    assert worklists.find_owner_column(columns) == owner
+
+
+def test_the_contact_recency_column_is_found_by_crm_names():
+    assert worklists.find_contact_column(["Days Since Last Touch", "Days Since QBR"]) == "Days Since Last Touch"
+    assert worklists.find_contact_column(["Days Since QBR"]) is None
