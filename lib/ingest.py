@@ -65,6 +65,10 @@ CANONICAL = {
 # The roles a model is checked against and never scores, with what each is (for messages).
 CHECKED_AGAINST = {"outcome": "the outcome (churned / renewed)", "health_label": "the known-health label"}
 
+# Canonical columns no metric may read: keys, names, dates, and what a model is checked against (outcome, labels).
+# ARR may be scored (by the file's own name, which the table keeps beside `arr`).
+NOT_METRICS = frozenset(CANONICAL.values()) - {"arr"}
+
 ISO_DATE = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"
 SLASHED_DATE = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T].*)?$"
 

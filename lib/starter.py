@@ -25,12 +25,10 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis import AnalysisError, Suggestion, roc_auc, suggest_model
-from lib.ingest import Roles
+from lib.ingest import NOT_METRICS, Roles
 from lib.model import Model, model_from_dict, model_to_dict, normalise_category
 from lib.tuning import BAD_WORDS, GOOD_WORDS, MAX_CATEGORIES, MIDDLE_WORDS, default_spec
 
-# Columns that are never KPIs: keys, names, dates, and what a model is checked against (outcome, labels).
-NOT_METRICS = frozenset({"account_id", "account_name", "snapshot_date", "renewal_date", "churned", "health_label"})
 # Words in a column's name that mean a higher value is worse.
 LOWER_IS_BETTER = re.compile(
     r"ticket|case|incident|bug|defect|escalat|complain|late|overdue|delinquen|churn|risk|detractor|outage|"

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis import Separation, separation
+from lib.ingest import NOT_METRICS
 from lib.model import (
     DEFAULT_PROFILE,
     Categories,
@@ -565,8 +566,6 @@ def weight_path(model: Model, metric: str, profile: str) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------------------------- structure
 
-# Columns that say who or when, or the outcome a score is checked against: never something to score.
-NOT_METRICS = ("account_id", "snapshot_date", "account_name", "churned", "health_label", "renewal_date")
 DEFAULT_GRADES = {"A": 85, "B": 70, "C": 55, "D": 40}
 EXPANSION_WEIGHT = 10  # each metric of a new expansion score weighs the same
 
@@ -1268,7 +1267,7 @@ class TuneData:
 
 
 __all__ = [
-    "DEFAULT_GRADES", "EXPANSION_WEIGHT", "NOT_METRICS", "add_categories", "add_group", "add_metric", "add_profile",
+    "DEFAULT_GRADES", "EXPANSION_WEIGHT", "add_categories", "add_group", "add_metric", "add_profile",
     "alert_rule", "band_codes", "base_thresholds", "data_categories", "default_spec", "diff_table", "direction_key",
     "drop_missing_columns", "edit_draft", "EditResult", "expansion_off", "expansion_on", "group_members",
     "group_shares", "grouped_metrics", "groups_off", "has_own_thresholds", "lower_is_better", "metric_candidates",
