@@ -151,12 +151,10 @@ if model is not None:
         st.code(dump_model(model), language="yaml")
 if st.button("Create model", key="start.create", type="primary", icon=":material/add_chart:",
              disabled=model is None):
-    version = ui.handled(ws.save_model, name.strip(), dump_model(model),
-                         f"Started from {info.name}: {', '.join(picks)}", what="Not saved")
+    version = ui.save_model(name.strip(), dump_model(model), f"Started from {info.name}: {', '.join(picks)}",
+                            dataset=info.name)
     if version is not None:
-        ws.link_model(info.name, name.strip(), version)
-        st.session_state.update({ui.PENDING[ui.DATASET]: info.name, ui.PENDING[ui.MODEL]: name.strip(),
-                                 ui.PENDING[ui.VERSION]: version,
+        st.session_state.update({ui.PENDING[ui.DATASET]: info.name,
                                  FLASH: f"Created {name.strip()} v{version} from {info.name}'s columns. "
                                                "Tune it here; every page uses it now."})
         ui.switch_page("app_pages/tune.py")

@@ -94,9 +94,8 @@ def _uploaded(columns: list[str]) -> None:
 
 
 def _save(name: str, yaml_text: str, note: str) -> None:
-    version = ui.handled(ui.workspace().save_model, name, yaml_text, note, what="Not saved")
+    version = ui.save_model(name, yaml_text, note)
     if version is not None:
-        st.session_state[ui.PENDING[ui.MODEL]], st.session_state[ui.PENDING[ui.VERSION]] = name, version
         st.session_state[FLASH] = f"Saved {name} v{version}."
         st.rerun(scope="app")
 

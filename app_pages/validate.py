@@ -125,10 +125,8 @@ def suggest_section() -> None:
 
 def adopt(s: analysis.Suggestion, note: str) -> None:
     """Save the suggestion as a new version of the selected model and have the sidebar select it."""
-    version = ui.handled(ui.workspace().save_model, ctx.model_name, vv.adopted_yaml(s, ctx.model_name), note,
-                         what="Not adopted")
+    version = ui.save_model(ctx.model_name, vv.adopted_yaml(s, ctx.model_name), note)
     if version is not None:
-        st.session_state[ui.PENDING[ui.MODEL]], st.session_state[ui.PENDING[ui.VERSION]] = ctx.model_name, version
         st.session_state[FLASH] = (f"Adopted as {ctx.model_name} v{version}, now selected. Compare it with "
                                    f"v{ctx.model_version} under Model A vs B.")
         st.rerun()

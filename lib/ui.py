@@ -34,7 +34,7 @@ DATASET, MODEL, VERSION, AS_OF = "ctx.dataset", "ctx.model", "ctx.version", "ctx
 FILTER_PREFIX = "ctx.filter."
 # Non-widget keys a page sets to select something in the sidebar on the next run ("ctx.pending_version" …).
 PENDING = {key: key.replace("ctx.", "ctx.pending_") for key in (DATASET, MODEL, VERSION)}
-SHOWN_DATASET, LINKED = "ctx.shown_dataset", "ctx.linked"  # the dataset last drawn; the link last written
+SHOWN_DATASET, PICKED = "ctx.shown_dataset", "ctx.picked"  # the dataset last drawn; a model picked by hand
 START_PAGE = "app_pages/start.py"
 PRESENT_FULLSCREEN = "present.fullscreen"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -205,13 +205,22 @@ def _follow_dataset(ws: Workspace, info: DatasetInfo) -> None:
         st.session_state[PENDING[MODEL]], st.session_state[PENDING[VERSION]] = choice
 
 
-def _remember_link(ws: Workspace, info: DatasetInfo, model_name: str, version: int, fits: bool) -> None:
-    """A model version that fits the dataset it is used with becomes that dataset's model (one write per change)."""
-    link = (info.name, model_name, version)
-    if fits and st.session_state.get(LINKED) != link:
-        if ws.linked_model(info.name) != (model_name, version):
-            ws.link_model(info.name, model_name, version)
-        st.session_state[LINKED] = link
+def _picked() -> None:
+    st.session_state[PICKED] = True
+
+
+def save_model(name: str, yaml_text: str, note: str = "", dataset: str | None = None) -> int | None:
+    """Save a model version from a page and select it on the next run; it becomes the model of ``dataset``
+    (default: the sidebar's) when it fits that dataset. Shows the problem and returns None when not saved."""
+    ws = workspace()
+    version = handled(ws.save_model, name, yaml_text, note, what="Not saved")
+    if version is None:
+        return None
+    info = handled(ws.dataset_info, dataset or st.session_state.get(DATASET, ""), what="Not linked to the dataset")
+    if info is not None and not check_columns(parse_model(yaml_text), info.columns):
+        ws.link_model(info.name, name, version)
+    st.session_state[PENDING[MODEL]], st.session_state[PENDING[VERSION]] = name, version
+    return version
 
 
 def sidebar() -> Context | None:
@@ -231,12 +240,12 @@ def sidebar() -> Context | None:
             return None
         _follow_dataset(ws, info)
         _pick(MODEL, models, "Default" if "Default" in models else models[0])
-        model_name = st.selectbox("Model", models, key=MODEL)
+        model_name = st.selectbox("Model", models, key=MODEL, on_change=_picked)
         versions = ws.list_models().query("name == @model_name")
         numbers = [int(v) for v in versions["version"]]
         notes = dict(zip(numbers, versions["note"].fillna(""), strict=True))
         _pick(VERSION, numbers, numbers[0])
-        version = st.selectbox("Version", numbers, key=VERSION,
+        version = st.selectbox("Version", numbers, key=VERSION, on_change=_picked,
                                format_func=lambda v: f"v{v}" + (f" · {notes[v][:40]}" if notes.get(v) else ""))
         facets = _facets(name, info.updated_at)
         _pick(AS_OF, facets.dates, facets.dates[-1])
@@ -244,7 +253,8 @@ def sidebar() -> Context | None:
         filters = _filter_widgets(facets.options)
     yaml_text = ws.load_model_text(model_name, version)
     model = parse_model(yaml_text, source=f"model '{model_name}' v{version}")
-    _remember_link(ws, info, model_name, version, fits=not check_columns(model, info.columns))
+    if st.session_state.pop(PICKED, False) and not check_columns(model, info.columns):
+        ws.link_model(info.name, model_name, version)  # a model picked for a dataset becomes its model
     return Context(dataset=info, model_name=model_name, model_version=version, model_yaml=yaml_text, model=model,
                    as_of=as_of, filters=filters)
 

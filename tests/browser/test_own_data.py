@@ -63,7 +63,7 @@ def test_a_foreign_export_goes_from_upload_to_bands_tune_and_backtest_without_ya
     tab.get_by_role("button", name="Start a model", exact=True).click()
     expect(tab.get_by_role("heading", name="Start a model")).to_be_visible(timeout=SLOW)
     wait_for_app(tab)
-    expect(tab.get_by_text("Separates").first).to_be_attached()
+    expect(tab.get_by_text("AUC").first).to_be_attached()
     whole_page_screenshot(tab, "start_a_model")
     assert exception_count(tab) == 0
     tab.get_by_role("button", name="Create model", exact=True).click()

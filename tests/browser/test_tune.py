@@ -74,6 +74,20 @@ def test_save_as_new_model_selects_it_in_the_sidebar(page):
     assert page.get_by_text("Changes vs saved Browser draft v1: 0").count() == 1
     assert exception_count(page) == 0
 
+    # Saved with the sample, it is now the sample's model: a new session opens on it. Picking Default in the
+    # sidebar makes Default the sample's model again (and leaves the server as the other tests expect it).
+    for expected in ("Browser draft", "Default"):
+        fresh = page.context.new_page()
+        open_page(fresh, "/tune")
+        fresh_model = fresh.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
+            has_text="Model").locator("input")
+        assert fresh_model.input_value() == expected
+        if expected == "Browser draft":
+            fresh_model.click()
+            fresh.get_by_role("option", name="Default", exact=True).click()
+            wait_for_app(fresh)
+        fresh.close()
+
 
 def test_steps_method_and_weights_tab_render_without_errors(page):
     open_page(page, "/tune")
