@@ -1106,9 +1106,9 @@ def check_columns(model: Model, columns: Iterable[str]) -> list[Problem]:
 
 
 __all__ = [
-    "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "METHODS", "Metric", "Model", "ModelChange",
-    "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "VsAverage", "WINDOW_STATS", "Window",
-    "check_columns",
+    "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "MAX_WINDOW", "METHODS", "Metric", "Model",
+    "ModelChange", "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "VsAverage",
+    "WINDOW_STATS", "Window", "check_columns",
     "diff_models", "dump_model", "effective_weights", "load_model", "model_from_dict", "model_to_dict",
     "normalise_category", "parse_model", "set_value", "spec_to_dict",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lib.model import Categories, Linear, Model, Percentile, ScoreSpec, Steps
+from lib.vectorised import metric_values
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
     from pandas.io.formats.style import Styler
@@ -28,17 +29,22 @@ ATTRIBUTES = ("account_name", "arr", "renewal_date", "churned", "health_label")
 
 
 def attach_attributes(
-    scores: pd.DataFrame, portfolio: pd.DataFrame, segments: Sequence[str] = (), metrics: Sequence[str] = ()
+    scores: pd.DataFrame, portfolio: pd.DataFrame, segments: Sequence[str] = (), metrics: Sequence[str] | Model = ()
 ) -> pd.DataFrame:
-    """Join the score table with the account attributes, segment columns and raw metric values.
+    """Join the score table with the account attributes, segment columns and metric values.
 
-    Raw metric values are suffixed `_value` so they never collide with the engine's `{metric}_score`.
+    Values are suffixed `_value` so they never collide with the engine's `{metric}_score`. Given the model,
+    `{metric}_value` is the value each metric scores: the raw value of the column it reads, or its window
+    statistic. Given column names, it is those columns' raw values (a name that is not a column is skipped).
     """
     keep = [c for c in (*ATTRIBUTES, *segments) if c in portfolio.columns and c not in scores.columns]
     right = portfolio[[*KEY, *keep]].copy()
-    for metric in metrics:
-        if metric in portfolio.columns:
-            right[f"{metric}_value"] = portfolio[metric].to_numpy()
+    if isinstance(metrics, Model):
+        values = metric_values(metrics, portfolio)
+    else:
+        values = {m: portfolio[m].to_numpy() for m in metrics if m in portfolio.columns}
+    for metric, column in values.items():
+        right[f"{metric}_value"] = column
     scored = scores.merge(right, on=KEY, how="left", validate="one_to_one")
     if "account_name" not in scored.columns:
         scored["account_name"] = scored["account_id"]

@@ -539,7 +539,7 @@ def score_file(model: Model, source: str | Path, out: str | Path, columns: list[
 
 
 def metric_quality(model: Model, df: pd.DataFrame) -> pd.DataFrame:
-    """How usable each metric's column is: counts of missing, non-numeric and unknown-category values.
+    """How usable the column each metric reads is: counts of missing, non-numeric and unknown-category values.
 
     Returns:
         One row per metric: ``metric, label, rows, missing, non_numeric, unknown_categories, usable,
@@ -551,10 +551,10 @@ def metric_quality(model: Model, df: pd.DataFrame) -> pd.DataFrame:
     for name, metric in model.metrics.items():
         missing = non_numeric = unknown = 0
         examples: list[str] = []
-        if name not in df.columns:
+        if metric.column not in df.columns:
             missing = n
         else:
-            raw = df[name]
+            raw = df[metric.column]
             blank = raw.isna().to_numpy() | (raw.astype(str).str.strip().to_numpy() == "") if raw.dtype == object \
                 else raw.isna().to_numpy()
             missing = int(blank.sum())

@@ -900,21 +900,39 @@ class TuneData:
         key = ("labelled", d, self._filter_key(filters), None if labels is None else _labels_key(labels))
         return self._memoised(key, build)
 
-    def values(self, metric: str) -> pd.Series:
-        """A metric's raw values over every row (shared; read-only)."""
-        return self.df[metric]
+    def _windowed(self, metric: str, model: Model | None) -> bool:
+        return model is not None and metric in model.metrics and model.metrics[metric].window is not None
 
-    def values_at(self, metric: str, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]]) -> pd.Series:
-        """A metric's raw values at ``as_of`` (one per account, filters applied)."""
-        return self.df[metric].iloc[self.order[self.rows_at(as_of, filters)]].reset_index(drop=True)
+    def _column(self, metric: str, model: Model | None) -> str:
+        """The column a metric reads (without ``model``, or for a name it lacks, ``metric`` is the column)."""
+        return model.metrics[metric].column if model is not None and metric in model.metrics else metric
+
+    def values(self, metric: str, model: Model | None = None) -> pd.Series:
+        """What a metric scores over every row, in the data's row order (shared; read-only): the raw values of
+        the column it reads, or its window statistic. Pass the (draft) model whenever a metric's name may not be
+        its column."""
+        if not self._windowed(metric, model):
+            return self.df[self._column(metric, model)]
+        values = np.empty(len(self.order))
+        values[self.order] = self.scorer.values(model.metrics[metric])
+        return pd.Series(values, index=self.df.index)
+
+    def values_at(self, metric: str, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
+                  model: Model | None = None) -> pd.Series:
+        """What a metric scores at ``as_of`` (one per account, filters applied): see :meth:`values`."""
+        rows = self.rows_at(as_of, filters)
+        if self._windowed(metric, model):
+            return pd.Series(self.scorer.values(model.metrics[metric])[rows])
+        return self.df[self._column(metric, model)].iloc[self.order[rows]].reset_index(drop=True)
 
     def ratios_at(self, metric: str, within: Sequence[str], as_of: pd.Timestamp,
-                  filters: Mapping[str, Sequence[str]]) -> pd.Series:
+                  filters: Mapping[str, Sequence[str]], model: Model | None = None) -> pd.Series:
         """Value ÷ peer-group mean at ``as_of`` (what vs_average cuts apply to); peers are the whole
         portfolio at that date, as in scoring, and the filters are applied afterwards."""
         rows = self.order[self.rows_at(as_of, {})]
         frame = self.df.iloc[rows]
-        v = pd.to_numeric(frame[metric], errors="coerce").astype(float)
+        v = pd.to_numeric(self.values_at(metric, as_of, {}, model), errors="coerce").astype(float)
+        v.index = frame.index
         v = v.where(np.isfinite(v))
         if within:
             mean = v.groupby([frame[c].astype(str) for c in within], dropna=False).transform("mean")
@@ -926,9 +944,12 @@ class TuneData:
             ratio = ratio[keep[self.rows_at(as_of, {})]]
         return pd.Series(ratio)
 
-    def range_for(self, metric: str, include: Iterable[float] = ()) -> SliderRange:
-        """Slider bounds for a metric's thresholds from all its values (the spread memoised per metric)."""
-        spread = self._memoised(("spread", metric), lambda: Spread.of(self.df[metric]))
+    def range_for(self, metric: str, include: Iterable[float] = (), model: Model | None = None) -> SliderRange:
+        """Slider bounds for a metric's thresholds from all its values (see :meth:`values`; the spread memoised
+        per column and window)."""
+        found = model.metrics.get(metric) if model is not None else None
+        key = ("spread", self._column(metric, model), found.window if found is not None else None)
+        spread = self._memoised(key, lambda: Spread.of(self.values(metric, model)))
         return slider_range(spread, include)
 
     # -- the preview

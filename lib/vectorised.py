@@ -26,6 +26,7 @@ from lib.model import (
     LOWEST_GRADE,
     Categories,
     Linear,
+    Metric,
     Model,
     ModelError,
     Percentile,
@@ -756,6 +757,12 @@ class LiveScorer(Evaluator):
         """The distinct snapshot dates, oldest first."""
         return self.rows.dates
 
+    def values(self, metric: Metric) -> np.ndarray:
+        """What a numeric metric scores per row, in :attr:`row_order`: its column's numbers, or its window
+        statistic (cached like the scores: a window slider's histogram costs what its preview does)."""
+        with self._lock:
+            return self._values(metric.column, metric.window)
+
     def overall(self, model: Model) -> np.ndarray:
         """Just the overall score per row, in :attr:`row_order` (NaN = no data): the cheapest preview."""
         return self.overall_scores(model)[-1]
@@ -774,5 +781,21 @@ class LiveScorer(Evaluator):
         return pd.DataFrame(out)
 
 
+def metric_values(model: Model, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per metric, the value it scores on each row of a portfolio DataFrame (in the frame's row order): the
+    column's raw value (text stays text), or for a window metric its statistic (NaN: missing)."""
+    out: dict[str, np.ndarray] = {}
+    evaluator = None
+    for name, metric in model.metrics.items():
+        if metric.window is None:
+            out[name] = df[metric.column].to_numpy()
+            continue
+        evaluator = evaluator or Evaluator(FrameRows(df))  # rows by account and date, prepared once
+        values = np.empty(len(df))
+        values[evaluator.rows.order] = evaluator._values(metric.column, metric.window)
+        out[name] = values
+    return out
+
+
 __all__ = ["Coded", "DateSlice", "Evaluator", "FrameRows", "LiveScorer", "Rows", "Scored", "account_date_order",
-           "band_codes", "previous_rows", "ranks", "window_statistic"]
+           "band_codes", "metric_values", "previous_rows", "ranks", "window_statistic"]

@@ -238,3 +238,98 @@ def test_model_from_dict_accepts_a_window_on_a_vs_average_metric():
     model = model_from_dict({"metrics": {"m": {"column": "x", "window": {"snapshots": 2, "stat": "max"},
                                                "score": {"method": "vs_average", "cuts": [1], "points": [0, 100]}}}})
     assert model.metrics["m"].window == Window(2, "max")
+
+
+# ---------------------------------------------------------------------------------------------- readers by key
+
+
+def test_attached_value_is_what_each_metric_scores_and_a_column_alias_reads_its_column():
+    from lib.portfolio import attach_attributes
+
+    model, _ = window_model()
+    scored = attach_attributes(score(model, frame(ROWS)), frame(ROWS), metrics=model)
+    stats = {key: 20 * scored[f"{key[0]}_{key[1]}_score"] - 1000 for key in EXPECTED}
+    for key, expected in EXPECTED.items():
+        np.testing.assert_allclose(scored[f"{key[0]}_{key[1]}_value"], expected, atol=1e-9, err_msg=str(key))
+        np.testing.assert_allclose(stats[key], expected, atol=1e-9)
+    np.testing.assert_array_equal(scored["x_value"], frame(ROWS)["x"])  # unwindowed: the raw value
+    by_name = attach_attributes(score(model, frame(ROWS)), frame(ROWS), metrics=list(model.metrics))
+    assert "x_value" in by_name and "mean_3_value" not in by_name  # names only: columns, raw
+
+
+def test_tune_data_reads_a_metric_by_its_column_and_window():
+    from lib.tuning import TuneData
+
+    model, df = window_model()
+    data = TuneData(LiveScorer(df, model), df, model)
+    last = df["snapshot_date"].max()  # a4, b4: c has no row at t4
+    assert data.values_at("mean_3", last, {}, model).tolist() == pytest.approx([50 / 3, 5])
+    assert data.values_at("x", last, {}, model).tolist() == [30, 10]
+    np.testing.assert_allclose(data.values("slope_3", model).to_numpy(),
+                               frame(ROWS).assign(v=EXPECTED[("slope", 3)])["v"].to_numpy())  # data row order
+    assert data.range_for("change_2", model=model).lo <= -20  # from the statistic, not the raw values (>= 0)
+    aliased = make_model({"logins": {"column": "x", "score": SHOW}})
+    assert data.values_at("logins", last, {}, aliased).tolist() == [30, 10]
+
+
+def test_metric_quality_counts_the_column_a_metric_reads():
+    from lib.scoring import metric_quality
+
+    model = make_model({"trend": {"column": "x", "window": {"snapshots": 2, "stat": "change"}, "score": SHOW}})
+    quality = metric_quality(model, frame(ROWS)).set_index("metric")
+    assert quality.loc["trend", "missing"] == 1 and quality.loc["trend", "usable"] == 9
+
+
+# ---------------------------------------------------------------------------------------------- suggest
+
+
+@pytest.fixture(scope="module")
+def declining(tmp_path_factory):
+    """A foreign-named portfolio where a quarter of the accounts slowly decline before they churn."""
+    import sys
+
+    from conftest import ROOT
+
+    from lib.ingest import load_portfolio
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from foreign import write_foreign_csv
+
+    path = write_foreign_csv(tmp_path_factory.mktemp("trend") / "book.csv", accounts=1500, snapshots=18)
+    return load_portfolio(path)
+
+
+def test_suggest_keeps_a_window_metric_where_it_helps_the_training_accounts(declining):
+    from lib.analysis import MIN_WINDOW_GAIN, starter_model, suggest_model
+
+    base = starter_model(declining.df, declining.roles.metrics)
+    plain = suggest_model(declining.df, base, windows=())
+    windowed = suggest_model(declining.df, base)
+    added = [m for m in windowed.model.metrics.values() if m.window is not None]
+    assert added and all(m.column in base.metric_columns() for m in added)
+    assert windowed.suggested_auc_train >= plain.suggested_auc_train + MIN_WINDOW_GAIN
+    assert set(windowed.windows.loc[windowed.windows["kept"], "metric"]) == {
+        k for k, m in windowed.model.metrics.items() if m.window is not None}
+    assert not any(m.window for m in plain.model.metrics.values()) and plain.windows.empty
+
+
+def test_suggest_fits_window_metrics_without_the_held_back_accounts(declining):
+    """Changing every held-back account's values changes nothing in what is fitted (bands aside: they keep the
+    latest snapshot's band shares over every account)."""
+    from lib.analysis import starter_model, suggest_model
+    from lib.model import model_to_dict
+
+    df = declining.df
+    base = starter_model(df, declining.roles.metrics)
+    first = suggest_model(df, base)
+    held = df["account_id"].isin(first.test_accounts)
+    noisy = df.copy()
+    for column in base.metric_columns():
+        values = pd.to_numeric(noisy[column], errors="coerce")
+        if values.notna().any():
+            noisy[column] = values.where(~held, values[::-1].to_numpy())
+    again = suggest_model(noisy, base)
+    assert again.test_accounts == first.test_accounts
+    strip = lambda m: {k: v for k, v in model_to_dict(m).items() if k != "bands"}  # noqa: E731
+    assert strip(again.model) == strip(first.model)
+    assert again.suggested_auc_train == first.suggested_auc_train
