@@ -6,7 +6,9 @@ snapshot date, and each date is evaluated on its own (:class:`~lib.vectorised.Da
 ranks in band are per date; each account's earlier scores are carried over from the dates before). A
 background thread compresses and writes one date's row groups while the next date is scored. 12 M rows
 (1 M accounts × 12 dates) score this way in about 11 s and 1.4–1.6 GB (bench/README.md). Sorted by account
-(``ordered``), every row is evaluated at once instead, then written in that order.
+(``ordered``), every row is evaluated at once instead, then written in that order. A window metric's statistic
+at a date reads the account's earlier rows from the columns already kept (``prev`` leads to them), so it costs
+a few gathers per date and no extra copy of any column.
 """
 
 from __future__ import annotations

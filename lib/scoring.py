@@ -23,7 +23,10 @@ Tests hold the two equal row for row. The scoring rules themselves are documente
 - under ``missing: zero`` a row where nothing is usable still shows the weights it would have had, with
   contributions 0 and score NaN;
 - rounding is half away from zero (DuckDB's ``ROUND``; :func:`round_half_away` for numpy), so both paths
-  agree to the bit.
+  agree to the bit;
+- a window metric's statistic (:class:`lib.model.Window`) replaces its value before any score step, so every
+  method (peer groups included) scores it as it would a raw value; sums run in one fixed order in both paths,
+  and a statistic that is not finite counts as missing.
 
 The SQL is written to run in bounded memory on big inputs (12 M rows in ~1.3 GB): window partitions use the
 source's own columns, and an account's previous snapshots come from an ordered pass with an account check

@@ -6,8 +6,9 @@ with whole-column numpy passes, and tests hold the two equal row for row. The ro
 (:mod:`lib.parquet_scoring`), or one snapshot date of either (:class:`DateSlice`). Text columns are kept as
 codes into their distinct values, so reading rules (``CAST AS VARCHAR``, category keys, profile conditions)
 run once per distinct value, not per row. Ranks are per group sorts, and an account's previous snapshot is
-a row index (``prev``), so nothing depends on the rows' order. Independent metrics are scored on all cores
-(numpy releases the GIL on big arrays).
+a row index (``prev``), so nothing depends on the rows' order; a window statistic follows ``prev`` back
+N − 1 times (:func:`window_statistic`). Independent metrics are scored on all cores (numpy releases the GIL on
+big arrays).
 """
 
 from __future__ import annotations
