@@ -1398,34 +1398,36 @@ def suggest_model(
     added = [c for c in suggested.metrics if c not in base.metrics]
     names.update({c: suggested.metrics[c].label for c in added})
 
+    window_table = pd.DataFrame(window_tried, columns=["metric", "column", "stat", "snapshots", "reason"])
+    window_table["kept"] = window_table["metric"].isin(added)
+    listed = [*columns, *added]  # window metrics added are new rows: no old scoring, the training accounts' reason
+    reasons.update(window_table.set_index("metric")["reason"].to_dict())
     thresholds = pd.DataFrame({
-        "metric": columns,
-        "metric_label": [names[c] for c in columns],
-        "method": [base.metrics[c].score.method for c in columns],
-        "old": [_describe_spec(base.metrics[c].score) for c in columns],
-        "new": [_describe_spec(suggested.metrics[c].score) for c in columns],
-        "proposed": [_describe_spec(with_thresholds.metrics[c].score) for c in columns],
-        "reason": [reasons[c] for c in columns],
+        "metric": listed,
+        "metric_label": [names[c] for c in listed],
+        "method": [(base if c in base.metrics else suggested).metrics[c].score.method for c in listed],
+        "old": [_describe_spec(base.metrics[c].score) if c in base.metrics else "" for c in listed],
+        "new": [_describe_spec(suggested.metrics[c].score) for c in listed],
+        "proposed": [_describe_spec((with_thresholds if c in base.metrics else suggested).metrics[c].score)
+                     for c in listed],
+        "reason": [reasons[c] for c in listed],
     })
     thresholds.insert(5, "changed", thresholds["old"] != thresholds["new"])
     old_eff, new_eff = effective_weights(base)[DEFAULT_PROFILE], effective_weights(suggested)[DEFAULT_PROFILE]
-    columns = [*columns, *added]
     weight_table = pd.DataFrame({
-        "metric": columns,
-        "metric_label": [names[c] for c in columns],
-        "old_weight": [100 * old_eff.get(c, 0.0) for c in columns],
-        "new_weight": [100 * new_eff[c] for c in columns],
+        "metric": listed,
+        "metric_label": [names[c] for c in listed],
+        "old_weight": [100 * old_eff.get(c, 0.0) for c in listed],
+        "new_weight": [100 * new_eff[c] for c in listed],
         "coefficient": strength,
     })
-    window_table = pd.DataFrame(window_tried, columns=["metric", "column", "stat", "snapshots", "reason"])
-    window_table["kept"] = window_table["metric"].isin(added)
 
     warnings = []
     if chosen == "unchanged":
         warnings.append(f"No suggested change beats {base.name} on the training accounts, so none is proposed; "
                         "see the proposals and candidates for what was tried.")
-    dropped = [names[c] for c, s in zip(columns, strength, strict=True) if s <= 0]
-    if dropped and chosen in ("weights only", "thresholds and weights"):
+    dropped = [names[c] for c, s in zip(listed, strength, strict=True) if s <= 0]
+    if dropped and (chosen in ("weights only", "thresholds and weights") or " + " in chosen):  # weights fitted
         warnings.append(f"Weight 0 for {', '.join(dropped)}: in the training accounts a higher score went with more "
                         "churn (given the other metrics), not less — check the metric's direction or data.")
     if base.profiles and chosen != "unchanged":

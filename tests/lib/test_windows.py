@@ -311,6 +311,10 @@ def test_suggest_keeps_a_window_metric_where_it_helps_the_training_accounts(decl
     assert set(windowed.windows.loc[windowed.windows["kept"], "metric"]) == {
         k for k, m in windowed.model.metrics.items() if m.window is not None}
     assert not any(m.window for m in plain.model.metrics.values()) and plain.windows.empty
+    table = windowed.thresholds.set_index("metric")  # every metric of the suggestion, the added ones as new
+    assert list(table.index) == list(windowed.model.metrics)
+    assert (table.loc[[m for m in windowed.model.metrics if m not in base.metrics], "old"] == "").all()
+    assert windowed.weights["new_weight"].sum() == pytest.approx(100)
 
 
 def test_suggest_fits_window_metrics_without_the_held_back_accounts(declining):
