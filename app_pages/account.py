@@ -128,7 +128,8 @@ ui.plot(charts.score_history(pf.account_history(scored, account_id), cutoffs=cut
 ui.plot(charts.contribution_chart(breakdown, labels=labels, band=row["band"], subtitle=subtitle),
         key="account.contributions")
 ui.plot(charts.metric_bullets(breakdown, specs, labels=labels, subtitle=subtitle), key="account.bullets")
-st.dataframe(pf.metric_table(breakdown, specs, labels), hide_index=True, key="account.metrics",
+st.dataframe(pf.metric_table(breakdown, specs, labels, pf.metric_windows(ctx.model)), hide_index=True,
+             key="account.metrics",
              column_config={"Metric score": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f",
                                                                             width="small"),
                             "Weight (%)": st.column_config.NumberColumn(format="%.1f%%", width="small"),

@@ -16,7 +16,10 @@ from app_pages.tune_state import Draft, Parts, key
 from lib import charts, tuning, ui
 from lib.model import (
     DEFAULT_PROFILE,
+    MAX_WINDOW,
     METHODS,
+    WINDOW_STATS,
+    WINDOW_WORDS,
     Categories,
     Linear,
     Model,
@@ -32,6 +35,7 @@ DEFAULT_NEW_POINTS = 50.0  # points for a data value added to a categories map
 METHOD_NAMES = {"linear": "Linear (red → green)", "steps": "Steps", "categories": "Categories",
                 "percentile": "Percentile among peers", "vs_average": "Versus peer average"}
 POINTS_RANGE = tuning.SliderRange(0.0, 100.0, 5.0)  # a step's or a category's points
+RAW = "value"  # the window picker's "no window" choice
 
 Convert = Callable[[Any], Any]  # a control's value → what the model key holds
 
@@ -191,8 +195,11 @@ def metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: str
     st.selectbox("Method", METHODS, index=METHODS.index(spec.method), format_func=METHOD_NAMES.get,
                  key=current.key(*path, "method"), on_change=changed,
                  args=((*path, "method"), path,
-                       lambda m: tuning.default_spec(m, td.values_at(metric, ctx.as_of, {}), previous=spec), False))
+                       lambda m: tuning.default_spec(m, td.values_at(metric, ctx.as_of, {}, draft), previous=spec),
+                       False))
     show_problems(*path, "method")
+    if not isinstance(spec, Categories):
+        _window(td, draft, metric, root)
     marks = tuning.threshold_marks(saved or draft, draft, metric, profile)
     if isinstance(spec, Percentile | VsAverage):
         st.multiselect("Peers: compare within", list(dict.fromkeys([*ctx.segments, *spec.within])),
@@ -204,25 +211,55 @@ def metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: str
                   on_change=changed, args=((*path, "lower_is_better"), tuning.direction_key(spec, path),
                                            lambda _: tuning.reverse_direction(spec), False))
     if isinstance(spec, Linear):
-        rng = td.range_for(metric, marks)
+        rng = td.range_for(metric, marks, draft)
         slider("Red: scores 0 at", (*path, "red"), spec.red, rng)
         slider("Green: scores 100 at", (*path, "green"), spec.green, rng)
     elif isinstance(spec, Steps | VsAverage):
-        _steps(td, spec, metric, marks, path)
+        _steps(td, draft, spec, metric, marks, path)
     elif isinstance(spec, Categories):
         for cat, pts in spec.map.items():
             slider(f"Points for “{ui.md(cat)}”", (*path, "map"), pts, POINTS_RANGE,
                    convert=lambda v, c=cat: {**spec.map, c: v}, control=(*path, "map", cat))
-        _unmapped(ctx, td, spec, metric, profile, path)
-    values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters) if isinstance(spec, VsAverage)
-              else td.values_at(metric, ctx.as_of, ctx.filters))
-    ui.plot(charts.metric_histogram(values, spec, label=draft.metrics[metric].label,
+        _unmapped(ctx, td, draft, spec, metric, profile, path)
+    values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters, draft) if isinstance(spec, VsAverage)
+              else td.values_at(metric, ctx.as_of, ctx.filters, draft))
+    found = draft.metrics[metric]
+    label = found.label + (f" — {found.window.text}" if found.window else "")
+    ui.plot(charts.metric_histogram(values, spec, label=label,
                                     subtitle=f"{ctx.as_of:%Y-%m-%d}"), key=key("chart", *root, "metric"))
 
 
-def _steps(td: tuning.TuneData, spec: Steps | VsAverage, metric: str, marks: Sequence[float], path: Parts) -> None:
+def _window_changed(td: tuning.TuneData, metric: str, root: Parts) -> None:
+    """The statistic or the window length moved: score the new statistic, with thresholds proposed from it."""
+    draft = Draft()
+    stat, snapshots = draft.value(*root, "window", metric, "stat"), draft.value(*root, "window", metric, "snapshots")
+    window = None if stat == RAW else {"snapshots": int(snapshots), "stat": stat}
+    edit((*root, "window", metric), tuning.set_window, metric, window,
+         lambda model, name: td.values(name, model), expansion=bool(root))
+
+
+def _window(td: tuning.TuneData, draft: Model, metric: str, root: Parts) -> None:
+    """What the metric scores: its value at the date, or a statistic over the account's recent snapshots."""
+    window = draft.metrics[metric].window
+    current = Draft()
+    what, length = st.columns([2, 1], vertical_alignment="bottom")
+    what.selectbox("Score", [RAW, *WINDOW_STATS], index=[RAW, *WINDOW_STATS].index(window.stat if window else RAW),
+                   format_func=lambda o: "Its value at the date" if o == RAW else
+                   f"Its {WINDOW_WORDS[o]} over recent snapshots",
+                   key=current.key(*root, "window", metric, "stat"), on_change=_window_changed,
+                   args=(td, metric, root),
+                   help="A statistic over the account's row at the date and the rows before it: a level that "
+                        "ignores one-off dips (mean), or movement (change, % change, trend).")
+    length.number_input("Snapshots", 2, MAX_WINDOW, value=window.snapshots if window else 3, step=1,
+                        key=current.key(*root, "window", metric, "snapshots"), disabled=window is None,
+                        on_change=_window_changed, args=(td, metric, root))
+    show_problems(*root, "window", metric)
+
+
+def _steps(td: tuning.TuneData, draft: Model, spec: Steps | VsAverage, metric: str, marks: Sequence[float],
+           path: Parts) -> None:
     """Cut and points sliders for steps (raw values) or vs_average (× peer average), and a step more or less."""
-    rng = td.range_for(metric, marks) if isinstance(spec, Steps) else tuning.ratio_range(spec.cuts)
+    rng = td.range_for(metric, marks, draft) if isinstance(spec, Steps) else tuning.ratio_range(spec.cuts)
     unit = "" if isinstance(spec, Steps) else " × peer average"
     for i, cut in enumerate(spec.cuts):
         slider(f"Cut {i + 1}{unit}", (*path, "cuts"), cut, rng, control=(*path, "cuts", i),
@@ -245,7 +282,9 @@ def _scope(draft: Model, metric: str, profile: str) -> None:
     own = tuning.has_own_thresholds(draft, metric, profile)
     whose = (f"the **{ui.md(profile)}** profile's own thresholds" if own else "the base thresholds"
              + (", shared by every profile without its own" if draft.profiles else ""))
-    st.caption(f"Reads column {ui.md(metric)} · {whose}")
+    found = draft.metrics[metric]
+    reads = ui.md(found.column) + (f" · scores its {found.window.text}" if found.window else "")
+    st.caption(f"Reads column {reads} · {whose}")
     if draft.profile(profile) is not None and own:
         st.button("Use the base thresholds", key=key("scope", "base"), icon=":material/undo:", on_click=edit,
                   args=(("scope",), tuning.base_thresholds, metric, profile),
@@ -258,10 +297,10 @@ def _scope(draft: Model, metric: str, profile: str) -> None:
     show_problems("scope")
 
 
-def _unmapped(ctx: ui.Context, td: tuning.TuneData, spec: Categories, metric: str, profile: str,
+def _unmapped(ctx: ui.Context, td: tuning.TuneData, draft: Model, spec: Categories, metric: str, profile: str,
               path: Parts) -> None:
     """Values in the data that the map does not list (they score as missing), and a way to add them."""
-    unmapped = tuning.unmapped_categories(td.values_at(metric, ctx.as_of, {}), spec)
+    unmapped = tuning.unmapped_categories(td.values_at(metric, ctx.as_of, {}, draft), spec)
     if unmapped.empty:
         return
     shown = unmapped.head(tuning.MAX_CATEGORIES)

@@ -10,12 +10,14 @@ beside the control that made it. Names come from data: labels (markdown) escape 
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from app_pages.tune_controls import edit, edit_value, metric_panel, pick_metric, show_problems, weight_sliders
+from app_pages.tune_controls import RAW, edit, edit_value, metric_panel, pick_metric, show_problems, weight_sliders
 from app_pages.tune_state import Draft, Parts, key
 from lib import tuning, ui
-from lib.model import BAND_NAMES, DEFAULT_PROFILE, Alert, Model
+from lib.ingest import NOT_METRICS
+from lib.model import BAND_NAMES, DEFAULT_PROFILE, MAX_WINDOW, WINDOW_STATS, WINDOW_WORDS, Alert, Model
 
 SECTIONS = {"metrics": "Metrics", "groups": "Groups", "profiles": "Profiles", "alerts": "Alerts",
             "grades": "Grades", "expansion": "Expansion"}
@@ -42,7 +44,7 @@ def _clear(empty: dict[Parts, object]) -> None:
         st.session_state[key(*parts)] = value
 
 
-def _add_metric(ctx: ui.Context, expansion: bool) -> None:
+def _add_metric(ctx: ui.Context, td: tuning.TuneData, expansion: bool) -> None:
     """Add the column picked in the add-a-metric form, and show it under Thresholds."""
     form = "new_expansion_metric" if expansion else "new_metric"
     column = st.session_state.get(key(form, "column"))
@@ -50,17 +52,32 @@ def _add_metric(ctx: ui.Context, expansion: bool) -> None:
         return
     kw: dict[str, Any] = {} if expansion else {"weight": st.session_state.get(key(form, "weight")),
                                                "group": st.session_state.get(key(form, "group"))}
-    if edit((form,), tuning.add_metric, column, ctx.data().df[column], expansion=expansion, **kw):
+    stat = st.session_state.get(key(form, "stat"), RAW)
+    window = None if stat == RAW else {"snapshots": int(st.session_state.get(key(form, "snapshots"), 3)),
+                                       "stat": stat}
+    if edit((form,), tuning.add_metric, column, ctx.data().df[column], expansion=expansion, window=window,
+            values_of=lambda model, name: td.values(name, model), **kw):
         _clear({(form, "column"): None})
-        st.session_state[key("pick_expansion_metric" if expansion else "pick_metric")] = column
+        name = column if window is None else tuning.window_metric_name(column, window)
+        st.session_state[key("pick_expansion_metric" if expansion else "pick_metric")] = name
 
 
-def _add_metric_form(ctx: ui.Context, model: Model, expansion: bool = False) -> None:
+def _add_metric_form(ctx: ui.Context, td: tuning.TuneData, model: Model, expansion: bool = False) -> None:
     """Pick a column the model does not score yet; it starts with thresholds from its values."""
     form = "new_expansion_metric" if expansion else "new_metric"
-    candidates = tuning.metric_candidates(model, ctx.data().df.columns)
+    df = ctx.data().df
+    stat = st.session_state.get(key(form, "stat"), RAW)
+    # A statistic of a column the model already scores is a new metric (a level and a trend of one column).
+    candidates = (tuning.metric_candidates(model, df.columns) if stat == RAW else
+                  [c for c in map(str, df.columns) if c not in NOT_METRICS and pd.api.types.is_numeric_dtype(df[c])])
     with st.container(border=True):
         st.markdown("**Add a metric**")
+        what, length = st.columns([2.2, 1], vertical_alignment="bottom")
+        what.selectbox("Score", [RAW, *WINDOW_STATS], key=key(form, "stat"),
+                       format_func=lambda o: "The column's value at the date" if o == RAW else
+                       f"Its {WINDOW_WORDS[o]} over recent snapshots")
+        length.number_input("Snapshots", 2, MAX_WINDOW, value=3, step=1, key=key(form, "snapshots"),
+                            disabled=stat == RAW)
         column, weight, group = st.columns([2.2, 1, 1.6], vertical_alignment="bottom")
         column.selectbox("Column", candidates, index=None, key=key(form, "column"), placeholder="Pick a column")
         if not expansion:
@@ -73,7 +90,7 @@ def _add_metric_form(ctx: ui.Context, model: Model, expansion: bool = False) -> 
                                 index=groups.index(current.group) if current and current.group in groups else 0)
         st.button("Add metric", key=key(form, "add"), icon=":material/add:", type="primary",
                   disabled=st.session_state.get(key(form, "column")) is None, on_click=_add_metric,
-                  args=(ctx, expansion))
+                  args=(ctx, td, expansion))
         st.caption("A column of numbers starts as a straight line from its 10th to its 90th percentile; a column "
                    "of text starts with its values as categories. Fine-tune it under Thresholds.")
         show_problems(form)
@@ -99,7 +116,7 @@ def _metrics(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
                           else "Remove it, with its weights and thresholds in every profile")
             for control in (("label", name), ("group_of", name), ("remove_metric", name)):
                 show_problems(*control)
-    _add_metric_form(ctx, draft)
+    _add_metric_form(ctx, td, draft)
 
 
 # -- groups ------------------------------------------------------------------------------------------------
@@ -322,4 +339,4 @@ def _expansion(ctx: ui.Context, td: tuning.TuneData, draft: Model) -> None:
                   "expansion": True})
     show_problems("remove_expansion_metric")
     metric_panel(ctx, td, exp, metric, DEFAULT_PROFILE, root=("expansion",))
-    _add_metric_form(ctx, exp, expansion=True)
+    _add_metric_form(ctx, td, exp, expansion=True)

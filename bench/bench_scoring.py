@@ -14,8 +14,11 @@ Two cases, each measured in its own subprocess so peak RSS belongs to that case 
     ``--with-sql`` adds the compiled SQL run by DuckDB under a memory limit. The input file is generated
     once, vectorised and in chunks, into ``bench/out/`` (git-ignored).
 
+    ``--windows`` scores the CLI's default columns with the default model and with the same model plus two
+    window metrics (``logins_per_user`` mean and pct_change over 3 snapshots), runs alternating.
+
 Options: ``--case live|parquet|all`` (default all), ``--runs N``, ``--memory-limit 1GB``, ``--with-sql``,
-``--sorted``, ``--quick`` (small sizes, to check the script itself).
+``--sorted``, ``--windows``, ``--quick`` (small sizes, to check the script itself).
 """
 
 from __future__ import annotations
@@ -252,6 +255,24 @@ def write_big_parquet(path: Path, n_accounts: int, n_snapshots: int, chunk_accou
 
 
 CLI_COLUMNS = ["account_id", "snapshot_date", "score", "band", "grade", "change"]  # + each metric's score
+# Two window metrics on one column, as in the trends issue: its 3-snapshot level and its change over them.
+WINDOW_METRICS = {
+    "logins_level": {"column": "logins_per_user", "window": {"snapshots": 3, "stat": "mean"}, "weight": 15,
+                     "group": "Engagement", "score": {"method": "linear", "red": 2, "green": 10}},
+    "logins_trend": {"column": "logins_per_user", "window": {"snapshots": 3, "stat": "pct_change"}, "weight": 10,
+                     "group": "Engagement", "score": {"method": "linear", "red": -40, "green": 0}},
+}
+
+
+def bench_model(windows: bool):  # noqa: ANN201 - a lib.model.Model
+    """The default model, with :data:`WINDOW_METRICS` added when ``windows``."""
+    from lib.model import load_model, model_from_dict, model_to_dict
+
+    model = load_model(DEFAULT_MODEL)
+    if not windows:
+        return model
+    d = model_to_dict(model)
+    return model_from_dict({**d, "metrics": {**d["metrics"], **WINDOW_METRICS}})
 
 
 def pyarrow_copy(source: Path, target: Path, width: int) -> None:
@@ -275,12 +296,11 @@ def parquet_worker(args: argparse.Namespace) -> dict:
     pyarrow for the numpy engine, DuckDB for the SQL one."""
     import pyarrow.parquet as pq
 
-    from lib.model import load_model
     from lib.scoring import score_file
     from lib.sqlutil import connect, quote_literal
 
     source, target = Path(args.input), OUT / f"scored_{args.engine}.parquet"
-    model = load_model(DEFAULT_MODEL)
+    model = bench_model(args.windows)
     columns = None if args.full else [*CLI_COLUMNS, *(f"{m}_score" for m in model.metrics)]
     t0, c0 = time.perf_counter(), cpu_seconds()
     rows = score_file(model, source, target, columns=columns, ordered=args.sorted, memory_limit=args.memory_limit,
@@ -300,7 +320,7 @@ def parquet_worker(args: argparse.Namespace) -> dict:
     reference = time.perf_counter() - t1
     return {"case": "parquet", "engine": args.engine, "rows": rows, "seconds": seconds, "cpu_seconds": cpu,
             "rows_per_s": rows / seconds, "peak_rss_mb": peak, "load": os.getloadavg()[0], "ordered": args.sorted,
-            "columns": width, "reference_seconds": reference}
+            "columns": width, "reference_seconds": reference, "windows": args.windows}
 
 
 def report_parquet(runs: list[dict], n_accounts: int, memory_limit: str) -> None:
@@ -310,7 +330,8 @@ def report_parquet(runs: list[dict], n_accounts: int, memory_limit: str) -> None
     engine = runs[0]["engine"]
     how = "numpy, lib.parquet_scoring" if engine == "numpy" else f"SQL in DuckDB, memory_limit {memory_limit}"
     order = "by snapshot date" if engine == "numpy" else "in no particular order"
-    print(f"(b) Parquet → Parquet ({how}): {runs[0]['rows']:,} rows ({n_accounts:,} accounts × 12 monthly), "
+    what = " + two window metrics" if runs[0]["windows"] else ""
+    print(f"(b) Parquet → Parquet ({how}{what}): {runs[0]['rows']:,} rows ({n_accounts:,} accounts × 12 monthly), "
           f"{runs[0]['columns']} columns out, rows {'by account and date' if runs[0]['ordered'] else order}")
     print(f"    median {statistics.median(secs):.1f} s (runs: {', '.join(f'{s:.1f}' for s in secs)} s) — "
           f"{runs[0]['rows'] / statistics.median(secs) / 1e6:.2f} M rows/s; peak RSS max {max(rss):.0f} MB "
@@ -350,6 +371,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="parquet case: also time the compiled SQL in DuckDB (about 45 s a run)")
     parser.add_argument("--engine", choices=("numpy", "sql"), default="numpy", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--windows", action="store_true",
+                        help="parquet case: the default model without and with two window metrics, runs alternating")
     args = parser.parse_args(argv)
 
     if args.worker == "live":
@@ -385,13 +408,23 @@ def main(argv: list[str] | None = None) -> None:
             t0 = time.perf_counter()
             write_big_parquet(source, n_accounts, 12)
             print(f"(b) wrote {source.relative_to(ROOT)} in {time.perf_counter() - t0:.1f} s")
+        def worker(engine: str, full: bool, windows: bool = False) -> dict:
+            return run_worker("--worker", "parquet", "--input", str(source), "--memory-limit", args.memory_limit,
+                              "--engine", engine, *(["--full"] if full else []), *(["--sorted"] if args.sorted else []),
+                              *(["--windows"] if windows else []))
+
+        n_runs = max(3, args.runs if args.windows else min(args.runs, 3))
+        if args.windows:  # alternating, so both see the same machine load
+            pairs = [(worker("numpy", False), worker("numpy", False, windows=True)) for _ in range(n_runs)]
+            for k in (0, 1):
+                report_parquet([p[k] for p in pairs], n_accounts, args.memory_limit)
+            ratios = [w["seconds"] / b["seconds"] for b, w in pairs]
+            print(f"    with / without windows, per pair: median {statistics.median(ratios):.2f} "
+                  f"(pairs: {', '.join(f'{r:.2f}' for r in ratios)})")
+            return
         configs = [("numpy", False), ("numpy", True)] + ([("sql", True)] if args.with_sql else [])
         for engine, full in configs:
-            runs = [run_worker("--worker", "parquet", "--input", str(source), "--memory-limit", args.memory_limit,
-                               "--engine", engine, *(["--full"] if full else []),
-                               *(["--sorted"] if args.sorted else []))
-                    for _ in range(max(3, min(args.runs, 3)))]
-            report_parquet(runs, n_accounts, args.memory_limit)
+            report_parquet([worker(engine, full) for _ in range(n_runs)], n_accounts, args.memory_limit)
 
 
 if __name__ == "__main__":

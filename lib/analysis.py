@@ -22,7 +22,7 @@ Entry points for the pages (``scored`` = :func:`score_portfolio`, i.e. scores jo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,10 +32,12 @@ from lib.model import (
     DEFAULT_PROFILE,
     Categories,
     Linear,
+    Metric,
     Model,
     ModelChange,
     ScoreSpec,
     Steps,
+    Window,
     diff_models,
     effective_weights,
     model_from_dict,
@@ -891,7 +893,7 @@ def score_portfolio(model: Model, portfolio: pd.DataFrame, *, outcome: str = "ch
     """
     scores = score(model, portfolio, con=con)
     extra = [outcome] if outcome in portfolio.columns and outcome not in ATTRIBUTES else []
-    return attach_attributes(scores, portfolio, segments=extra, metrics=list(model.metrics))
+    return attach_attributes(scores, portfolio, segments=extra, metrics=model)
 
 
 def split_accounts(picked: pd.DataFrame, *, test_share: float = 0.3, seed: int = 0) -> np.ndarray:
@@ -1087,7 +1089,8 @@ class Suggestion:
         base: the model it started from.
         changes: ``lib.model.diff_models(base, model)`` (empty but for the name when nothing helped).
         chosen: which candidate was suggested: 'unchanged', 'thresholds only', 'weights only' or
-            'thresholds and weights'.
+            'thresholds and weights', then ' + <name>' for each window metric added (step 5 of
+            :func:`suggest_model`).
         candidates: ``candidate, train_auc, test_auc, chosen`` for every candidate tried.
         thresholds: per metric ``metric, metric_label, method, old, new, changed, proposed, reason`` (specs as
             text; ``proposed`` is what the outcomes suggest even when the chosen candidate keeps ``old``).
@@ -1099,6 +1102,8 @@ class Suggestion:
         n_test_churned: churned accounts among the held back.
         warnings: sentences the page should show.
         caption: one line for the page.
+        windows: the window statistics tried: ``metric, column, stat, snapshots, reason, kept`` (``reason``
+            as for thresholds: direction and strength on the training accounts, or why it was not offered).
     """
 
     model: Model
@@ -1117,6 +1122,7 @@ class Suggestion:
     n_test_churned: int
     warnings: tuple[str, ...]
     caption: str
+    windows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _describe_spec(spec: ScoreSpec) -> str:
@@ -1183,18 +1189,99 @@ def _same_band_shares(model: Model, base: Model, base_scores: pd.DataFrame, scor
     return model_from_dict({**model_to_dict(model), "bands": {"red": red, "yellow": yellow}}, source="suggested model")
 
 
-def _with_weights(d: dict, base: Model, columns: list[str], weights: np.ndarray) -> dict:
+def _with_weights(d: dict, columns: list[str], weights: np.ndarray) -> dict:
     """A model dict with new metric weights; group weights become their metrics' sums (so effective = fitted)."""
     out = {**d, "metrics": {c: {**d["metrics"][c]} for c in d["metrics"]}}
     for column, w in zip(columns, weights, strict=True):
         out["metrics"][column]["weight"] = float(w)
     if out.get("groups"):
-        out["groups"] = {g: float(sum(w for c, w in zip(columns, weights, strict=True) if base.metrics[c].group == g))
-                         for g in out["groups"]}
+        out["groups"] = {g: float(sum(w for c, w in zip(columns, weights, strict=True)
+                                      if out["metrics"][c].get("group") == g)) for g in out["groups"]}
     return out
 
 
 CANDIDATES = ("unchanged", "thresholds only", "weights only", "thresholds and weights")
+# Window metrics suggest tries: per numeric metric, these statistics over the best of these lengths.
+WINDOW_LENGTHS = (3, 6, 12)
+WINDOW_STATS_TRIED = ("mean", "pct_change")
+MIN_WINDOW_GAIN = 0.005  # training AUC a window metric must add to be kept (less is noise, not signal)
+MAX_WINDOW_METRICS = 3
+_STAT_WORDS = {"mean": "{n}-snapshot mean", "pct_change": "% change over {n} snapshots"}
+
+
+def _scores_at(scorer: LiveScorer, model: Model, at: np.ndarray, keys: pd.DataFrame) -> pd.DataFrame:
+    """The overall and metric scores of some rows (positions in the scorer's order), with ``keys``' ``churned``:
+    what a fit needs, without building the whole score table."""
+    _, _, scores, _, _, overall = scorer.overall_scores(model)
+    return pd.DataFrame({"score": overall[at], **{f"{m}_score": s[at] for m, s in zip(model.metrics, scores,
+                                                                                     strict=True)},
+                         "churned": keys["churned"].to_numpy(bool)})
+
+
+def _window_candidates(scorer: LiveScorer, base: Model, at_train: np.ndarray, y_train: np.ndarray, bins: int,
+                       lengths: Sequence[int]) -> tuple[list[tuple[str, dict]], list[tuple]]:
+    """Window metrics worth trying, fitted on the training accounts only: per numeric metric and statistic,
+    the length whose statistic separates them best, its thresholds from ``_suggest_spec``.
+
+    Returns:
+        (``(name, YAML dict)`` per candidate; ``(metric, column, stat, snapshots, reason)`` per statistic tried).
+    """
+    def values(column: str, window: Window) -> np.ndarray:
+        return scorer.values(Metric(column, column, None, 1.0, Linear(0, 1), window))[at_train]
+
+    tried, out = [], []
+    lengths = [n for n in lengths if n <= len(scorer.dates)]
+    for name, metric in base.metrics.items() if lengths else ():
+        if metric.window is not None or isinstance(metric.score, Categories):
+            continue
+        for stat in WINDOW_STATS_TRIED:
+            strength = [abs(roc_auc(values(metric.column, Window(n, stat)), ~y_train) - 0.5) for n in lengths]
+            n = lengths[int(np.argmax(np.nan_to_num(strength, nan=-1.0)))]
+            spec, reason = _suggest_spec(Linear(0, 1), pd.Series(values(metric.column, Window(n, stat))), y_train,
+                                         bins)
+            key = f"{name}_{stat}_{n}"
+            tried.append((key, metric.column, stat, n, reason))
+            if spec is None or key in base.metrics:
+                continue
+            md: dict = {"label": f"{metric.label}, {_STAT_WORDS[stat].format(n=n)}", "column": metric.column,
+                        "window": {"snapshots": n, "stat": stat}, "weight": 1, "score": spec}
+            if metric.group is not None:
+                md["group"] = metric.group
+            out.append((key, md))
+    return out, tried
+
+
+def _add_windows(scorer: LiveScorer, d: dict, auc: float, candidates: list[tuple[str, dict]],
+                 at_train: np.ndarray, train: pd.DataFrame, weights: str) -> tuple[dict, list[tuple[str, float, dict]]]:
+    """Forward selection on the training accounts: add the window metric (weights refitted) that raises the
+    training AUC most, while it raises it by ``MIN_WINDOW_GAIN`` or more (at most ``MAX_WINDOW_METRICS``).
+
+    Returns:
+        (the model dict, with any window metrics kept; ``(name, training AUC, model dict)`` per step kept).
+    """
+    renewed = ~train["churned"].to_numpy(bool)
+    steps: list[tuple[str, float, dict]] = []
+    remaining = dict(candidates)
+    while remaining and len(steps) < MAX_WINDOW_METRICS:
+        best = None
+        for key, md in remaining.items():
+            trial = {**d, "metrics": {**d["metrics"], key: md}}
+            model = model_from_dict(trial, source="suggested model")
+            columns = list(model.metrics)
+            _, w = _fit_weights(_scores_at(scorer, model, at_train, train), columns, renewed, weights)
+            if w[-1] <= 0:  # the fit gives it no weight: it adds nothing
+                continue
+            fitted = _with_weights(trial, columns, w)
+            rows = _scores_at(scorer, model_from_dict(fitted, source="suggested model"), at_train, train)
+            trial_auc = roc_auc(rows["score"], ~rows["churned"])
+            if best is None or trial_auc > best[1]:
+                best = (key, trial_auc, fitted)
+        if best is None or not best[1] >= auc + MIN_WINDOW_GAIN:
+            break
+        d, auc = best[2], best[1]
+        steps.append(best)
+        del remaining[best[0]]
+    return d, steps
 
 
 def suggest_model(
@@ -1208,6 +1295,7 @@ def suggest_model(
     weights: str = "logistic",
     bins: int = 10,
     keep_band_shares: bool = True,
+    windows: Sequence[int] = WINDOW_LENGTHS,
 ) -> Suggestion:
     """Propose thresholds and weights from the outcomes, and test them on held-back accounts.
 
@@ -1224,7 +1312,12 @@ def suggest_model(
        AUC on the *training* accounts is suggested (the simpler one on a tie), so a change is proposed only
        where it helps on data the held-back accounts never touched. Every candidate's held-back AUC is
        reported in ``candidates``.
-    5. With ``keep_band_shares``, the suggested model's band cut-offs are moved so that, at the latest
+    5. Window metrics: for each numeric metric (not already a window), its mean and its pct_change over the
+       best of the ``windows`` lengths (the one whose statistic best separates the training accounts) get
+       thresholds from the training accounts as in step 2; then, one at a time, the one that raises the training
+       AUC most (weights refitted as in step 3) is added while it raises it by ``MIN_WINDOW_GAIN`` or more.
+       ``windows=()`` tries none. Each kept step is a candidate row (``"<chosen> + <metric>"``).
+    6. With ``keep_band_shares``, the suggested model's band cut-offs are moved so that, at the latest
        snapshot, the same shares of accounts are red / yellow / green as under the base model: new weights
        shift every score, and a suggestion should not silently double the red list. (Bands do not change
        the AUC, which ranks scores.)
@@ -1239,7 +1332,7 @@ def suggest_model(
     scorer = LiveScorer(portfolio, base)
     extra = [outcome] if outcome in portfolio.columns and outcome not in ATTRIBUTES else []
     base_scores = scorer.rescore(base)
-    scored_base = attach_attributes(base_scores, portfolio, segments=extra, metrics=list(base.metrics))
+    scored_base = attach_attributes(base_scores, portfolio, segments=extra, metrics=base)
     picked = backtest(scored_base, horizon_days=horizon_days, outcome=outcome, n_boot=0).accounts
     held = split_accounts(picked, test_share=test_share, seed=seed)
     train, test = picked.loc[~held], picked.loc[held]
@@ -1269,9 +1362,9 @@ def suggest_model(
     strength_b, weights_b = _fit_weights(train, columns, renewed, weights)
     models = {"unchanged": model_from_dict(d, source="suggested model"), "thresholds only": with_thresholds}
     if weights_b.sum() > 0:
-        models["weights only"] = model_from_dict(_with_weights(d, base, columns, weights_b), source="suggested model")
+        models["weights only"] = model_from_dict(_with_weights(d, columns, weights_b), source="suggested model")
     if weights_t.sum() > 0:
-        models["thresholds and weights"] = model_from_dict(_with_weights(d_thresholds, base, columns, weights_t),
+        models["thresholds and weights"] = model_from_dict(_with_weights(d_thresholds, columns, weights_t),
                                                            source="suggested model")
     scored_by = {"unchanged": base_scores, "thresholds only": scored_t}
     rows = []
@@ -1282,28 +1375,50 @@ def suggest_model(
     candidates = pd.DataFrame(rows, columns=["candidate", "train_auc", "test_auc"])
     # Best training AUC wins; candidates are listed simplest first, so idxmax keeps the simpler one on a tie.
     chosen = str(candidates.loc[candidates["train_auc"].round(6).idxmax(), "candidate"])
+    strength = strength_t if chosen in ("thresholds only", "thresholds and weights") else strength_b
+    window_tried: list[tuple] = []
+    if windows:
+        offered, window_tried = _window_candidates(scorer, base, at_train, y_train, bins, windows)
+        train_auc = float(candidates.set_index("candidate").loc[chosen, "train_auc"])
+        _, steps = _add_windows(scorer, model_to_dict(models[chosen]), train_auc, offered, at_train, train, weights)
+        for key, step_auc, step in steps:
+            chosen = f"{chosen} + {key}"
+            models[chosen] = model_from_dict(step, source="suggested model")
+            te = _scores_at(scorer, models[chosen], at_test, test)
+            candidates.loc[len(candidates)] = (chosen, step_auc, roc_auc(te["score"], ~te["churned"]))
+        if steps:
+            final = models[chosen]
+            strength = _fit_weights(_scores_at(scorer, final, at_train, train), list(final.metrics), renewed,
+                                    weights)[0]
+            scored_by[chosen] = scorer.rescore(final)
     candidates["chosen"] = candidates["candidate"] == chosen
     suggested = models[chosen]
     if keep_band_shares and chosen != "unchanged":
         suggested = _same_band_shares(suggested, base, base_scores, scored_by[chosen])
+    added = [c for c in suggested.metrics if c not in base.metrics]
+    names.update({c: suggested.metrics[c].label for c in added})
 
+    window_table = pd.DataFrame(window_tried, columns=["metric", "column", "stat", "snapshots", "reason"])
+    window_table["kept"] = window_table["metric"].isin(added)
+    listed = [*columns, *added]  # window metrics added are new rows: no old scoring, the training accounts' reason
+    reasons.update(window_table.set_index("metric")["reason"].to_dict())
     thresholds = pd.DataFrame({
-        "metric": columns,
-        "metric_label": [names[c] for c in columns],
-        "method": [base.metrics[c].score.method for c in columns],
-        "old": [_describe_spec(base.metrics[c].score) for c in columns],
-        "new": [_describe_spec(suggested.metrics[c].score) for c in columns],
-        "proposed": [_describe_spec(with_thresholds.metrics[c].score) for c in columns],
-        "reason": [reasons[c] for c in columns],
+        "metric": listed,
+        "metric_label": [names[c] for c in listed],
+        "method": [(base if c in base.metrics else suggested).metrics[c].score.method for c in listed],
+        "old": [_describe_spec(base.metrics[c].score) if c in base.metrics else "" for c in listed],
+        "new": [_describe_spec(suggested.metrics[c].score) for c in listed],
+        "proposed": [_describe_spec((with_thresholds if c in base.metrics else suggested).metrics[c].score)
+                     for c in listed],
+        "reason": [reasons[c] for c in listed],
     })
     thresholds.insert(5, "changed", thresholds["old"] != thresholds["new"])
-    strength = strength_t if chosen in ("thresholds only", "thresholds and weights") else strength_b
     old_eff, new_eff = effective_weights(base)[DEFAULT_PROFILE], effective_weights(suggested)[DEFAULT_PROFILE]
     weight_table = pd.DataFrame({
-        "metric": columns,
-        "metric_label": [names[c] for c in columns],
-        "old_weight": [100 * old_eff[c] for c in columns],
-        "new_weight": [100 * new_eff[c] for c in columns],
+        "metric": listed,
+        "metric_label": [names[c] for c in listed],
+        "old_weight": [100 * old_eff.get(c, 0.0) for c in listed],
+        "new_weight": [100 * new_eff[c] for c in listed],
         "coefficient": strength,
     })
 
@@ -1311,8 +1426,8 @@ def suggest_model(
     if chosen == "unchanged":
         warnings.append(f"No suggested change beats {base.name} on the training accounts, so none is proposed; "
                         "see the proposals and candidates for what was tried.")
-    dropped = [names[c] for c, s in zip(columns, strength, strict=True) if s <= 0]
-    if dropped and chosen in ("weights only", "thresholds and weights"):
+    dropped = [names[c] for c, s in zip(listed, strength, strict=True) if s <= 0]
+    if dropped and (chosen in ("weights only", "thresholds and weights") or " + " in chosen):  # weights fitted
         warnings.append(f"Weight 0 for {', '.join(dropped)}: in the training accounts a higher score went with more "
                         "churn (given the other metrics), not less — check the metric's direction or data.")
     if base.profiles and chosen != "unchanged":
@@ -1334,7 +1449,7 @@ def suggest_model(
         suggested_auc=new_auc, base_auc_train=float(best.loc["unchanged", "train_auc"]),
         suggested_auc_train=float(best.loc[chosen, "train_auc"]),
         train_accounts=frozenset(train["account_id"]), test_accounts=frozenset(test["account_id"]),
-        n_test_churned=n_test_churned, warnings=tuple(warnings), caption=caption,
+        n_test_churned=n_test_churned, warnings=tuple(warnings), caption=caption, windows=window_table,
     )
 
 

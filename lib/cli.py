@@ -365,16 +365,24 @@ def backtest_command(args: argparse.Namespace) -> int:
          arg("--model", metavar="BASE.yaml", help="the model to start from (default: a neutral model over the "
              "file's metric columns)"),
          *_OUTCOME_ARGS,
+         arg("--windows", default="3,6,12", metavar="N,N", help="window lengths (snapshots) over which each numeric "
+             "metric's mean and pct_change are tried as extra metrics, kept only where they help on the training "
+             "accounts (default 3,6,12; 'none' tries none)"),
          arg("--out", required=True, metavar="MODEL.yaml", help="where to write the suggested model"))
 def suggest_command(args: argparse.Namespace) -> int:
     from lib.analysis import AnalysisError, starter_model, suggest_model
-    from lib.model import dump_model
+    from lib.model import MAX_WINDOW, dump_model
 
     out = Path(args.out)
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise CliError(f"{args.out}: the suggested model is YAML — end the name with .yaml")
     if not out.parent.exists():
         raise CliError(f"{args.out}: the folder {out.parent} does not exist — create it first")
+    text = args.windows.strip().lower()
+    lengths = [] if text == "none" else [int(x) for x in text.split(",") if x.strip().isdigit()]
+    if text != "none" and (len(lengths) != len(text.split(",")) or not all(2 <= n <= MAX_WINDOW for n in lengths)):
+        raise CliError(f"--windows {args.windows}: window lengths are whole numbers of snapshots from 2 to "
+                       f"{MAX_WINDOW}, comma-separated — e.g. --windows 3,6,12, or --windows none")
     base = read_model(args.model) if args.model is not None else None
     portfolio = _outcome_portfolio(args)
     if base is not None:
@@ -383,7 +391,7 @@ def suggest_command(args: argparse.Namespace) -> int:
             raise CliError("\n".join(problems))
     try:
         base = base or starter_model(portfolio.df, portfolio.roles.metrics, name=Path(args.file).stem)
-        suggestion = suggest_model(portfolio.df, base, horizon_days=args.horizon)
+        suggestion = suggest_model(portfolio.df, base, horizon_days=args.horizon, windows=lengths)
     except AnalysisError as exc:
         raise CliError(f"{args.file}: {exc}") from None
     out.write_text(dump_model(suggestion.model), encoding="utf-8")

@@ -6,7 +6,11 @@ grades, per-segment profiles, the missing-data policy and alert rules. Every mis
 back as a :class:`Problem` naming the key, what is wrong and how to fix it; all problems are collected
 before :class:`ModelError` is raised, so a user fixes a file in one pass.
 
-Score methods (``metrics.<column>.score``):
+A metric is named by its key and reads the column of that name, or the one its ``column`` names (so one column
+can feed several metrics); with ``window`` (:class:`Window`) a statistic of the column over the account's
+recent snapshots is scored instead of the raw value.
+
+Score methods (``metrics.<name>.score``):
 
 - ``linear {red, green}``: ``clip((v - red) / (green - red), 0, 1) * 100``; ``red > green`` means lower is
   better.
@@ -50,7 +54,13 @@ BAND_NAMES = ("red", "yellow", "green")
 LOWEST_GRADE = "F"
 MAX_MODEL_BYTES = 1_000_000
 TOP_LEVEL_KEYS = ("name", "bands", "grades", "missing", "metrics", "groups", "profiles", "alerts", "expansion")
-METRIC_KEYS = ("label", "group", "weight", "score")
+METRIC_KEYS = ("label", "column", "window", "group", "weight", "score")
+WINDOW_KEYS = ("snapshots", "stat")
+WINDOW_STATS = ("mean", "min", "max", "change", "pct_change", "slope")
+MAX_WINDOW = 52  # a year of weekly snapshots
+WINDOW_WORDS = {"mean": "mean", "min": "lowest", "max": "highest", "change": "change", "pct_change": "% change",
+                "slope": "trend per snapshot"}  # each statistic in words, for the pages
+WINDOW_EXAMPLE = "{snapshots: 3, stat: mean}"
 PROFILE_KEYS = ("name", "when", "weights", "metrics")
 ALERT_KEYS = ("name", "drop", "within", "to_band")
 SPEC_KEYS = {
@@ -155,14 +165,41 @@ ScoreSpec = Linear | Steps | Categories | Percentile | VsAverage
 
 
 @dataclass(frozen=True)
+class Window:
+    """A statistic over the account's row at a date and its ``snapshots - 1`` rows before it (by date).
+
+    ``mean``, ``min``, ``max``: over the window's present values (missing when there are none). ``change``
+    (last − first), ``pct_change`` (100 × (last − first) / |first|, missing when first is 0) and ``slope``
+    (least-squares slope per snapshot of the present values against their position 0, 1, … in the window;
+    at least two values) need a full window: ``snapshots`` rows of the account up to the date; ``change`` and
+    ``pct_change`` also a value in its first and last row. A statistic that is not finite counts as missing.
+    """
+
+    snapshots: int
+    stat: str
+
+    @property
+    def text(self) -> str:
+        """The statistic in words: 'mean over the last 3 snapshots'."""
+        return f"{WINDOW_WORDS.get(self.stat, self.stat)} over the last {self.snapshots} snapshots"
+
+    @property
+    def needs_full(self) -> bool:
+        """Whether the statistic is missing until the account has ``snapshots`` rows."""
+        return self.stat in ("change", "pct_change", "slope")
+
+
+@dataclass(frozen=True)
 class Metric:
-    """One metric: the column it reads, a display label, optional group, relative weight, score spec."""
+    """One metric: the column it reads, a display label, optional group, relative weight, score spec, and
+    optionally a window statistic of the column that is scored instead of its raw value."""
 
     column: str
     label: str
     group: str | None
     weight: float
     score: ScoreSpec
+    window: Window | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +257,10 @@ class Model:
         p = self.profile(profile)
         overrides = p.weights if p is not None else {}
         return {m: float(overrides.get(m, metric.weight)) for m, metric in self.metrics.items()}
+
+    def metric_columns(self) -> tuple[str, ...]:
+        """The data columns the metrics read (each once, in metric order)."""
+        return tuple(dict.fromkeys(m.column for m in self.metrics.values()))
 
     def segment_columns(self) -> tuple[str, ...]:
         """Segment columns the model reads (percentile/vs_average ``within`` and profile ``when`` keys)."""
@@ -522,15 +563,44 @@ def _parse_metric(c: _Checker, name: str, raw: Any, prefix: str) -> Metric | Non
         return None
     c.unknown_keys(d, METRIC_KEYS, f"{key}.", "a metric")
     label = c.text(d["label"], f"{key}.label") if "label" in d else name
+    column = c.text(d["column"], f"{key}.column") if "column" in d else name
     group = c.text(d["group"], f"{key}.group") if d.get("group") is not None else None
     weight = c.number(d.get("weight", 1), f"{key}.weight", lo=0)
+    windowed = d.get("window") is not None
+    window = _parse_window(c, d["window"], f"{key}.window") if windowed else None
     if "score" not in d:
         c.add(f"{key}.score", "metric has no score", f"add one, e.g. score: {SPEC_EXAMPLES['linear']}")
         return None
     spec = _parse_spec(c, d["score"], f"{key}.score")
-    if None in (label, weight, spec):
+    if window is not None and isinstance(spec, Categories):
+        c.add(f"{key}.window", "a window statistic needs numbers, but this metric scores categories",
+              "remove the window, or score the statistic with a numeric method, e.g. "
+              f"score: {SPEC_EXAMPLES['linear']}")
         return None
-    return Metric(name, label, group, weight, spec)
+    if None in (label, column, weight, spec) or (windowed and window is None):
+        return None
+    return Metric(column, label, group, weight, spec, window)
+
+
+def _parse_window(c: _Checker, raw: Any, key: str) -> Window | None:
+    d = c.mapping(raw, key, WINDOW_EXAMPLE)
+    if d is None:
+        return None
+    before = len(c.problems)
+    c.unknown_keys(d, WINDOW_KEYS, f"{key}.", "a window")
+    snapshots = d.get("snapshots")
+    if "snapshots" not in d:
+        c.add(f"{key}.snapshots", "a window needs 'snapshots'", f"add it, e.g. window: {WINDOW_EXAMPLE}")
+    elif isinstance(snapshots, bool) or not isinstance(snapshots, int) or not 2 <= snapshots <= MAX_WINDOW:
+        c.add(f"{key}.snapshots", f"must be a whole number of snapshots from 2 to {MAX_WINDOW}, got "
+              f"{_describe(snapshots)}", "write e.g. snapshots: 3 (this snapshot and the 2 before it)")
+    stat = d.get("stat")
+    if stat not in WINDOW_STATS:
+        near = _closest(stat, WINDOW_STATS) if isinstance(stat, str) else None
+        got = "no stat" if stat is None else f"unknown stat {_describe(stat)}"
+        c.add(f"{key}.stat", f"{got}; valid stats: {', '.join(WINDOW_STATS)}",
+              f"did you mean '{near}'?" if near else f"add one, e.g. window: {WINDOW_EXAMPLE}")
+    return None if len(c.problems) > before else Window(snapshots, stat)
 
 
 def _metric_name(c: _Checker, k: Any, key: str) -> str | None:
@@ -771,6 +841,13 @@ def _parse_model(c: _Checker, d: dict, prefix: str, nested: bool) -> Model | Non
         if eraw is not None:
             expansion = _parse_model(c, eraw, f"{prefix}expansion.", nested=True)
 
+    for i, p in enumerate(profiles):
+        for mname, spec in p.metrics.items():
+            if isinstance(spec, Categories) and mname in metrics and metrics[mname].window is not None:
+                c.add(f"{prefix}profiles[{i}].metrics.{mname}.score",
+                      "the metric is a window statistic (numbers), but this override scores categories",
+                      f"score it with a numeric method, e.g. {SPEC_EXAMPLES['linear']}")
+
     if c.problems or bands is None or name is None:
         return None
     model = Model(name, bands, grades, missing, metrics, groups, tuple(profiles), tuple(alerts), expansion)
@@ -865,6 +942,10 @@ def model_to_dict(m: Model) -> dict[str, Any]:
         md: dict[str, Any] = {}
         if metric.label != name:
             md["label"] = metric.label
+        if metric.column != name:
+            md["column"] = metric.column
+        if metric.window is not None:
+            md["window"] = {"snapshots": metric.window.snapshots, "stat": metric.window.stat}
         if metric.group is not None:
             md["group"] = metric.group
         md["weight"] = _fmt_num(metric.weight)
@@ -1049,15 +1130,17 @@ def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str
         return f"use one of the data's columns: {shown}"
 
     def check(m: Model, prefix: str) -> None:
-        for name in m.metrics:
-            if name in not_metrics:
+        for name, metric in m.metrics.items():
+            aliased = metric.column != name  # then the fix is in the metric's `column`, not its name
+            key = f"{prefix}metrics.{name}" + (".column" if aliased else "")
+            if metric.column in not_metrics:
+                what = not_metrics[metric.column]
                 problems.append(Problem(
-                    f"{prefix}metrics.{name}",
-                    f"column '{name}' cannot be a metric: scores are checked against it as {not_metrics[name]}",
-                    f"remove metrics.{name}; if the column is not {not_metrics[name]}, map it as a metric"))
-            elif name not in present:
-                problems.append(Problem(f"{prefix}metrics.{name}", f"column '{name}' is not in the data",
-                                        hint(name, "metric")))
+                    key, f"column '{metric.column}' cannot be a metric: scores are checked against it as {what}",
+                    f"remove metrics.{name}; if the column is not {what}, map it as a metric"))
+            elif metric.column not in present:
+                problems.append(Problem(key, f"column '{metric.column}' is not in the data",
+                                        hint(metric.column, "column" if aliased else "metric")))
         specs = [(f"{prefix}metrics.{n}.score.within", mt.score) for n, mt in m.metrics.items()]
         for i, p in enumerate(m.profiles):
             specs += [(f"{prefix}profiles[{i}].metrics.{n}.score.within", s) for n, s in p.metrics.items()]
@@ -1078,8 +1161,10 @@ def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str
 
 
 __all__ = [
-    "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "METHODS", "Metric", "Model", "ModelChange",
-    "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "VsAverage", "check_columns",
-    "diff_models", "dump_model", "effective_weights", "key_parts", "load_model", "model_from_dict", "model_to_dict",
-    "normalise_category", "parse_model", "set_path", "set_value", "spec_to_dict",
+    "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "MAX_WINDOW", "METHODS", "Metric", "Model",
+    "ModelChange", "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "VsAverage",
+    "WINDOW_STATS", "WINDOW_WORDS", "Window", "check_columns", "diff_models", "dump_model", "effective_weights",
+    "key_parts",
+    "load_model", "model_from_dict", "model_to_dict", "normalise_category", "parse_model", "set_path", "set_value",
+    "spec_to_dict",
 ]

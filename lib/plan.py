@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lib.model import Categories, Model, Problem, ScoreSpec, check_columns
+from lib.model import Categories, Model, Problem, ScoreSpec, Window, check_columns
 
 BANDS = ("red", "yellow", "green", "no data")
 ID_COLUMNS = ("account_id", "snapshot_date")
@@ -43,6 +43,13 @@ class MetricPlan:
     variants: tuple[ScoreSpec, ...]  # distinct specs; index 0 is the base spec
     variant_of_profile: tuple[int, ...]  # per profile in match order (Default last) → variant index
     group: int  # index into Plan.group_weights
+    column: str  # the data column it reads
+    window: Window | None  # scored: the column's statistic over recent snapshots instead of its value
+
+    @property
+    def source(self) -> tuple[str, Window | None]:
+        """What the metric's values are: metrics with the same source share them (and their scores)."""
+        return self.column, self.window
 
 
 class Plan:
@@ -64,7 +71,8 @@ class Plan:
                     variants.append(spec)
                 of_profile.append(variants.index(spec))
             group = group_names.index(metric.group) if model.groups else 0
-            self.metrics.append(MetricPlan(name, tuple(variants), tuple(of_profile), group))
+            self.metrics.append(MetricPlan(name, tuple(variants), tuple(of_profile), group, metric.column,
+                                           metric.window))
         # Raw relative weights: profiles (match order) × metrics.
         self.weights = np.array([[model.weights_for(p)[m.name] for m in self.metrics] for p in self.profile_names],
                                 dtype=float)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lib.model import Categories, Linear, Model, Percentile, ScoreSpec, Steps
+from lib.vectorised import metric_values
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
     from pandas.io.formats.style import Styler
@@ -28,17 +29,26 @@ ATTRIBUTES = ("account_name", "arr", "renewal_date", "churned", "health_label")
 
 
 def attach_attributes(
-    scores: pd.DataFrame, portfolio: pd.DataFrame, segments: Sequence[str] = (), metrics: Sequence[str] = ()
+    scores: pd.DataFrame, portfolio: pd.DataFrame, segments: Sequence[str] = (), metrics: Sequence[str] | Model = ()
 ) -> pd.DataFrame:
-    """Join the score table with the account attributes, segment columns and raw metric values.
+    """Join the score table with the account attributes, segment columns and metric values.
 
-    Raw metric values are suffixed `_value` so they never collide with the engine's `{metric}_score`.
+    Values are suffixed `_value` so they never collide with the engine's `{metric}_score`. Given the model,
+    `{metric}_value` is the value each metric scores: the raw value of the column it reads, or its window
+    statistic. Given column names, it is those columns' raw values (a name that is not a column is skipped).
     """
     keep = [c for c in (*ATTRIBUTES, *segments) if c in portfolio.columns and c not in scores.columns]
     right = portfolio[[*KEY, *keep]].copy()
-    for metric in metrics:
-        if metric in portfolio.columns:
-            right[f"{metric}_value"] = portfolio[metric].to_numpy()
+    if isinstance(metrics, Model):
+        values = metric_values(metrics, portfolio)
+    else:
+        values = {m: portfolio[m].to_numpy() for m in metrics if m in portfolio.columns}
+    for metric, column in values.items():
+        right[f"{metric}_value"] = column
+    if isinstance(metrics, Model):  # a window metric's raw value too, beside the statistic it scores
+        for metric, found in metrics.metrics.items():
+            if found.window is not None:
+                right[f"{metric}_raw"] = portfolio[found.column].to_numpy()
     scored = scores.merge(right, on=KEY, how="left", validate="one_to_one")
     if "account_name" not in scored.columns:
         scored["account_name"] = scored["account_id"]
@@ -247,14 +257,15 @@ def account_breakdown(
 ) -> pd.DataFrame:
     """Why an account scores what it does at `as_of`, and what changed since its previous snapshot.
 
-    One row per metric: `metric, value, score, weight, contribution, previous_value, contribution_change`,
-    ordered by contribution change (largest loss first) so the top rows explain the movement.
+    One row per metric: `metric, value, raw_value, score, weight, contribution, previous_value,
+    contribution_change` (``raw_value``: a window metric's column value at the date, else None), ordered by
+    contribution change (largest loss first) so the top rows explain the movement.
     """
     history = account_history(scored, account_id)
     history = history.loc[history["snapshot_date"] <= pd.Timestamp(as_of)]
     if history.empty:
-        return pd.DataFrame(columns=["metric", "value", "score", "weight", "contribution", "previous_value",
-                                     "contribution_change"])
+        return pd.DataFrame(columns=["metric", "value", "raw_value", "score", "weight", "contribution",
+                                     "previous_value", "contribution_change"])
     now = history.iloc[-1]
     before = history.iloc[-2] if len(history) > 1 else None
 
@@ -268,6 +279,7 @@ def account_breakdown(
             "score": [field(now, f"{m}_score") for m in metrics],
             "weight": [field(now, f"{m}_weight") for m in metrics],
             "contribution": [field(now, f"{m}_contribution") for m in metrics],
+            "raw_value": [field(now, f"{m}_raw") for m in metrics],
             "previous_value": [field(before, f"{m}_value") for m in metrics],
             "previous_contribution": [field(before, f"{m}_contribution") for m in metrics],
         }
@@ -587,23 +599,42 @@ def describe_spec(spec: ScoreSpec) -> str:
     return f"ratio to the average{peers}: " + _steps_text(spec.cuts, points)
 
 
+def _shown(v: object) -> str:
+    return ("missing" if v is None or (np.isscalar(v) and pd.isna(v))
+            else f"{v:,.4g}" if isinstance(v, int | float | np.number) else str(v))
+
+
 def metric_table(
-    breakdown: pd.DataFrame, specs: Mapping[str, ScoreSpec], labels: Mapping[str, str] | None = None
+    breakdown: pd.DataFrame, specs: Mapping[str, ScoreSpec], labels: Mapping[str, str] | None = None,
+    windows: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """An `account_breakdown(...)` as a table people read: metric label, raw value, the rule that scores it,
-    metric score, weight (%), contribution and its change since the previous snapshot, in model order."""
+    """An `account_breakdown(...)` as a table people read: metric label, the value scored, the rule that scores
+    it, metric score, weight (%), contribution and its change since the previous snapshot, in model order.
+    With ``windows`` (metric → 'mean over the last 3 snapshots', see :func:`metric_windows`), the raw value and
+    what is scored come beside the value: the statistic and the number it was computed from."""
     order = {m: i for i, m in enumerate(specs)}
     rows = breakdown.assign(_order=breakdown["metric"].map(order)).sort_values("_order")
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "Metric": rows["metric"].map(lambda m: (labels or {}).get(m, m)).to_numpy(),
-        "Value": rows["value"].map(lambda v: "missing" if v is None or (np.isscalar(v) and pd.isna(v))
-                                   else f"{v:,.4g}" if isinstance(v, int | float | np.number) else str(v)).to_numpy(),
+        "Value": rows["value"].map(_shown).to_numpy(),
         "Scoring rule": rows["metric"].map(lambda m: describe_spec(specs[m]) if m in specs else "").to_numpy(),
         "Metric score": rows["score"].to_numpy(float),
         "Weight (%)": (rows["weight"] * 100).to_numpy(float),
         "Contribution": rows["contribution"].to_numpy(float),
         "Change": rows["contribution_change"].to_numpy(float),
     })
+    if windows:
+        table.insert(1, "Scores", rows["metric"].map(lambda m: windows.get(m, "its value at the date")).to_numpy())
+        table.insert(3, "Raw value", [_shown(v) if m in windows else "" for m, v in
+                                      zip(rows["metric"], rows["raw_value"], strict=True)])
+    return table
+
+
+def metric_windows(model: Model) -> dict[str, str]:
+    """Metric → what it scores in words, for the model's window metrics only ('mean over the last 3
+    snapshots of Logins/User')."""
+    return {m: f"{found.window.text} of {found.column}" for m, found in model.metrics.items()
+            if found.window is not None}
 
 
 def metric_labels(model: Model) -> dict[str, str]:

@@ -23,7 +23,10 @@ Tests hold the two equal row for row. The scoring rules themselves are documente
 - under ``missing: zero`` a row where nothing is usable still shows the weights it would have had, with
   contributions 0 and score NaN;
 - rounding is half away from zero (DuckDB's ``ROUND``; :func:`round_half_away` for numpy), so both paths
-  agree to the bit.
+  agree to the bit;
+- a window metric's statistic (:class:`lib.model.Window`) replaces its value before any score step, so every
+  method (peer groups included) scores it as it would a raw value; sums run in one fixed order in both paths,
+  and a statistic that is not finite counts as missing.
 
 The SQL is written to run in bounded memory on big inputs (12 M rows in ~1.3 GB): window partitions use the
 source's own columns, and an account's previous snapshots come from an ordered pass with an account check
@@ -53,6 +56,7 @@ from lib.model import (
     Percentile,
     Steps,
     VsAverage,
+    Window,
 )
 from lib.parquet_scoring import score_parquet
 from lib.plan import (
@@ -90,6 +94,73 @@ def _history_bucket(account: str) -> str:
     memory on 12 M rows."""
     text = f"CAST({account} AS VARCHAR)"
     return f"(ASCII(RIGHT({text}, 1)) + 16 * ASCII(RIGHT({text}, 2))) % 64"
+
+
+def _finite(x: str) -> str:
+    """``x`` where it is a finite number, else NULL (as values are read)."""
+    return f"CASE WHEN {x} BETWEEN -{_FINITE_LIMIT} AND {_FINITE_LIMIT} THEN {x} END"
+
+
+def _window_stat_sql(window: Window, lags: list[str], agg: str) -> str:
+    """A window statistic over ``lags`` (the column's value at this snapshot, 1 before, …; NULL where there is
+    no such row or no value), with the counts ``{agg}_n`` etc. from the previous step. Sums run from the
+    current row back, in the order :func:`lib.vectorised.window_statistic` adds them, so both agree to the bit.
+    """
+    first, last = lags[-1], lags[0]  # no row N − 1 back (not a full window): first is NULL
+    if window.stat == "mean":
+        total = " + ".join(f"COALESCE({x}, {_dbl(0)})" for x in lags)
+        return f"({total}) / NULLIF({agg}_n, 0)"
+    if window.stat in ("min", "max"):
+        # Portable: LEAST/GREATEST return NULL on any NULL in some dialects, so a missing value is replaced
+        # by one that is present (all missing stays NULL).
+        fn = "LEAST" if window.stat == "min" else "GREATEST"
+        return f"{fn}({', '.join(f'COALESCE({x}, {agg}_any)' for x in lags)})"
+    if window.stat == "change":
+        return f"{last} - {first}"
+    if window.stat == "pct_change":
+        return f"{_dbl(100)} * ({last} - {first}) / NULLIF(ABS({first}), 0)"
+    # slope: Σ (n·x − Σx)·y / (n·Σx² − (Σx)²) over the present values, positions x = N−1 … 0 from the current
+    # row back; every coefficient is an exact integer.
+    n = len(lags)
+    terms = " + ".join(f"COALESCE(({agg}_n * {n - 1 - k} - {agg}_sx) * {x}, {_dbl(0)})" for k, x in enumerate(lags))
+    return (f"CASE WHEN {agg}_full = 1 AND {agg}_n >= 2 THEN ({terms}) / "
+            f"NULLIF(CAST({agg}_n * {agg}_sxx - {agg}_sx * {agg}_sx AS DOUBLE), 0) END")
+
+
+def _window_steps(plan: Plan, columns: dict[str, int], history: str, carried: list[str]
+                  ) -> list[tuple[str, str, list[str]]]:
+    """The steps that turn window metrics' columns into their statistics ``hs_v{i}``, as (from, name, columns).
+
+    1. ``hs_lag``: each column's values up to N − 1 snapshots back (an ordered pass per history bucket with
+       an account check, as for the score history), and whether the account has N rows up to the date;
+    2. ``hs_agg``: per metric, the counts the statistic needs; 3. ``hs_stat``: the statistic, kept where finite,
+    and only the columns later steps read (windows materialise every column they carry).
+    """
+    windowed = [(i, m) for i, m in enumerate(plan.metrics) if m.window is not None]
+    if not windowed:
+        return []
+    depth = {c: max(m.window.snapshots for _, m in windowed if m.column == c) for c in columns}
+    same = "LAG(hs_account_id, {k}) OVER ({h}) = hs_account_id"
+    lag = [f"CASE WHEN {same.format(k=k, h=history)} THEN LAG(hs_w{j}, {k}) OVER ({history}) END AS hs_w{j}_{k}"
+           for c, j in columns.items() for k in range(1, depth[c])]
+    lag += [f"CASE WHEN {same.format(k=k - 1, h=history)} THEN 1 ELSE 0 END AS hs_full{k}"
+            for k in sorted({m.window.snapshots for _, m in windowed if m.window.stat == "slope"})]
+    agg, stat = [], []
+    for i, m in windowed:
+        j, size = columns[m.column], m.window.snapshots
+        lags = [f"hs_w{j}", *(f"hs_w{j}_{k}" for k in range(1, size))]
+        present = [f"CASE WHEN {x} IS NULL THEN 0 ELSE {{}} END" for x in lags]
+        if m.window.stat in ("mean", "slope"):
+            agg.append(f"{' + '.join(p.format(1) for p in present)} AS hs_a{i}_n")
+        if m.window.stat == "slope":
+            agg.append(f"{' + '.join(p.format(size - 1 - k) for k, p in enumerate(present))} AS hs_a{i}_sx")
+            agg.append(f"{' + '.join(p.format((size - 1 - k) ** 2) for k, p in enumerate(present))} AS hs_a{i}_sxx")
+            agg.append(f"hs_full{size} AS hs_a{i}_full")
+        if m.window.stat in ("min", "max"):
+            agg.append(f"COALESCE({', '.join(lags)}) AS hs_a{i}_any")
+        stat.append(f"{_finite(_window_stat_sql(m.window, lags, f'hs_a{i}'))} AS hs_v{i}")
+    return [("hs_src", "hs_lag", ["*", *lag]), ("hs_lag", "hs_agg", ["*", *agg]),
+            ("hs_agg", "hs_stat", [*carried, *stat])]
 
 
 def _steps_sql(value: str, cuts: tuple[float, ...], points: tuple[float, ...]) -> str:
@@ -137,12 +208,24 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         prof_cases.append(f"WHEN {conds} THEN {k}")
     src.append(f"CASE {' '.join(prof_cases)} ELSE {len(plan.whens)} END AS hs_p" if prof_cases else "0 AS hs_p")
     for i, m in enumerate(plan.metrics):
-        col = quote_ident(m.name)
-        if any(needs_numeric(v) for v in m.variants):
-            cast = f"TRY_CAST({col} AS DOUBLE)"
-            src.append(f"CASE WHEN {cast} BETWEEN -{_FINITE_LIMIT} AND {_FINITE_LIMIT} THEN {cast} END AS hs_v{i}")
+        col = quote_ident(m.column)
+        if m.window is None and any(needs_numeric(v) for v in m.variants):
+            src.append(f"{_finite(f'TRY_CAST({col} AS DOUBLE)')} AS hs_v{i}")
         if any(isinstance(v, Categories) for v in m.variants):
             src.append(f"LOWER(TRIM(CAST({col} AS VARCHAR))) AS hs_c{i}")
+    # Window statistics are computed in steps of their own (see _window_steps); their columns are read once.
+    window_columns = {c: j for j, c in enumerate(dict.fromkeys(m.column for m in plan.metrics if m.window))}
+    src += [f"{_finite(f'TRY_CAST({quote_ident(c)} AS DOUBLE)')} AS hs_w{j}" for c, j in window_columns.items()]
+    # Previous snapshots of the same account come from ordered passes with an account check, not from
+    # PARTITION BY account: DuckDB buffers ~0.5 GB per thread for a window over a million partitions, while
+    # an ordered pass spills to disk. The passes run per bucket (:func:`_history_bucket`; any function of
+    # the account would do), so the sort is split and runs on every thread: one pass over all rows was a
+    # single-threaded sort and half the run time on 12 M rows.
+    # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain.
+    history = "PARTITION BY hs_bucket ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
+    carried = [part.rsplit(" AS ", 1)[1] for part in src if not part.endswith(tuple(
+        f" AS hs_w{j}" for j in window_columns.values()))]
+    steps = _window_steps(plan, window_columns, history, carried)
 
     # 2. Peer-group windows (percent ranks, ratios to the peer mean).
     win: list[str] = []
@@ -221,13 +304,6 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         grade = f"CASE WHEN hs_score IS NULL THEN NULL {gw} ELSE {quote_literal(LOWEST_GRADE)} END"
     else:
         grade = "CAST(NULL AS VARCHAR)"
-    # Previous snapshots of the same account come from ordered passes with an account check, not from
-    # PARTITION BY account: DuckDB buffers ~0.5 GB per thread for a window over a million partitions, while
-    # an ordered pass spills to disk. The passes run per bucket (:func:`_history_bucket`; any function of
-    # the account would do), so the sort is split and runs on every thread: one pass over all rows was a
-    # single-threaded sort and half the run time on 12 M rows.
-    # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain.
-    history = "PARTITION BY hs_bucket ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
     depth = max([1, *(a.within for a in model.alerts if a.drop is not None)])
     hist = [f"{band_of('hs_score')} AS hs_band", f"{grade} AS hs_grade"]
     hist += [f"CASE WHEN LAG(hs_account_id, {k}) OVER ({history}) = hs_account_id "
@@ -273,7 +349,9 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
 
     return (
         "WITH hs_src AS (\n  SELECT\n    " + ",\n    ".join(src) + f"\n  FROM {source}\n),\n"
-        "hs_win AS (\n  SELECT\n    " + sel(win) + "\n  FROM hs_src\n),\n"
+        + "".join(f"{name} AS (\n  SELECT\n    " + ",\n    ".join(cols) + f"\n  FROM {before}\n),\n"
+                  for before, name, cols in steps)
+        + "hs_win AS (\n  SELECT\n    " + sel(win) + f"\n  FROM {steps[-1][1] if steps else 'hs_src'}\n),\n"
         "hs_row AS (\n  SELECT\n    " + sel(row) + "\n  FROM hs_win\n),\n"
         "hs_pick AS (\n  SELECT\n    " + sel(pick) + "\n  FROM hs_row\n),\n"
         "hs_grp AS (\n  SELECT\n    " + sel(eff) + "\n  FROM hs_pick\n),\n"
@@ -324,11 +402,11 @@ def _prepare_frame(model: Model, df: pd.DataFrame) -> pd.DataFrame:
     out = {c: df[c] for c in ID_COLUMNS}
     for c in plan.segments:
         out[c] = pd.Series(to_text(df[c]), index=df.index, dtype=object)
-    for m in plan.metrics:
-        if all(needs_numeric(v) for v in m.variants):
-            out[m.name] = pd.Series(to_number(df[m.name]), index=df.index)
+    for column in dict.fromkeys(m.column for m in plan.metrics):
+        if all(needs_numeric(v) for m in plan.metrics if m.column == column for v in m.variants):
+            out[column] = pd.Series(to_number(df[column]), index=df.index)
         else:  # categories (or read both ways, then TRY_CAST parses the text)
-            out[m.name] = pd.Series(to_text(df[m.name]), index=df.index, dtype=object)
+            out[column] = pd.Series(to_text(df[column]), index=df.index, dtype=object)
     return pd.DataFrame(out, index=df.index)
 
 
@@ -464,7 +542,7 @@ def score_file(model: Model, source: str | Path, out: str | Path, columns: list[
 
 
 def metric_quality(model: Model, df: pd.DataFrame) -> pd.DataFrame:
-    """How usable each metric's column is: counts of missing, non-numeric and unknown-category values.
+    """How usable the column each metric reads is: counts of missing, non-numeric and unknown-category values.
 
     Returns:
         One row per metric: ``metric, label, rows, missing, non_numeric, unknown_categories, usable,
@@ -476,10 +554,10 @@ def metric_quality(model: Model, df: pd.DataFrame) -> pd.DataFrame:
     for name, metric in model.metrics.items():
         missing = non_numeric = unknown = 0
         examples: list[str] = []
-        if name not in df.columns:
+        if metric.column not in df.columns:
             missing = n
         else:
-            raw = df[name]
+            raw = df[metric.column]
             blank = raw.isna().to_numpy() | (raw.astype(str).str.strip().to_numpy() == "") if raw.dtype == object \
                 else raw.isna().to_numpy()
             missing = int(blank.sum())

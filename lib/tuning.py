@@ -30,6 +30,7 @@ from lib.analysis import Separation, separation
 from lib.ingest import NOT_METRICS
 from lib.model import (
     DEFAULT_PROFILE,
+    WINDOW_WORDS,
     Categories,
     Linear,
     Model,
@@ -595,7 +596,7 @@ def metric_candidates(model: Model, columns: Iterable[object], expansion: bool =
     columns the model (or its expansion score) already scores. Role columns such as ``ARR ($)`` are offered
     by the name the data gives them."""
     target = model.expansion if expansion else model
-    used = set(target.metrics) if target is not None else set()
+    used = {m.column for m in target.metrics.values() if m.window is None} if target is not None else set()
     return [c for c in map(str, columns) if c not in NOT_METRICS and c not in used]
 
 
@@ -624,29 +625,82 @@ def _new_metric(column: str, values: object, key: str) -> dict[str, Any]:
 
 
 def add_metric(draft_yaml: str, column: str, values: object, *, weight: float | None = None,
-               group: str | None = None, expansion: bool = False) -> EditResult:
+               group: str | None = None, expansion: bool = False, window: Mapping[str, Any] | None = None,
+               values_of: Callable[[Model, str], object] | None = None) -> EditResult:
     """Add a metric reading ``column`` (named as the data names it), scored from its values.
 
     The score spec is :func:`default_spec` for :func:`proposed_method` (numbers: linear between the 10th and
     90th percentile; text: categories with the values found). Without ``weight`` the metric weighs like a
     typical one (:func:`suggested_weight`); when the model has groups it joins ``group`` (default the first).
-    ``expansion`` adds it to the expansion score instead.
+    ``expansion`` adds it to the expansion score instead. With ``window`` (and ``values_of``, see
+    :func:`set_window`) the metric scores that statistic of the column, named :func:`window_metric_name`, so
+    a column can feed a level and a trend.
     """
+    name = column if window is None else window_metric_name(column, window)
+
     def change(d: dict[str, Any]) -> None:
         model, prefix = _scope(d, expansion)
-        key = f"{prefix}metrics.{column}"
+        key = f"{prefix}metrics.{name}"
         if column in NOT_METRICS:
             _refuse(key, f"'{column}' names the account, date or outcome, not something to score",
                     "pick a column that measures the account")
-        if column in model["metrics"]:
-            _refuse(key, f"the model scores '{column}' already", "edit it under Thresholds, or pick another column")
+        if name in model["metrics"]:
+            _refuse(key, f"the model scores '{name}' already", "edit it under Thresholds, or pick another column")
         entry: dict[str, Any] = {
             "weight": _typical_weight(m["weight"] for m in model["metrics"].values()) if weight is None else weight,
             "score": _new_metric(column, values, f"{key}.score")}
+        if name != column:
+            entry = {"column": column, **entry}
         if model.get("groups"):
             entry = {"group": next(iter(model["groups"])) if group is None else group, **entry}
-        model["metrics"][column] = entry
+        model["metrics"][name] = entry
+    added = _edit(draft_yaml, change)
+    if window is None or not added.ok or values_of is None:
+        return added
+    return set_window(added.yaml, name, window, values_of, expansion=expansion)
+
+
+def window_metric_name(column: str, window: Mapping[str, Any]) -> str:
+    """The name a new window metric gets: 'Logins/User · mean 3'."""
+    return f"{column} · {WINDOW_WORDS.get(window['stat'], window['stat'])} {window['snapshots']}"
+
+
+def set_window(draft_yaml: str, metric: str, window: Mapping[str, Any] | None,
+               values_of: Callable[[Model, str], object], *, expansion: bool = False) -> EditResult:
+    """Score a metric's window statistic (``{snapshots, stat}``) or, with None, its raw value again.
+
+    The statistic has another scale than the raw value (a % change against a level), so fixed thresholds
+    (linear, steps) are proposed again from what the metric now scores — ``values_of(model, metric)`` on the
+    edited model — keeping their direction; the base spec and every profile's own spec alike. Percentile and
+    vs_average rank or compare among peers and keep their settings.
+    """
+    def change(d: dict[str, Any]) -> None:
+        model, prefix = _scope(d, expansion)
+        entry = model["metrics"].get(metric)
+        if entry is None:
+            _refuse(f"{prefix}metrics.{metric}", f"the model has no metric '{metric}'", "pick one of its metrics")
+        if window is None:
+            entry.pop("window", None)
+        else:
+            entry["window"] = dict(window)
+        edited = model_from_dict(d, source="draft")
+        target = edited.expansion if expansion else edited
+        values = values_of(target, metric)
+        holders = [(entry, target.metrics[metric].score)] + [
+            (p["metrics"][metric], target.profile(p["name"]).metrics[metric])
+            for p in model.get("profiles") or [] if metric in (p.get("metrics") or {})]
+        for holder, old in holders:
+            if isinstance(old, Linear | Steps):
+                holder["score"] = _proposed(old.method, values, old, f"{prefix}metrics.{metric}.window")
     return _edit(draft_yaml, change)
+
+
+def _proposed(method: str, values: object, previous: ScoreSpec, key: str) -> dict[str, Any]:
+    try:
+        return default_spec(method, values, previous=previous)
+    except ValueError as err:
+        message, _, fix = str(err).partition(" — ")
+        _refuse(key, message.replace("the column has", "the statistic has"), fix or "pick another window")
 
 
 def remove_metric(draft_yaml: str, metric: str, *, expansion: bool = False) -> EditResult:
@@ -1177,21 +1231,39 @@ class TuneData:
         key = ("labelled", d, self._filter_key(filters), None if labels is None else _labels_key(labels))
         return self._memoised(key, build)
 
-    def values(self, metric: str) -> pd.Series:
-        """A metric's raw values over every row (shared; read-only)."""
-        return self.df[metric]
+    def _windowed(self, metric: str, model: Model | None) -> bool:
+        return model is not None and metric in model.metrics and model.metrics[metric].window is not None
 
-    def values_at(self, metric: str, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]]) -> pd.Series:
-        """A metric's raw values at ``as_of`` (one per account, filters applied)."""
-        return self.df[metric].iloc[self.order[self.rows_at(as_of, filters)]].reset_index(drop=True)
+    def _column(self, metric: str, model: Model | None) -> str:
+        """The column a metric reads (without ``model``, or for a name it lacks, ``metric`` is the column)."""
+        return model.metrics[metric].column if model is not None and metric in model.metrics else metric
+
+    def values(self, metric: str, model: Model | None = None) -> pd.Series:
+        """What a metric scores over every row, in the data's row order (shared; read-only): the raw values of
+        the column it reads, or its window statistic. Pass the (draft) model whenever a metric's name may not be
+        its column."""
+        if not self._windowed(metric, model):
+            return self.df[self._column(metric, model)]
+        values = np.empty(len(self.order))
+        values[self.order] = self.scorer.values(model.metrics[metric])
+        return pd.Series(values, index=self.df.index)
+
+    def values_at(self, metric: str, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
+                  model: Model | None = None) -> pd.Series:
+        """What a metric scores at ``as_of`` (one per account, filters applied): see :meth:`values`."""
+        rows = self.rows_at(as_of, filters)
+        if self._windowed(metric, model):
+            return pd.Series(self.scorer.values(model.metrics[metric])[rows])
+        return self.df[self._column(metric, model)].iloc[self.order[rows]].reset_index(drop=True)
 
     def ratios_at(self, metric: str, within: Sequence[str], as_of: pd.Timestamp,
-                  filters: Mapping[str, Sequence[str]]) -> pd.Series:
+                  filters: Mapping[str, Sequence[str]], model: Model | None = None) -> pd.Series:
         """Value ÷ peer-group mean at ``as_of`` (what vs_average cuts apply to); peers are the whole
         portfolio at that date, as in scoring, and the filters are applied afterwards."""
         rows = self.order[self.rows_at(as_of, {})]
         frame = self.df.iloc[rows]
-        v = pd.to_numeric(frame[metric], errors="coerce").astype(float)
+        v = pd.to_numeric(self.values_at(metric, as_of, {}, model), errors="coerce").astype(float)
+        v.index = frame.index
         v = v.where(np.isfinite(v))
         if within:
             mean = v.groupby([frame[c].astype(str) for c in within], dropna=False).transform("mean")
@@ -1203,9 +1275,12 @@ class TuneData:
             ratio = ratio[keep[self.rows_at(as_of, {})]]
         return pd.Series(ratio)
 
-    def range_for(self, metric: str, include: Iterable[float] = ()) -> SliderRange:
-        """Slider bounds for a metric's thresholds from all its values (the spread memoised per metric)."""
-        spread = self._memoised(("spread", metric), lambda: Spread.of(self.df[metric]))
+    def range_for(self, metric: str, include: Iterable[float] = (), model: Model | None = None) -> SliderRange:
+        """Slider bounds for a metric's thresholds from all its values (see :meth:`values`; the spread memoised
+        per column and window)."""
+        found = model.metrics.get(metric) if model is not None else None
+        key = ("spread", self._column(metric, model), found.window if found is not None else None)
+        spread = self._memoised(key, lambda: Spread.of(self.values(metric, model)))
         return slider_range(spread, include)
 
     # -- the preview

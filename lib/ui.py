@@ -68,7 +68,7 @@ def _scored(name: str, revision: pd.Timestamp, model_yaml: str) -> pd.DataFrame:
     # The numpy evaluation of the one scoring definition (held equal to the SQL row for row by the property
     # tests) on the dataset's prepared scorer, shared with Tune: after it is prepared, a model costs one rescore.
     scores = _live_scorer(name, revision, model_yaml).rescore(model)
-    return pf.attach_attributes(scores, data.df, data.roles.segments, list(model.metrics))
+    return pf.attach_attributes(scores, data.df, data.roles.segments, model)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")

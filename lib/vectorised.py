@@ -6,15 +6,16 @@ with whole-column numpy passes, and tests hold the two equal row for row. The ro
 (:mod:`lib.parquet_scoring`), or one snapshot date of either (:class:`DateSlice`). Text columns are kept as
 codes into their distinct values, so reading rules (``CAST AS VARCHAR``, category keys, profile conditions)
 run once per distinct value, not per row. Ranks are per group sorts, and an account's previous snapshot is
-a row index (``prev``), so nothing depends on the rows' order. Independent metrics are scored on all cores
-(numpy releases the GIL on big arrays).
+a row index (``prev``), so nothing depends on the rows' order; a window statistic follows ``prev`` back
+N − 1 times (:func:`window_statistic`). Independent metrics are scored on all cores (numpy releases the GIL on
+big arrays).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +27,14 @@ from lib.model import (
     LOWEST_GRADE,
     Categories,
     Linear,
+    Metric,
     Model,
     ModelError,
     Percentile,
     ScoreSpec,
     Steps,
     VsAverage,
+    Window,
 )
 from lib.plan import (
     BANDS,
@@ -76,6 +79,8 @@ class Rows:
     prev: np.ndarray
     repeated: bool
 
+    is_part = False  # the history ``prev`` points into is a bigger set of rows (:class:`DateSlice`)
+
     @property
     def history_prev(self) -> np.ndarray:
         return self.prev
@@ -83,6 +88,10 @@ class Rows:
     def series(self, col: str) -> pd.Series:
         """A column's raw values in row order (numeric metrics are read from these)."""
         raise NotImplementedError
+
+    def history_series(self, col: str) -> pd.Series:
+        """A column's raw values over the history ``prev`` points into (window statistics read these)."""
+        return self.series(col)
 
     def factorized(self, col: str) -> tuple[np.ndarray, pd.Series]:
         """A column as (codes per row, -1 for missing; its distinct raw values)."""
@@ -149,6 +158,8 @@ class DateSlice(Rows):
     scored first.
     """
 
+    is_part = True
+
     def __init__(self, whole: Rows, start: int, stop: int) -> None:
         self.whole, self.span = whole, slice(start, stop)
         self.n = stop - start
@@ -166,6 +177,9 @@ class DateSlice(Rows):
 
     def series(self, col: str) -> pd.Series:
         return self.whole.series(col).iloc[self.span].reset_index(drop=True)
+
+    def history_series(self, col: str) -> pd.Series:
+        return self.whole.series(col)
 
     def factorized(self, col: str) -> tuple[np.ndarray, pd.Series]:
         codes, uniques = self.whole.factorized(col)
@@ -236,13 +250,61 @@ def ranks(group: np.ndarray, n_groups: int, key: np.ndarray, ties: str) -> np.nd
     return out
 
 
-def _missing_key(metric: str, spec: ScoreSpec) -> tuple:
-    """What decides whether a spec's score is missing: the column, plus the known categories or peer groups."""
+def window_statistic(window: Window, lagged: Callable[[], Iterator[tuple[np.ndarray, np.ndarray | None]]]
+                     ) -> np.ndarray:
+    """A window statistic per row (see :class:`lib.model.Window`), the arithmetic of the compiled SQL.
+
+    Args:
+        window: the window.
+        lagged: yields, from the current row back (``window.snapshots`` times), the column's values at that
+            many snapshots before (NaN where there is no such row or no value) and those rows (-1: none; None
+            for the current row). One pass at a time, so a long window never holds all its values at once;
+            ``slope`` takes two.
+    """
+    size, stat = window.snapshots, window.stat
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if stat in ("mean", "min", "max"):
+            acc = count = None
+            for values, _ in lagged():
+                present = ~np.isnan(values)
+                if stat == "mean":  # the SQL's COALESCE(x, 0) + …, summed in the same order
+                    term = np.where(present, values, 0.0)
+                    acc, count = (term, present.astype(np.int64)) if acc is None else (acc + term, count + present)
+                else:
+                    acc = values if acc is None else (np.fmin if stat == "min" else np.fmax)(acc, values)
+            out = acc / np.where(count > 0, count, np.nan) if stat == "mean" else acc
+        elif stat in ("change", "pct_change"):  # no row N − 1 back (not a full window): first is NaN
+            values = [v for k, (v, _) in enumerate(lagged()) if k in (0, size - 1)]
+            last, first = values[0], values[-1]
+            out = last - first
+            if stat == "pct_change":
+                out = np.divide(100.0 * out, np.abs(first))
+                out[first == 0] = np.nan
+        else:  # slope: Σ (n·x − Σx)·y / (n·Σx² − (Σx)²), positions x = N−1 … 0 from the current row back
+            n = sx = sxx = 0
+            full = None
+            for k, (values, rows) in enumerate(lagged()):
+                present = ~np.isnan(values)
+                n, sx, sxx = n + present, sx + present * (size - 1 - k), sxx + present * (size - 1 - k) ** 2
+                full = rows is not None and rows >= 0  # the last: a row N − 1 back
+            total = None
+            for k, (values, _) in enumerate(lagged()):
+                term = (n * (size - 1 - k) - sx).astype(float) * values
+                term[np.isnan(values)] = 0.0
+                total = term if total is None else total + term
+            out = total / (n * sxx - sx * sx).astype(float)
+            out[~full | (n < 2)] = np.nan
+        return np.where(np.abs(out) <= 1e308, out, np.nan)  # not finite: missing, as values are read
+
+
+def _missing_key(source: tuple[str, Window | None], spec: ScoreSpec) -> tuple:
+    """What decides whether a spec's score is missing: the values (column and window), plus the known
+    categories or peer groups."""
     if isinstance(spec, Categories):
-        return ("cat", metric, tuple(sorted(spec.lookup())))
+        return ("cat", source, tuple(sorted(spec.lookup())))
     if isinstance(spec, VsAverage):
-        return ("ratio", metric, spec.within)  # a peer mean of 0 makes the ratio missing
-    return ("num", metric)
+        return ("ratio", source, spec.within)  # a peer mean of 0 makes the ratio missing
+    return ("num", source)
 
 
 def _effective_weights(plan: Plan, missing: str, pidx: np.ndarray, has: np.ndarray
@@ -320,7 +382,8 @@ class Scored:
 
 
 # Cache entries that depend on the model (as opposed to the data): evicted when no longer in use.
-_MODEL_CACHE_KINDS = frozenset({"score", "pick", "zero", "profiles", "patterns"})
+# A window statistic is one too: a slider on the window's length must not keep a column per length tried.
+_MODEL_CACHE_KINDS = frozenset({"score", "pick", "zero", "profiles", "patterns", "stat"})
 
 
 class Evaluator:
@@ -384,15 +447,40 @@ class Evaluator:
             return key.astype(np.int32 if n < 2**31 else np.int64), n
         return self._cached(("peers", within), build)
 
-    def _spec_score(self, metric: str, spec: ScoreSpec) -> np.ndarray:
-        return self._cached(("score", metric, repr(spec)), lambda: self._compute_spec(metric, spec))
+    def _history_numbers(self, col: str, rows: np.ndarray) -> np.ndarray:
+        """A column's numbers at rows of the history (NaN where the row is -1)."""
+        if not self.rows.is_part:
+            values = self._numbers(col)[rows]
+        else:  # read only the rows wanted, not the whole history
+            values = to_number(self.rows.history_series(col).iloc[np.maximum(rows, 0)])
+        values[rows < 0] = np.nan
+        return values
 
-    def _compute_spec(self, metric: str, spec: ScoreSpec) -> np.ndarray:
-        if isinstance(spec, Categories):
-            codes, uniques = self._factorized(metric)
+    def _values(self, col: str, window: Window | None) -> np.ndarray:
+        """What a numeric metric scores: the column's numbers, or their window statistic."""
+        if window is None:
+            return self._numbers(col)
+
+        def lagged() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+            yield self._numbers(col), None
+            rows = self.rows.prev
+            for k in range(1, window.snapshots):
+                if k > 1:
+                    rows = np.where(rows >= 0, self.rows.history_prev[rows], -1)
+                yield self._history_numbers(col, rows), rows
+
+        return self._cached(("stat", col, window), lambda: window_statistic(window, lagged))
+
+    def _spec_score(self, source: tuple[str, Window | None], spec: ScoreSpec) -> np.ndarray:
+        return self._cached(("score", source, repr(spec)), lambda: self._compute_spec(source, spec))
+
+    def _compute_spec(self, source: tuple[str, Window | None], spec: ScoreSpec) -> np.ndarray:
+        col, window = source
+        if isinstance(spec, Categories):  # never windowed (refused when the model is read)
+            codes, uniques = self._factorized(col)
             points = pd.Series(category_key(uniques)).map(spec.lookup()).to_numpy(dtype=float, na_value=np.nan)
             return _per_code(points, codes, np.nan)
-        v = self._numbers(metric)
+        v = self._values(col, window)
         with np.errstate(invalid="ignore", divide="ignore"):
             if isinstance(spec, Linear):
                 t = np.subtract(v, spec.red)
@@ -437,7 +525,7 @@ class Evaluator:
         m = plan.metrics[i]
 
         def build() -> np.ndarray:
-            variants = [self._spec_score(m.name, spec) for spec in m.variants]
+            variants = [self._spec_score(m.source, spec) for spec in m.variants]
             return variants[0] if len(variants) == 1 else np.choose(np.asarray(m.variant_of_profile)[pidx], variants)
 
         return self._cached(("pick", *self._pick_key(plan, i)), build)
@@ -445,7 +533,7 @@ class Evaluator:
     @staticmethod
     def _pick_key(plan: Plan, i: int) -> tuple:
         m = plan.metrics[i]
-        return m.name, tuple(repr(v) for v in m.variants), m.variant_of_profile, repr(plan.whens)
+        return m.source, tuple(repr(v) for v in m.variants), m.variant_of_profile, repr(plan.whens)
 
     def _zero_filled(self, plan: Plan, i: int, s: np.ndarray) -> np.ndarray:
         return self._cached(("zero", *self._pick_key(plan, i)), lambda: np.where(np.isnan(s), 0.0, s))
@@ -458,7 +546,7 @@ class Evaluator:
         Effective weights depend on nothing else, so they are computed once per pattern. The cache key
         names what decides missingness (not thresholds or weights), so slider moves reuse it.
         """
-        has_keys = tuple((tuple(_missing_key(m.name, v) for v in m.variants), m.variant_of_profile)
+        has_keys = tuple((tuple(_missing_key(m.source, v) for v in m.variants), m.variant_of_profile)
                          for m in plan.metrics)
         k, n_profiles = len(scores), len(plan.profile_names)
 
@@ -670,6 +758,12 @@ class LiveScorer(Evaluator):
         """The distinct snapshot dates, oldest first."""
         return self.rows.dates
 
+    def values(self, metric: Metric) -> np.ndarray:
+        """What a numeric metric scores per row, in :attr:`row_order`: its column's numbers, or its window
+        statistic (cached like the scores: a window slider's histogram costs what its preview does)."""
+        with self._lock:
+            return self._values(metric.column, metric.window)
+
     def overall(self, model: Model) -> np.ndarray:
         """Just the overall score per row, in :attr:`row_order` (NaN = no data): the cheapest preview."""
         return self.overall_scores(model)[-1]
@@ -688,5 +782,21 @@ class LiveScorer(Evaluator):
         return pd.DataFrame(out)
 
 
+def metric_values(model: Model, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per metric, the value it scores on each row of a portfolio DataFrame (in the frame's row order): the
+    column's raw value (text stays text), or for a window metric its statistic (NaN: missing)."""
+    out: dict[str, np.ndarray] = {}
+    evaluator = None
+    for name, metric in model.metrics.items():
+        if metric.window is None:
+            out[name] = df[metric.column].to_numpy()
+            continue
+        evaluator = evaluator or Evaluator(FrameRows(df))  # rows by account and date, prepared once
+        values = np.empty(len(df))
+        values[evaluator.rows.order] = evaluator._values(metric.column, metric.window)
+        out[name] = values
+    return out
+
+
 __all__ = ["Coded", "DateSlice", "Evaluator", "FrameRows", "LiveScorer", "Rows", "Scored", "account_date_order",
-           "band_codes", "previous_rows", "ranks"]
+           "band_codes", "metric_values", "previous_rows", "ranks", "window_statistic"]

@@ -298,3 +298,36 @@ def test_a_crm_export_with_foreign_names_is_fully_editable(own_workspace):
     at.button(key=key("save", "version")).click().run()
     assert not errors(at), errors(at)
     assert parse_model(ui.workspace().load_model_text("Default", 2)) == model
+
+
+# ------------------------------------------------------------------------------ window statistics
+
+
+def test_scoring_a_metrics_mean_over_recent_snapshots_rescores_the_preview_and_draws_the_statistic(at):
+    metric = at.session_state[key("pick_metric")]
+    assert draft(at).metrics[metric].window is None
+    average = number(at, "Average score")
+    at.selectbox(key=control(at, "window", metric, "stat")).set_value("pct_change").run()
+    assert not errors(at), errors(at)
+    window = draft(at).metrics[metric].window
+    assert (window.stat, window.snapshots) == ("pct_change", 3)
+    assert number(at, "Average score") != average
+    assert any("over the last 3 snapshots" in c.value for c in at.caption)
+    at.number_input(key=control(at, "window", metric, "snapshots")).set_value(6).run()
+    assert not errors(at), errors(at)
+    assert draft(at).metrics[metric].window.snapshots == 6
+    at.selectbox(key=control(at, "window", metric, "stat")).set_value("value").run()
+    assert draft(at).metrics[metric].window is None
+
+
+def test_a_trend_of_a_column_already_scored_is_added_as_a_second_metric(at):
+    section(at, "metrics")
+    at.selectbox(key=key("new_metric", "stat")).set_value("slope").run()
+    column = at.selectbox(key=key("new_metric", "column"))
+    assert "logins_per_user" in column.options  # scored already as a level: offered for its trend
+    column.set_value("logins_per_user").run()
+    at.button(key=key("new_metric", "add")).click().run()
+    assert not errors(at), errors(at)
+    trend = draft(at).metrics["logins_per_user · trend per snapshot 3"]
+    assert trend.column == "logins_per_user" and trend.window.stat == "slope"
+    assert draft(at).metrics["logins_per_user"].window is None

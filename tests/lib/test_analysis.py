@@ -362,7 +362,12 @@ def test_suggested_bands_keep_the_base_models_band_shares(scored, scored_suggest
 
 def test_suggestion_is_the_candidate_best_on_training_accounts(suggestion):
     candidates = suggestion.candidates.set_index("candidate")
-    assert list(candidates.index) == list(analysis.CANDIDATES)
+    assert list(candidates.index[:4]) == list(analysis.CANDIDATES)
+    # then one row per window metric kept, each "<the one before> + <metric>", each better on training accounts
+    steps = [candidates.iloc[:4]["train_auc"].round(6).idxmax(), *candidates.index[4:]]
+    for before, step in zip(steps, steps[1:], strict=False):
+        assert step.startswith(f"{before} + ")
+        assert candidates.loc[step, "train_auc"] >= candidates.loc[before, "train_auc"] + analysis.MIN_WINDOW_GAIN
     assert candidates["chosen"].sum() == 1 and candidates.loc[suggestion.chosen, "chosen"]
     assert candidates.loc[suggestion.chosen, "train_auc"] == candidates["train_auc"].max()
     assert suggestion.suggested_auc == candidates.loc[suggestion.chosen, "test_auc"]

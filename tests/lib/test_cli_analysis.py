@@ -95,8 +95,28 @@ def test_suggest_writes_a_model_that_loads_and_prints_the_diff(files, capsys):
     assert code == 0
     suggested = load_model(out_path)
     assert suggested.name == "Default (suggested)"
-    assert set(suggested.metrics) == set(load_model(files / "default.yaml").metrics)
+    base = load_model(files / "default.yaml")
+    assert set(base.metrics) <= set(suggested.metrics)
+    for name in set(suggested.metrics) - set(base.metrics):  # window metrics of the base's columns, kept on merit
+        added = suggested.metrics[name]
+        assert added.window is not None and added.column in base.metric_columns()
+        assert f"  metrics.{name}.window.stat: None → {added.window.stat}" in out
     assert "held-back accounts" in out and f"wrote {out_path}" in out
+
+
+def test_suggest_with_windows_none_keeps_the_base_metrics(files, capsys):
+    out_path = files / "suggested.yaml"
+    code, _, _ = cli(capsys, "suggest", files / "book.csv", "--model", files / "default.yaml", "--windows", "none",
+                     "--out", out_path)
+    assert code == 0
+    assert set(load_model(out_path).metrics) == set(load_model(files / "default.yaml").metrics)
+
+
+@pytest.mark.parametrize("windows", ["1", "3,x", "60"])
+def test_suggest_refuses_bad_window_lengths_with_the_fix(files, capsys, windows):
+    code, _, err = cli(capsys, "suggest", files / "book.csv", "--windows", windows, "--out", files / "s.yaml")
+    assert code == 2 and f"--windows {windows}: window lengths are whole numbers of snapshots from 2 to 52" in err
+    assert "e.g. --windows 3,6,12" in err
 
 
 def test_suggest_without_a_base_model_starts_from_the_file_metrics(files, capsys):

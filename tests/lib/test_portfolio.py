@@ -289,3 +289,22 @@ def test_band_summary_can_hide_an_empty_no_data_row(scored):
     assert "no data" in pf.band_summary(scored, D2, hide_empty_no_data=True)["band"].tolist(), "D has no data"
     without_d = scored.loc[scored["account_id"] != "D"]
     assert pf.band_summary(without_d, D2, hide_empty_no_data=True)["band"].tolist() == ["red", "yellow", "green"]
+
+
+def test_a_window_metric_shows_its_statistic_its_raw_value_and_what_is_scored():
+    from lib.model import model_from_dict
+    from lib.scoring import score
+
+    model = model_from_dict({"name": "W", "bands": {"red": 30, "yellow": 70}, "metrics": {
+        "logins": {"weight": 1, "score": {"method": "linear", "red": 0, "green": 10}},
+        "logins mean": {"column": "logins", "window": {"snapshots": 2, "stat": "mean"}, "weight": 1,
+                        "score": {"method": "linear", "red": 0, "green": 10}}}})
+    portfolio = pd.DataFrame({"account_id": ["A", "A"], "snapshot_date": [D1, D2], "logins": [2.0, 6.0]})
+    scored = pf.attach_attributes(score(model, portfolio), portfolio, metrics=model)
+    assert list(scored["logins mean_value"]) == [2.0, 4.0] and list(scored["logins mean_raw"]) == [2.0, 6.0]
+    assert "logins_raw" not in scored.columns
+    breakdown = pf.account_breakdown(scored, "A", D2, list(model.metrics))
+    table = pf.metric_table(breakdown, pf.metric_specs(model, None), None, pf.metric_windows(model)).set_index("Metric")
+    assert table.loc["logins mean", "Value"] == "4" and table.loc["logins mean", "Raw value"] == "6"
+    assert table.loc["logins mean", "Scores"] == "mean over the last 2 snapshots of logins"
+    assert table.loc["logins", "Scores"] == "its value at the date" and table.loc["logins", "Raw value"] == ""

@@ -20,6 +20,7 @@ NUMBERS = [0.0, 1.0, 2.5, 4.0, 5.0, 7.0, 10.0, 12.0, 20.0]
 CATEGORIES = ["green", " Yellow", "RED ", "purple"]
 SEGMENTS = ["a", "b", "c"]
 NUMERIC_METHODS = ["linear", "steps", "percentile", "vs_average"]
+STATS = ["mean", "min", "max", "change", "pct_change", "slope"]
 
 # ---------------------------------------------------------------------------------------------- strategies
 
@@ -59,6 +60,15 @@ def model_dicts(draw, min_metrics: int = 1, m0_rising: bool = False) -> dict:
         metrics[f"m{i}"] = {"weight": draw(st.integers(0, 4)), "score": draw(specs(method))}
         if use_groups:
             metrics[f"m{i}"]["group"] = draw(st.sampled_from(["G1", "G2"]))
+        if method != "categories":
+            if draw(st.integers(0, 2)) == 0:
+                window = {"snapshots": draw(st.integers(2, 4)), "stat": draw(st.sampled_from(STATS))}
+                metrics[f"m{i}"]["window"] = window
+            # the same column again, under another name (never m0's, which a property raises on its own)
+            numeric = [n for n, m in metrics.items() if n not in ("m0", f"m{i}") and "column" not in m
+                       and m["score"]["method"] != "categories"]
+            if numeric and draw(st.integers(0, 2)) == 0:
+                metrics[f"m{i}"]["column"] = draw(st.sampled_from(numeric))
     metrics["m0"]["weight"] = draw(st.integers(1, 4))
     if m0_rising:
         low, high = sorted(draw(st.lists(st.sampled_from([-2, 0, 1, 3, 5, 8, 12]), min_size=2, max_size=2,
@@ -109,7 +119,7 @@ def build(d: dict) -> Model:
 
 @st.composite
 def portfolios(draw, model: dict) -> pd.DataFrame:
-    n_accounts, n_dates = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    n_accounts, n_dates = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     rows = []
     for a in range(n_accounts):
         for t in range(n_dates):
@@ -118,6 +128,8 @@ def portfolios(draw, model: dict) -> pd.DataFrame:
             row = {"account_id": f"acc{a}", "snapshot_date": pd.Timestamp("2025-01-06") + pd.Timedelta(weeks=t),
                    "seg": draw(st.sampled_from([*SEGMENTS, None])), "tier": draw(st.sampled_from(["x", "y"]))}
             for name, metric in model["metrics"].items():
+                if "column" in metric:
+                    continue  # reads another metric's column
                 if metric["score"]["method"] == "categories":
                     row[name] = draw(st.sampled_from([*CATEGORIES, None]))
                 else:
@@ -172,10 +184,36 @@ def reference(model: Model, df: pd.DataFrame) -> pd.DataFrame:
                 return p
         return pts[-1]
 
+    def value(name, r) -> float | None:
+        """The metric's raw number, or its window statistic over the account's rows up to this one."""
+        metric = model.metrics[name]
+        if metric.window is None:
+            return num(r[metric.column])
+        mine = sorted((q for q in rows if q["account_id"] == r["account_id"]
+                       and q["snapshot_date"] <= r["snapshot_date"]), key=lambda q: q["snapshot_date"])
+        size, stat = metric.window.snapshots, metric.window.stat
+        window = [num(q[metric.column]) for q in mine[-size:]]
+        present = [(x, y) for x, y in enumerate(window) if y is not None]
+        full = len(window) == size
+        if stat in ("mean", "min", "max"):
+            ys = [y for _, y in present]
+            return None if not ys else {"mean": sum(ys) / len(ys), "min": min(ys), "max": max(ys)}[stat]
+        if stat in ("change", "pct_change"):
+            first, last = window[0], window[-1]
+            if not full or first is None or last is None or (stat == "pct_change" and first == 0):
+                return None
+            return last - first if stat == "change" else 100 * (last - first) / abs(first)
+        if not full or len(present) < 2:
+            return None
+        n, sx = len(present), sum(x for x, _ in present)
+        sy, sxy, sxx = sum(y for _, y in present), sum(x * y for x, y in present), sum(x * x for x, _ in present)
+        return (n * sxy - sx * sy) / (n * sxx - sx * sx)
+
     def metric_score(spec, name, r):
         if isinstance(spec, Categories):
-            return None if missing(r[name]) else spec.lookup().get(str(r[name]).strip(" ").lower())
-        v = num(r[name])
+            raw = r[model.metrics[name].column]
+            return None if missing(raw) else spec.lookup().get(str(raw).strip(" ").lower())
+        v = value(name, r)
         if v is None:
             return None
         if isinstance(spec, Linear):
@@ -183,7 +221,7 @@ def reference(model: Model, df: pd.DataFrame) -> pd.DataFrame:
             return 0.0 if t <= 0 else 100.0 if t >= 1 else t * 100
         if isinstance(spec, Steps):
             return step(v, spec.cuts, spec.points)
-        peers = [num(q[name]) for q in rows if q["snapshot_date"] == r["snapshot_date"]
+        peers = [value(name, q) for q in rows if q["snapshot_date"] == r["snapshot_date"]
                  and all(text(q[c]) == text(r[c]) for c in spec.within)]
         peers = [p for p in peers if p is not None]
         if isinstance(spec, Percentile):
@@ -330,6 +368,8 @@ def test_multiplying_all_weights_by_a_constant_changes_nothing(case, factor):
 def test_renormalize_with_a_missing_metric_equals_the_model_without_it(case, data):
     model, df = case
     gone = data.draw(st.sampled_from([m for m in model.metrics if m != "m0"]))
+    column = model.metrics[gone].column
+    assume(sum(m.column == column for m in model.metrics.values()) == 1)  # blanking it blanks this metric only
     d = model_from_dict_copy(model)
     del d["metrics"][gone]
     groups_left = {m["group"] for m in d["metrics"].values() if "group" in m}
@@ -342,7 +382,7 @@ def test_renormalize_with_a_missing_metric_equals_the_model_without_it(case, dat
         without = model_from_dict(d)
     except ModelError:
         assume(False)
-    blanked = df.assign(**{gone: np.nan})
+    blanked = df.assign(**{column: np.nan})
     a, b = LiveScorer(blanked, model).rescore(model), LiveScorer(df, without).rescore(without)
     np.testing.assert_allclose(a["score"], b["score"], atol=1e-9)
     assert a["band"].tolist() == b["band"].tolist()

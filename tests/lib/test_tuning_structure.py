@@ -388,3 +388,54 @@ def test_any_model_the_edits_build_round_trips_through_yaml(edits):
         model = parse_model(draft)
         assert parse_model(dump_model(model)) == model
         assert dump_model(parse_model(dump_model(model))) == dump_model(model)
+
+
+# ------------------------------------------------------------------------------ window statistics
+
+
+def stat_values(model, name):
+    """What a metric scores, as TuneData.values gives it: here a made-up statistic in % (another scale)."""
+    return pd.Series(np.linspace(-40, 20, 200)) if model.metrics[name].window else NUMBERS
+
+
+def test_scoring_a_window_statistic_proposes_thresholds_on_its_scale_and_keeps_the_direction(draft):
+    model = edited(tuning.set_window(draft, "Logins/User", {"snapshots": 3, "stat": "pct_change"}, stat_values))
+    metric = model.metrics["Logins/User"]
+    assert (metric.window.snapshots, metric.window.stat) == (3, "pct_change")
+    assert isinstance(metric.score, Linear) and -40 < metric.score.red < metric.score.green < 20
+    flipped = edited(tuning.set_window(dump_model(model), "Tickets (30d)", {"snapshots": 4, "stat": "mean"},
+                                       stat_values))
+    tickets = flipped.metrics["Tickets (30d)"].score
+    assert tickets.points == (100, 50, 0) and max(tickets.cuts) <= 20  # lower still better, cuts re-proposed
+    own = flipped.profile("Ramp v1.0").metrics["Tickets (30d)"]
+    assert own.points[0] == 100 and own.points[-1] == 0 and max(own.cuts) <= 20  # the profile's own follow too
+
+
+def test_scoring_the_raw_value_again_drops_the_window(draft):
+    windowed = tuning.set_window(draft, "Logins/User", {"snapshots": 3, "stat": "mean"}, stat_values).yaml
+    back = edited(tuning.set_window(windowed, "Logins/User", None, stat_values))
+    assert back.metrics["Logins/User"].window is None
+
+
+@pytest.mark.parametrize(("metric", "window", "message"), [
+    ("CSM Pulse", {"snapshots": 3, "stat": "mean"}, "categor"),
+    ("Logins/User", {"snapshots": 1, "stat": "mean"}, "snapshots"),
+    ("Logins/User", {"snapshots": 3, "stat": "median"}, "stat"),
+    ("Nope", {"snapshots": 3, "stat": "mean"}, "no metric"),
+])
+def test_a_window_the_model_cannot_score_is_refused_with_the_reason(draft, metric, window, message):
+    assert message in refused(tuning.set_window(draft, metric, window, stat_values), draft)
+
+
+def test_a_column_already_scored_can_be_added_again_as_its_trend(draft):
+    model = edited(tuning.add_metric(draft, "Logins/User", NUMBERS, window={"snapshots": 6, "stat": "slope"},
+                                     values_of=stat_values, group="Engagement"))
+    name = tuning.window_metric_name("Logins/User", {"snapshots": 6, "stat": "slope"})
+    assert name == "Logins/User · trend per snapshot 6"
+    trend = model.metrics[name]
+    assert trend.column == "Logins/User" and trend.window.stat == "slope" and trend.group == "Engagement"
+    assert model.metrics["Logins/User"].window is None  # the level stays
+    assert parse_model(dump_model(model)) == model
+    assert "already" in refused(tuning.add_metric(dump_model(model), "Logins/User", NUMBERS,
+                                                  window={"snapshots": 6, "stat": "slope"}, values_of=stat_values),
+                                dump_model(model))
