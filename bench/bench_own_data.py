@@ -10,8 +10,8 @@ snapshots, 20 columns, "$11,500" and "45%" text, gaps) goes the way a leader tak
     - save: ``mapping.check_upload`` (parse numbers, dates, outcome) + ``Workspace.save_dataset`` vs DuckDB's
       own ``CREATE TABLE … AS SELECT`` of the loaded frame;
     - Start a model: ``starter.candidates`` + ``preselect`` + ``build_model`` vs ``DataFrame.describe()``;
-    - first Overview's scoring: ``lib.scoring.score`` of the new model + ``attach_attributes`` vs a DuckDB
-      ``GROUP BY`` over the same table.
+    - first Overview's scoring: the app's loader (``LiveScorer`` prepared and a full rescore, then
+      ``attach_attributes``) vs a DuckDB ``GROUP BY`` over the same table.
 (2) Real browser (Streamlit + Playwright on Debian's Chromium), one journey on an empty workspace: choose the
     file → preview shown; Save dataset → saved; Start a model → its table shown; Create model → Tune's preview
     shown; a keypress on the band cut-off → preview redrawn (median of ``--moves``); Overview → every chart
@@ -56,8 +56,8 @@ def step(name: str, csv: Path, workspace: Path) -> None:
 
     from lib import ingest, mapping, starter
     from lib import portfolio as pf
-    from lib.scoring import score
     from lib.store import Workspace
+    from lib.vectorised import LiveScorer
 
     data = csv.read_bytes()
     raw, report = ingest.read_table(data, csv.name), None
@@ -90,8 +90,9 @@ def step(name: str, csv: Path, workspace: Path) -> None:
             else:
                 cands = starter.candidates(df, roles.canonical(), roles)
                 model = starter.build_model(df, cands, starter.preselect(cands), "Acme export health")
-                seconds, _ = _timed(lambda: pf.attach_attributes(score(model, df), df, roles.segments,
-                                                                 list(model.metrics)))
+                # What the app's loader does: the dataset's prepared numpy scorer (the SQL is tested equal).
+                seconds, _ = _timed(lambda: pf.attach_attributes(LiveScorer(df, model).rescore(model), df,
+                                                                 roles.segments, model))
                 con = duckdb.connect()
                 con.register("df", df)
                 columns = ", ".join(f'avg("{c}")' for c in model.metrics if pd.api.types.is_numeric_dtype(df[c]))
