@@ -224,9 +224,8 @@ def metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: str
     values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters, draft) if isinstance(spec, VsAverage)
               else td.values_at(metric, ctx.as_of, ctx.filters, draft))
     found = draft.metrics[metric]
-    label = found.label + (f" — {found.window.text}" if found.window else "")
-    ui.plot(charts.metric_histogram(values, spec, label=label,
-                                    subtitle=f"{ctx.as_of:%Y-%m-%d}"), key=key("chart", *root, "metric"))
+    ui.plot(charts.metric_histogram(values, spec, label=found.label, subtitle=f"{ctx.as_of:%Y-%m-%d}" + (
+        f" · {found.window.text}" if found.window else "")), key=key("chart", *root, "metric"))
 
 
 def _window_changed(td: tuning.TuneData, metric: str, root: Parts) -> None:

@@ -4,10 +4,11 @@ keeps CSM notes and score overrides in the workspace and marks overridden scores
 import json
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from lib import portfolio as pf
 from lib import ui
-from tests.app.conftest import errors, open_app
+from tests.app.conftest import APP, errors, open_app
 
 PICKER = "account.selected"
 
@@ -137,3 +138,26 @@ def test_override_is_stored_marked_on_the_score_and_removable(at, sample):
     at.button(key="account.remove").click().run()
     assert ui.workspace().overrides().query("account_id == @account").empty
     assert metrics(at)["Score"] == f"{model_score:.0f}"
+
+
+def test_a_window_metric_shows_its_statistic_and_raw_value_and_every_page_works():
+    import yaml
+
+    from lib.sample import DEFAULT_MODEL_PATH
+
+    raw = yaml.safe_load(DEFAULT_MODEL_PATH.read_text(encoding="utf-8")) | {"name": "With a trend"}
+    raw["metrics"]["logins trend"] = {"column": "logins_per_user", "group": "Engagement", "weight": 30,
+                                      "window": {"snapshots": 3, "stat": "pct_change"},
+                                      "score": {"method": "linear", "red": -40, "green": 0}}
+    ui.workspace().save_model("With a trend", yaml.safe_dump(raw, sort_keys=False), "window test")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["ctx.model"] = "With a trend"  # as if picked in the sidebar
+    at.run()
+    for page in ("trends", "compare", "validate", "present", "worklists", "tune", "account"):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not errors(at), (page, errors(at))
+    table = next(d.value for d in at.dataframe if "Scores" in d.value.columns).set_index("Metric")
+    assert table.loc["logins trend", "Scores"] == "% change over the last 3 snapshots of logins_per_user"
+    level = table.loc["Logins per user (month)"]
+    assert table.loc["logins trend", "Raw value"] == level["Value"]  # the column's value beside its % change
+    assert level["Scores"] == "its value at the date" and level["Raw value"] == ""
