@@ -442,6 +442,16 @@ class _Checker:
                for i, v in enumerate(items)]
         return None if len(self.problems) > before else tuple(x for x in out if x is not None)
 
+    def choice(self, value: Any, choices: Sequence[str], key: str, what: str, shown: str, example: str) -> bool:
+        """Whether ``value`` is one of ``choices``; if not, a problem naming the valid ones and the closest."""
+        if value in choices:
+            return True
+        near = _closest(value, choices) if isinstance(value, str) else None
+        got = f"no {what}" if value is None else f"unknown {what} {shown}"
+        self.add(key, f"{got}; valid {what}s: {', '.join(choices)}",
+                 f"did you mean '{near}'?" if near else example)
+        return False
+
     def flag(self, value: Any, key: str) -> bool | None:
         if isinstance(value, bool):
             return value
@@ -492,11 +502,8 @@ def _parse_spec(c: _Checker, raw: Any, key: str) -> ScoreSpec | None:
     if d is None:
         return None
     method = d.get("method")
-    if method not in METHODS:
-        near = _closest(method, METHODS) if isinstance(method, str) else None
-        got = "no method" if method is None else f"unknown method {method!r}"
-        c.add(f"{key}.method", f"{got}; valid methods: {', '.join(METHODS)}",
-              f"did you mean '{near}'?" if near else f"add method, e.g. {SPEC_EXAMPLES['linear']}")
+    if not c.choice(method, METHODS, f"{key}.method", "method", repr(method),
+                    f"add method, e.g. {SPEC_EXAMPLES['linear']}"):
         return None
     c.unknown_keys(d, SPEC_KEYS[method], f"{key}.", f"method {method}")
     before = len(c.problems)
@@ -595,11 +602,7 @@ def _parse_window(c: _Checker, raw: Any, key: str) -> Window | None:
         c.add(f"{key}.snapshots", f"must be a whole number of snapshots from 2 to {MAX_WINDOW}, got "
               f"{_describe(snapshots)}", "write e.g. snapshots: 3 (this snapshot and the 2 before it)")
     stat = d.get("stat")
-    if stat not in WINDOW_STATS:
-        near = _closest(stat, WINDOW_STATS) if isinstance(stat, str) else None
-        got = "no stat" if stat is None else f"unknown stat {_describe(stat)}"
-        c.add(f"{key}.stat", f"{got}; valid stats: {', '.join(WINDOW_STATS)}",
-              f"did you mean '{near}'?" if near else f"add one, e.g. window: {WINDOW_EXAMPLE}")
+    c.choice(stat, WINDOW_STATS, f"{key}.stat", "stat", _describe(stat), f"add one, e.g. window: {WINDOW_EXAMPLE}")
     return None if len(c.problems) > before else Window(snapshots, stat)
 
 
