@@ -67,3 +67,17 @@ def open_row_on_account_page(tab, grid, row: int, tries: int = 4) -> None:
             continue
     assert tab.url.endswith("/account"), f"selecting row {row} of the table opens the Account page"
     wait_for_app(tab)
+
+
+def sidebar_model(tab):
+    """The sidebar's Model combobox."""
+    return tab.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Model").locator(
+        "input")
+
+
+def pick_model(tab, name: str) -> None:
+    """Pick a model in the sidebar, as a person does: it becomes the model of the selected dataset. Tests that
+    save a model with the sample put Default back this way, so the next session opens on it again."""
+    sidebar_model(tab).click()
+    tab.get_by_role("option", name=name, exact=True).click()
+    wait_for_app(tab)

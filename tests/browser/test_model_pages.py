@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.browser.conftest import exception_count, open_page, wait_for_app
-from tests.browser.helpers import metric_value, open_row_on_account_page, whole_page_screenshot
+from tests.browser.helpers import metric_value, open_row_on_account_page, pick_model, whole_page_screenshot
 
 COPY = "Validate browser copy"  # adopt into a copy so other browser tests keep finding Default v1 as newest
 WAIT = 180_000  # ms: the first visit scores, backtests and draws on a machine other test runs may be loading
@@ -69,6 +69,7 @@ def test_adopting_a_suggestion_selects_the_new_version_in_the_sidebar(page):
     version = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Version")
     assert version.locator("input").input_value().startswith("v2 · Suggested from outcomes")
     no_exception(page)
+    pick_model(page, "Default")  # adopting made the copy the sample's model; the other tests expect Default
 
 
 def test_selecting_a_misfit_opens_that_account(page):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.browser.conftest import exception_count, open_page, wait_for_app
-from tests.browser.helpers import metric_value, whole_page_screenshot
+from tests.browser.helpers import metric_value, pick_model, sidebar_model, whole_page_screenshot
 
 
 def thumbs(tab, label: str):
@@ -79,13 +79,9 @@ def test_save_as_new_model_selects_it_in_the_sidebar(page):
     for expected in ("Browser draft", "Default"):
         fresh = page.context.new_page()
         open_page(fresh, "/tune")
-        fresh_model = fresh.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
-            has_text="Model").locator("input")
-        assert fresh_model.input_value() == expected
+        assert sidebar_model(fresh).input_value() == expected
         if expected == "Browser draft":
-            fresh_model.click()
-            fresh.get_by_role("option", name="Default", exact=True).click()
-            wait_for_app(fresh)
+            pick_model(fresh, "Default")
         fresh.close()
 
 
