@@ -288,6 +288,14 @@ def test_a_crm_export_with_foreign_names_is_fully_editable(own_workspace):
     at.button(key=key("new_alert", "add")).click().run()
     assert not errors(at), errors(at)
     assert not shown_errors(at), shown_errors(at)
+    section(at, "metrics")  # the same column again, as its 3-snapshot % change
+    at.selectbox(key=key("new_metric", "stat")).set_value("pct_change").run()
+    at.selectbox(key=key("new_metric", "column")).set_value("Logins/User").run()
+    at.button(key=key("new_metric", "add")).click().run()
+    assert not errors(at), errors(at)
+    assert not shown_errors(at), shown_errors(at)
+    trend = draft(at).metrics["Logins/User · % change 3"]
+    assert trend.column == "Logins/User" and trend.window.stat == "pct_change"
 
     model = draft(at)
     assert model.metrics["Adoption %"].label == "Adoption (%)" and model.metrics["Adoption %"].group == "Usage & $"
