@@ -9,7 +9,7 @@ snapshots, 20 columns, "$11,500" and "45%" text, gaps) goes the way a leader tak
       of the same bytes, every cell as text;
     - save: ``mapping.check_upload`` (parse numbers, dates, outcome) + ``Workspace.save_dataset`` vs DuckDB's
       own ``CREATE TABLE … AS SELECT`` of the loaded frame;
-    - Start a model: ``starter.candidates`` + ``preselect`` + ``build_model`` vs ``DataFrame.describe()``;
+    - Start a model: ``starter.survey`` + ``preselect`` + ``build_model`` vs ``DataFrame.describe()``;
     - first Overview's scoring: the app's loader (``LiveScorer`` prepared and a full rescore, then
       ``attach_attributes``) vs a DuckDB ``GROUP BY`` over the same table.
 (2) Real browser (Streamlit + Playwright on Debian's Chromium), one journey on an empty workspace: choose the
@@ -83,12 +83,12 @@ def step(name: str, csv: Path, workspace: Path) -> None:
             df, roles = portfolio.df, portfolio.roles
             if name == "start":
                 def start() -> object:
-                    cands = starter.candidates(df, roles.canonical(), roles)
+                    cands = list(starter.survey(df, roles.canonical(), roles).candidates)
                     return starter.build_model(df, cands, starter.preselect(cands), "Acme export health")
                 seconds, _ = _timed(start)
                 ref, _ = _timed(lambda: df.describe(include="all"))
             else:
-                cands = starter.candidates(df, roles.canonical(), roles)
+                cands = list(starter.survey(df, roles.canonical(), roles).candidates)
                 model = starter.build_model(df, cands, starter.preselect(cands), "Acme export health")
                 # What the app's loader does: the dataset's prepared numpy scorer (the SQL is tested equal).
                 seconds, _ = _timed(lambda: pf.attach_attributes(LiveScorer(df, model).rescore(model), df,

@@ -290,12 +290,6 @@ def survey(df: pd.DataFrame, roles: Roles, source_roles: Roles | None = None,
     return Survey(tuple(out), ev)
 
 
-def candidates(df: pd.DataFrame, roles: Roles, source_roles: Roles | None = None,
-               labels: pd.Series | None = None) -> list[Candidate]:
-    """:func:`survey`'s candidates alone."""
-    return list(survey(df, roles, source_roles, labels).candidates)
-
-
 def preselect(cands: Sequence[Candidate], most: int = 5, least: int = 3) -> list[str]:
     """A sensible first pick of 3–5 KPIs: with evidence the best separating usable metrics (those that
     separate at all, at least ``least``); without, the file's metric columns with the best coverage."""
@@ -319,7 +313,7 @@ def build_model(df: pd.DataFrame, cands: Sequence[Candidate], picks: Sequence[st
 
     Args:
         df: the canonical portfolio table.
-        cands: :func:`candidates` of the table.
+        cands: :func:`survey`'s candidates of the table.
         picks: the columns to score (in order).
         name: the model's name.
         higher_is_better: per column, the user's direction (default: each candidate's proposal).
@@ -352,7 +346,7 @@ def build_model(df: pd.DataFrame, cands: Sequence[Candidate], picks: Sequence[st
             if not higher:
                 spec = {"method": "linear", "red": spec["green"], "green": spec["red"]}
         else:
-            names = _Categories.of(df[column]).names
+            names = list(category_counts(df[column]))  # a usable pick has at most MAX_CATEGORIES
             mapped, _ = word_points(names)
             if not mapped:  # no value says good or bad by its words: every value starts in the middle
                 mapped = dict.fromkeys(names, 50.0)

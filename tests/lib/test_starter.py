@@ -25,7 +25,7 @@ def export(tmp_path_factory) -> tuple[pd.DataFrame, Roles, Roles]:
 @pytest.fixture(scope="module")
 def cands(export) -> dict[str, starter.Candidate]:
     df, roles, source = export
-    return {c.column: c for c in starter.candidates(df, roles, source)}
+    return {c.column: c for c in starter.survey(df, roles, source).candidates}
 
 
 def test_candidates_list_the_files_metrics_and_segments_but_never_keys_dates_outcome_or_labels(cands):
@@ -60,7 +60,8 @@ def test_directions_come_from_the_outcome_where_there_is_one(cands):
 
 def test_without_outcomes_or_labels_directions_come_from_the_name(export):
     df, roles, source = export
-    cands = {c.column: c for c in starter.candidates(df.drop(columns=["churned", "health_label"]), roles, source)}
+    found = starter.survey(df.drop(columns=["churned", "health_label"]), roles, source)
+    cands = {c.column: c for c in found.candidates}
     assert all(c.auc is None for c in cands.values())
     assert not cands[foreign.TICKETS].higher_is_better and "ticket" in cands[foreign.TICKETS].direction_reason
     assert not cands[foreign.QBR].higher_is_better  # "Days Since QBR": longer since is worse
@@ -78,7 +79,7 @@ def test_known_health_labels_stand_in_for_missing_outcomes(export):
     df, roles, source = export
     no_outcome = df.drop(columns=["churned"])
     labels = foreign_labels(df)
-    cands = {c.column: c for c in starter.candidates(no_outcome, roles, source, labels)}
+    cands = {c.column: c for c in starter.survey(no_outcome, roles, source, labels).candidates}
     ev = starter.evidence(no_outcome, labels)
     assert ev is not None and ev.kind == "labels" and "healthy vs" in ev.caption
     assert cands[foreign.LOGINS].auc is not None and cands[foreign.LOGINS].higher_is_better
@@ -108,7 +109,7 @@ def bad_columns_table() -> tuple[pd.DataFrame, Roles]:
 
 def test_columns_that_cannot_be_metrics_say_why_and_are_listed_last():
     df, roles = bad_columns_table()
-    cands = starter.candidates(df, roles)
+    cands = list(starter.survey(df, roles).candidates)
     by = {c.column: c for c in cands}
     assert "same value" in by["Region Code"].problem
     assert "blank" in by["Empty Col"].problem
@@ -121,7 +122,7 @@ def test_columns_that_cannot_be_metrics_say_why_and_are_listed_last():
 
 def test_building_a_model_from_an_unusable_column_is_refused_with_its_problem():
     df, roles = bad_columns_table()
-    cands = starter.candidates(df, roles)
+    cands = list(starter.survey(df, roles).candidates)
     with pytest.raises(AnalysisError, match="Customer Number.*identifier"):
         starter.build_model(df, cands, ["Usage Hours", "Customer Number"], "Mine")
     with pytest.raises(AnalysisError, match="pick at least one"):
