@@ -203,15 +203,26 @@ def inspect_command(args: argparse.Namespace) -> int:
          arg("--out", metavar="OUT", help="write .csv, .parquet or .xlsx instead of CSV on stdout (rows sorted by "
              "account and date, except a .parquet scored straight from a .parquet input: by snapshot date)"),
          arg("--full", action="store_true",
-             help="add profile, rank_in_band, alerts and each metric's weight and contribution"))
+             help="add profile, rank_in_band, alerts and each metric's weight and contribution"),
+         arg("--engine", choices=("auto", "spark"), default="auto",
+             help="auto (DuckDB or numpy, on this machine; default) or spark: the same query on Apache Spark, "
+             "FILE then being any path Spark reads (s3a://, hdfs://) or a table name, and OUT a Parquet folder "
+             "partitioned by snapshot date"),
+         arg("--master", metavar="URL", help="with --engine spark: the Spark master (default local[*], or the "
+             "one spark-submit was given)"))
 def score_command(args: argparse.Namespace) -> int:
     from lib.scoring import score
 
     model = read_model(args.model)
-    if args.out is not None and Path(args.out).suffix.lower() not in OUTPUT_TYPES:
+    if args.master is not None and args.engine != "spark":
+        raise CliError(f"--master {args.master}: a master URL is for --engine spark — add --engine spark")
+    spark_folder = args.engine == "spark" and args.out is not None and Path(args.out).suffix.lower() in ("", ".parquet")
+    if args.out is not None and Path(args.out).suffix.lower() not in OUTPUT_TYPES and not spark_folder:
         write_table(pd.DataFrame(), args.out)  # raises the clear message before any work is done
     cols = None if args.full else ["account_id", "snapshot_date", "score", "band", "grade", "change",
                                    *(f"{m}_score" for m in model.metrics)]
+    if args.engine == "spark":
+        return _score_spark(model, args, cols, spark_folder)
     if _streams(model, args):
         return _score_file(model, args, cols)
     portfolio = load_data(args.file, args.roles)
@@ -260,6 +271,44 @@ def _score_file(model: Model, args: argparse.Namespace, columns: list[str] | Non
     # date, each date written while the next one is scored (12 M rows: ~11 s here, see bench/README.md).
     rows = score_file(model, args.file, out, columns=columns, ordered=out.suffix.lower() == ".csv")
     print(f"{args.out}: {rows:,} rows scored", file=sys.stderr)
+    return EXIT_OK
+
+
+_SPARK_INGESTED = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsm")
+
+
+def _score_spark(model: Model, args: argparse.Namespace, columns: list[str] | None, folder: bool) -> int:
+    """``score --engine spark``: CSV/Excel (or any file with --roles) through ingest first, anything else
+    read by Spark itself; a Parquet folder partitioned by date, or a table as on the other paths."""
+    from lib.spark_engine import SparkUnavailable, score_spark, spark_session, to_pandas, write_spark
+
+    if model.expansion is not None:
+        raise CliError(f"{args.model}: --engine spark does not score the expansion model yet — score it without "
+                       "--engine spark, or print its query with `sql --expansion --dialect spark`")
+    source: str | pd.DataFrame = args.file
+    remote = "://" in args.file
+    if not remote and (args.roles is not None or Path(args.file).suffix.lower() in _SPARK_INGESTED):
+        portfolio = load_data(args.file, args.roles)
+        problems = column_problems(model, portfolio, args.model, args.file)
+        if problems:
+            raise CliError("\n".join(problems))
+        source = portfolio.df
+    elif not remote and Path(args.file).suffix:  # a local file (a table name has no suffix)
+        if not Path(args.file).exists():
+            raise CliError(f"{args.file}: data file not found — check the path")
+    if folder and not Path(args.out).resolve().parent.exists():
+        raise CliError(f"{args.out}: the folder {Path(args.out).parent} does not exist — create it first")
+    try:
+        spark = spark_session(args.master)
+    except SparkUnavailable as exc:
+        raise CliError(str(exc)) from None
+    result = score_spark(model, source, spark)
+    if folder:
+        rows = write_spark(result, args.out, columns)
+        print(f"{args.out}: {rows:,} rows scored on Spark, partitioned by snapshot_date", file=sys.stderr)
+    else:
+        table = to_pandas(result)
+        write_table(table if columns is None else table[columns], args.out)
     return EXIT_OK
 
 

@@ -288,9 +288,18 @@ class ModelChange:
     new: Any
 
 
+#: What "surrounding spaces" means wherever text is read — category matching and numbers held as text — on
+#: every engine: Unicode's White_Space characters (tab, line breaks, NBSP, the typographic spaces, …), listed
+#: explicitly so Python, numpy, DuckDB, Spark and the warehouses strip exactly the same set (their own
+#: TRIMs differ: DuckDB strips NBSP but not tab, Spark only the ASCII space).
+TRIM_CHARACTERS = ("\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+                   "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
 def normalise_category(value: object) -> str:
-    """Category text as matched: lower-cased, surrounding spaces removed (SQL ``lower(trim(x))``)."""
-    return str(value).strip(" ").lower()
+    """Category text as matched: lower-cased, :data:`TRIM_CHARACTERS` removed at both ends (the SQL's
+    ``LOWER(TRIM(x, chars))``, :func:`lib.plan.category_key` for numpy)."""
+    return str(value).strip(TRIM_CHARACTERS).lower()
 
 
 # ---------------------------------------------------------------------------------------------- YAML
@@ -1165,9 +1174,8 @@ def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str
 
 __all__ = [
     "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "MAX_WINDOW", "METHODS", "Metric", "Model",
-    "ModelChange", "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "VsAverage",
-    "WINDOW_STATS", "WINDOW_WORDS", "Window", "check_columns", "diff_models", "dump_model", "effective_weights",
-    "key_parts",
-    "load_model", "model_from_dict", "model_to_dict", "normalise_category", "parse_model", "set_path", "set_value",
-    "spec_to_dict",
+    "ModelChange", "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "TRIM_CHARACTERS",
+    "VsAverage", "WINDOW_STATS", "WINDOW_WORDS", "Window", "check_columns", "diff_models", "dump_model",
+    "effective_weights", "key_parts", "load_model", "model_from_dict", "model_to_dict", "normalise_category",
+    "parse_model", "set_path", "set_value", "spec_to_dict",
 ]

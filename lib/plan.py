@@ -12,12 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lib.model import Categories, Model, Problem, ScoreSpec, Window, check_columns
+from lib.model import TRIM_CHARACTERS, Categories, Model, Problem, ScoreSpec, Window, check_columns
 
 BANDS = ("red", "yellow", "green", "no data")
 ID_COLUMNS = ("account_id", "snapshot_date")
 SCORE_DECIMALS = 6
 RATIO_DECIMALS = 9
+#: A number held as text, once :data:`~lib.model.TRIM_CHARACTERS` are stripped: plain decimal notation with an
+#: optional exponent. Anything else ('1_000', '1.5d', '0x10', 'inf', 'nan', '1,5') is missing on every engine —
+#: each engine's own text-to-number cast accepts a different set. ASCII digits only, so every regex flavour
+#: (RE2, Java, POSIX) reads it alike.
+NUMBER_PATTERN = "[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
+#: Larger magnitudes (and ±inf, NaN) count as missing.
+FINITE_LIMIT = 1e308
 
 
 def round_half_away(x: np.ndarray, decimals: int) -> np.ndarray:
@@ -89,14 +96,16 @@ def needs_numeric(spec: ScoreSpec) -> bool:
 
 
 def to_number(raw: pd.Series) -> np.ndarray:
-    """Numeric values as scored: text that is not a number, and non-finite or absurd values → NaN."""
+    """Numeric values as scored: text that is not a number (:data:`NUMBER_PATTERN`), and non-finite or absurd
+    values → NaN."""
     if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
         x = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     else:
-        text = raw.where(raw.isna(), raw.astype(str).str.strip())
+        text = pd.Series(to_text(raw), index=raw.index, dtype=object).str.strip(TRIM_CHARACTERS)
+        text = text.where(text.str.fullmatch(NUMBER_PATTERN) == True)  # noqa: E712 - None (missing) is not a match
         x = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
-        return np.where(np.abs(x) <= 1e308, x, np.nan)
+        return np.where(np.abs(x) <= FINITE_LIMIT, x, np.nan)
 
 
 def to_text(raw: pd.Series) -> np.ndarray:
@@ -110,9 +119,9 @@ def to_text(raw: pd.Series) -> np.ndarray:
 
 
 def category_key(raw: pd.Series) -> np.ndarray:
-    """Category text as matched: ``LOWER(TRIM(CAST(x AS VARCHAR)))`` (None for missing)."""
+    """Category text as matched: :func:`lib.model.normalise_category` of each value (None for missing)."""
     s = pd.Series(to_text(raw), dtype=object)
-    return s.str.strip(" ").str.lower().to_numpy(dtype=object)
+    return s.str.strip(TRIM_CHARACTERS).str.lower().to_numpy(dtype=object)
 
 
 def required_problems(model: Model, columns: list[str]) -> list[Problem]:

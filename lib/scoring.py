@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -49,6 +50,7 @@ import sqlglot
 
 from lib.model import (
     LOWEST_GRADE,
+    TRIM_CHARACTERS,
     Categories,
     Linear,
     Model,
@@ -60,7 +62,9 @@ from lib.model import (
 )
 from lib.parquet_scoring import score_parquet
 from lib.plan import (
+    FINITE_LIMIT,
     ID_COLUMNS,
+    NUMBER_PATTERN,
     RATIO_DECIMALS,
     SCORE_DECIMALS,
     Plan,
@@ -73,9 +77,10 @@ from lib.plan import (
 from lib.sqlutil import MEMORY_LIMIT_ENV, connect, number_literal, quote_ident, quote_literal
 
 DIALECTS = ("duckdb", "spark", "snowflake", "bigquery")
-# Non-finite and absurd values count as missing; NaN compares greater than any number in SQL, so BETWEEN
-# rejects it as well as ±inf, portably.
-_FINITE_LIMIT = "1e308"
+#: How an account's earlier snapshots are found: ``bucket`` (DuckDB: ordered passes per 64-value bucket, which
+#: keep memory bounded on one machine) or ``account`` (a cluster: one window partition per account, so the
+#: work spreads over as many tasks as there are accounts). Both read the same rows; see :func:`compile_sql`.
+HISTORY_PARTITIONS = ("bucket", "account")
 
 
 def _dbl(x: float) -> str:
@@ -97,8 +102,30 @@ def _history_bucket(account: str) -> str:
 
 
 def _finite(x: str) -> str:
-    """``x`` where it is a finite number, else NULL (as values are read)."""
-    return f"CASE WHEN {x} BETWEEN -{_FINITE_LIMIT} AND {_FINITE_LIMIT} THEN {x} END"
+    """``x`` where it is a finite number, else NULL (as values are read).
+
+    ``x - x = 0`` is false for NaN and ±inf in every engine. The range check alone is not enough: DuckDB
+    decides it from a Parquet file's min/max statistics, which leave NaN out, and so let NaN through
+    (duckdb/duckdb#25521); a difference of a value with itself cannot be decided from statistics.
+    """
+    limit = number_literal(FINITE_LIMIT)
+    return f"CASE WHEN ({x}) - ({x}) = 0 AND ({x}) BETWEEN -{limit} AND {limit} THEN {x} END"
+
+
+def _trimmed(x: str) -> str:
+    """``x`` as text with :data:`~lib.model.TRIM_CHARACTERS` removed at both ends (every dialect's TRIM
+    takes a character list; their default sets differ)."""
+    return f"TRIM(CAST({x} AS VARCHAR), {quote_literal(TRIM_CHARACTERS)})"
+
+
+def _number(x: str, numeric: bool) -> str:
+    """A column's values as numbers: a numeric column cast; text only where it matches
+    :data:`~lib.plan.NUMBER_PATTERN` after trimming (engines' own casts accept different spellings)."""
+    if numeric:
+        return _finite(f"CAST({x} AS DOUBLE)")
+    text = _trimmed(x)
+    return _finite(f"CASE WHEN REGEXP_MATCHES({text}, {quote_literal('^' + NUMBER_PATTERN + '$')}) "
+                   f"THEN TRY_CAST({text} AS DOUBLE) END")
 
 
 def _window_stat_sql(window: Window, lags: list[str], agg: str) -> str:
@@ -172,7 +199,8 @@ def _peer_partition(within: tuple[str, ...], seg_alias: dict[str, str]) -> str:
     return ", ".join(["hs_snapshot_date", *(seg_alias[c] for c in within)])
 
 
-def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True) -> str:
+def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
+                numeric: Collection[str] = (), history: str = "bucket") -> str:
     """Compile a model to ONE DuckDB SQL query over ``source``.
 
     Args:
@@ -182,10 +210,16 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
         ordered: end with ``ORDER BY account_id, snapshot_date``. Leave it on except when writing the
             result somewhere order does not matter (``COPY … TO`` a Parquet file, a warehouse table): the
             final sort of every output column is the single most expensive step on big inputs.
+        numeric: columns the source is known to hold as numbers (or booleans): cast directly. Any other
+            column is read by the text rule (:func:`_number`), which gives the same values for numbers, only
+            slower — so a query printed for an unknown table is right whatever its types.
+        history: how earlier snapshots are found, one of :data:`HISTORY_PARTITIONS`; the results are the same.
 
     Returns:
         The query; its result has the columns described in :func:`score`, ordered by account_id and date.
     """
+    if history not in HISTORY_PARTITIONS:
+        raise ValueError(f"unknown history partitioning {history!r} — use one of: {', '.join(HISTORY_PARTITIONS)}")
     plan = Plan(model)
     # Only peer-group segments travel through the query; profile conditions are decided up front.
     peer_segments = dict.fromkeys(c for m in plan.metrics for v in m.variants
@@ -210,19 +244,22 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
     for i, m in enumerate(plan.metrics):
         col = quote_ident(m.column)
         if m.window is None and any(needs_numeric(v) for v in m.variants):
-            src.append(f"{_finite(f'TRY_CAST({col} AS DOUBLE)')} AS hs_v{i}")
+            src.append(f"{_number(col, m.column in numeric)} AS hs_v{i}")
         if any(isinstance(v, Categories) for v in m.variants):
-            src.append(f"LOWER(TRIM(CAST({col} AS VARCHAR))) AS hs_c{i}")
+            src.append(f"LOWER({_trimmed(col)}) AS hs_c{i}")
     # Window statistics are computed in steps of their own (see _window_steps); their columns are read once.
     window_columns = {c: j for j, c in enumerate(dict.fromkeys(m.column for m in plan.metrics if m.window))}
-    src += [f"{_finite(f'TRY_CAST({quote_ident(c)} AS DOUBLE)')} AS hs_w{j}" for c, j in window_columns.items()]
+    src += [f"{_number(quote_ident(c), c in numeric)} AS hs_w{j}" for c, j in window_columns.items()]
     # Previous snapshots of the same account come from ordered passes with an account check, not from
     # PARTITION BY account: DuckDB buffers ~0.5 GB per thread for a window over a million partitions, while
     # an ordered pass spills to disk. The passes run per bucket (:func:`_history_bucket`; any function of
     # the account would do), so the sort is split and runs on every thread: one pass over all rows was a
     # single-threaded sort and half the run time on 12 M rows.
-    # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain.
-    history = "PARTITION BY hs_bucket ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
+    # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain. On a cluster (``history="account"``)
+    # the partition is the account itself: as many tasks as accounts, where 64 buckets would cap the stage at
+    # 64 tasks; the account check is then always true, and the rows read are the same.
+    key = "hs_bucket" if history == "bucket" else "hs_account_id"
+    history = f"PARTITION BY {key} ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
     carried = [part.rsplit(" AS ", 1)[1] for part in src if not part.endswith(tuple(
         f" AS hs_w{j}" for j in window_columns.values()))]
     steps = _window_steps(plan, window_columns, history, carried)
@@ -317,8 +354,11 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
             # Highest earlier score ignoring missing ones, portably: GREATEST returns NULL on any NULL in
             # some dialects, so each missing value is replaced by one that is present.
             lags = [f"hs_l{j}" for j in range(1, a.within + 1)]
-            peaks.append(f"COALESCE({', '.join(lags)}) AS hs_any{k}")
-            peak = f"GREATEST({', '.join(f'COALESCE({lag}, hs_any{k})' for lag in lags)})"
+            if len(lags) == 1:  # GREATEST of one argument is refused by Spark (and pointless)
+                peak = lags[0]
+            else:
+                peaks.append(f"COALESCE({', '.join(lags)}) AS hs_any{k}")
+                peak = f"GREATEST({', '.join(f'COALESCE({lag}, hs_any{k})' for lag in lags)})"
             cond = f"ROUND({peak} - hs_score, {SCORE_DECIMALS}) >= {_dbl(a.drop)}"
         alert_parts.append(f"COALESCE(CASE WHEN {cond} THEN {quote_literal('; ' + a.name)} END, '')")
     alerts = f"SUBSTR({' || '.join(alert_parts)}, 3)" if alert_parts else "''"
@@ -393,7 +433,7 @@ def to_dialect(sql: str, dialect: str) -> str:
 # ---------------------------------------------------------------------------------------------- inputs
 
 
-def _prepare_frame(model: Model, df: pd.DataFrame) -> pd.DataFrame:
+def prepare_frame(model: Model, df: pd.DataFrame) -> pd.DataFrame:
     """Only the columns the model reads, with numeric metrics already numbers (same rules as LiveScorer)."""
     problems = required_problems(model, [str(c) for c in df.columns])
     if problems:
@@ -410,6 +450,15 @@ def _prepare_frame(model: Model, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
+
+
+def numeric_columns(described: list[tuple]) -> list[str]:
+    """The columns DuckDB's ``DESCRIBE`` rows (name, type, …) show as numbers or booleans."""
+    return [str(r[0]) for r in described if str(r[1]).split("(")[0] in _NUMERIC_TYPES]
+
+
 def _reader(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
@@ -420,7 +469,8 @@ def _reader(path: Path) -> str:
                      "or load it with lib.ingest.load_portfolio first")
 
 
-def _tidy(result: pd.DataFrame) -> pd.DataFrame:
+def tidy(result: pd.DataFrame) -> pd.DataFrame:
+    """A result table with the dtypes :func:`score` promises (whichever engine computed it)."""
     result["snapshot_date"] = result["snapshot_date"].astype("datetime64[ns]")
     result["rank_in_band"] = result["rank_in_band"].astype("int64")
     result["grade"] = result["grade"].astype(object).where(result["grade"].notna(), None)
@@ -451,12 +501,14 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
     cur = base if own else base.cursor()
     try:
         if isinstance(data, pd.DataFrame):
-            frame = _prepare_frame(model, data)
+            frame = prepare_frame(model, data)
             view = f"hs_input_{uuid.uuid4().hex}"
             # Arrow, not the DataFrame: DuckDB's pandas scan converts object (text) columns row by row.
             cur.register(view, pa.Table.from_pandas(frame, preserve_index=False))
+            numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c].dtype)]
             try:
-                result = cur.execute(compile_sql(model, quote_ident(view))).fetch_arrow_table().to_pandas()
+                query = compile_sql(model, quote_ident(view), numeric=numeric)
+                result = cur.execute(query).fetch_arrow_table().to_pandas()
             finally:
                 cur.unregister(view)
         elif isinstance(data, duckdb.DuckDBPyRelation):
@@ -464,21 +516,23 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
             if problems:
                 raise ModelError(problems, source="data")
             view = f"hs_input_{uuid.uuid4().hex}"
-            result = data.query(view, compile_sql(model, view)).fetch_arrow_table().to_pandas()
+            numeric = numeric_columns(list(zip(data.columns, map(str, data.types), strict=True)))
+            result = data.query(view, compile_sql(model, view, numeric=numeric)).fetch_arrow_table().to_pandas()
         else:
             path = Path(data)
             source = _reader(path)
-            columns = [r[0] for r in cur.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-            problems = required_problems(model, columns)
+            described = cur.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            problems = required_problems(model, [r[0] for r in described])
             if problems:
                 raise ModelError(problems, source=str(path))
-            result = cur.execute(compile_sql(model, source)).fetch_arrow_table().to_pandas()
+            query = compile_sql(model, source, numeric=numeric_columns(described))
+            result = cur.execute(query).fetch_arrow_table().to_pandas()
     finally:
         if not own:
             cur.close()
         else:
             base.close()
-    return _tidy(result)
+    return tidy(result)
 
 
 STREAM_MEMORY_LIMIT = "1GB"  # DuckDB's own limit for file-to-file scoring; peak RSS stays near 1.3 GB
@@ -524,11 +578,11 @@ def score_file(model: Model, source: str | Path, out: str | Path, columns: list[
         con = connect(memory_limit=memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or STREAM_MEMORY_LIMIT)
         try:
             con.execute(f"SET temp_directory = {quote_literal(spill)}")
-            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-            problems = required_problems(model, names)
+            described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+            problems = required_problems(model, [r[0] for r in described])
             if problems:
                 raise ModelError(problems, source=str(source))
-            query = compile_sql(model, reader, ordered=ordered)
+            query = compile_sql(model, reader, ordered=ordered, numeric=numeric_columns(described))
             if columns is not None:
                 query = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM ({query})"
             options = "FORMAT parquet" if kind == "parquet" else "FORMAT csv, HEADER true, TIMESTAMPFORMAT '%Y-%m-%d'"
@@ -576,5 +630,5 @@ def metric_quality(model: Model, df: pd.DataFrame) -> pd.DataFrame:
                                        "usable", "examples"])
 
 
-__all__ = ["DIALECTS", "compile_sql", "metric_quality", "score", "score_file",
-           "to_dialect"]
+__all__ = ["DIALECTS", "HISTORY_PARTITIONS", "compile_sql", "metric_quality", "numeric_columns", "prepare_frame",
+           "score", "score_file", "tidy", "to_dialect"]
