@@ -53,15 +53,15 @@ def spark_problem() -> str | None:
     return None
 
 
-def spark_session(master: str | None = None, shuffle_partitions: int | None = None) -> SparkSession:
+def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
     """A SparkSession set up for scoring: UTC session time zone (dates stay the dates written), Arrow for
     pandas hand-overs, nanosecond Parquet timestamps readable.
 
     Args:
         master: a master URL (``local[2]``, ``spark://host:7077``, ``yarn``, ``k8s://…``). Default: the one
             ``spark-submit`` was given, else ``local[*]``.
-        shuffle_partitions: ``spark.sql.shuffle.partitions`` (default Spark's, with adaptive execution
-            coalescing small ones); small for tests on tiny tables.
+        conf: further Spark settings (e.g. for tests on tiny tables: few shuffle partitions, no code
+            generation).
 
     Raises:
         SparkUnavailable: pyspark or Java is missing.
@@ -76,12 +76,10 @@ def spark_session(master: str | None = None, shuffle_partitions: int | None = No
         builder = builder.master(master)
     elif "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit, which sets its own --master
         builder = builder.master("local[*]")
-    conf = {"spark.sql.session.timeZone": "UTC", "spark.sql.execution.arrow.pyspark.enabled": "true",
-            "spark.sql.legacy.parquet.nanosAsLong": "true", "spark.ui.showConsoleProgress": "false",
-            "spark.ui.enabled": "false"}
-    if shuffle_partitions is not None:
-        conf["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
-    for key, value in conf.items():
+    settings = {"spark.sql.session.timeZone": "UTC", "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.sql.legacy.parquet.nanosAsLong": "true", "spark.ui.showConsoleProgress": "false",
+                "spark.ui.enabled": "false"}
+    for key, value in {**settings, **(conf or {})}.items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
