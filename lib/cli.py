@@ -141,7 +141,7 @@ def write_table(table: pd.DataFrame, out: str | None) -> None:
     if suffix == ".csv":
         table.to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
     elif suffix == ".parquet":
-        table.to_parquet(path, index=False)
+        table.to_parquet(path, index=False, coerce_timestamps="us")  # Spark refuses nanoseconds
     else:
         from lib.export import EXCEL_MAX_ROWS, neutralise_formulas
 
@@ -275,6 +275,7 @@ def _score_file(model: Model, args: argparse.Namespace, columns: list[str] | Non
 
 
 _SPARK_INGESTED = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsm")
+_SPARK_FILES = (".parquet", ".pq", ".orc", ".json", ".avro")
 
 
 def _score_spark(model: Model, args: argparse.Namespace, columns: list[str] | None, folder: bool) -> int:
@@ -293,9 +294,8 @@ def _score_spark(model: Model, args: argparse.Namespace, columns: list[str] | No
         if problems:
             raise CliError("\n".join(problems))
         source = portfolio.df
-    elif not remote and Path(args.file).suffix:  # a local file (a table name has no suffix)
-        if not Path(args.file).exists():
-            raise CliError(f"{args.file}: data file not found — check the path")
+    elif not remote and Path(args.file).suffix.lower() in _SPARK_FILES and not Path(args.file).exists():
+        raise CliError(f"{args.file}: data file not found — check the path")  # (db.table is a table name)
     if folder and not Path(args.out).resolve().parent.exists():
         raise CliError(f"{args.out}: the folder {Path(args.out).parent} does not exist — create it first")
     try:

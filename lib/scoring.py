@@ -278,12 +278,12 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
                 over = f"PARTITION BY {peers} ORDER BY {v} IS NULL NULLS FIRST, {order}"
                 n = f"COUNT({v}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
                 rank = f"RANK() OVER ({over})"
-                win.append(f"CASE WHEN {v} IS NULL THEN NULL WHEN {n} = 1 THEN {_dbl(50)} "
-                           f"ELSE 100 * CAST({rank} - 1 AS DOUBLE) / CAST({n} - 1 AS DOUBLE) END AS hs_s{i}_{k}")
+                win.append(f"CASE WHEN {v} IS NULL THEN NULL WHEN {n} = 1 THEN {_dbl(50)} ELSE 100 * "
+                           f"CAST({rank} - 1 AS DOUBLE) / NULLIF(CAST({n} - 1 AS DOUBLE), 0) END AS hs_s{i}_{k}")
             elif isinstance(spec, VsAverage):
                 mean = f"AVG({v}) OVER (PARTITION BY {_peer_partition(spec.within, seg_alias)})"
                 win.append(f"CASE WHEN {v} IS NULL OR {mean} = 0 THEN NULL "
-                           f"ELSE ROUND({v} / {mean}, {RATIO_DECIMALS}) END AS hs_r{i}_{k}")
+                           f"ELSE ROUND({v} / NULLIF({mean}, 0), {RATIO_DECIMALS}) END AS hs_r{i}_{k}")
 
     # 3. Row-wise variant scores, then each metric's score and raw weight for the row's profile.
     row = []
@@ -323,7 +323,10 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
     weights = []
     for i, m in enumerate(plan.metrics):
         gw = _dbl(plan.group_weights[m.group])
-        weights.append(f"CASE WHEN {present(i)} AND hs_gt > 0 THEN ({gw} / hs_gt) * (hs_w{i} / hs_gs{m.group}) "
+        # Every division by a column is NULLIF-guarded, even where a CASE already rules zero out: engines
+        # under ANSI rules (Spark, BigQuery) may raise on x / 0 however the branch reads.
+        weights.append(f"CASE WHEN {present(i)} AND hs_gt > 0 THEN ({gw} / NULLIF(hs_gt, 0)) * "
+                       f"(hs_w{i} / NULLIF(hs_gs{m.group}, 0)) "
                        f"ELSE 0 END AS hs_e{i}")
     contribs = [f"hs_e{i} * COALESCE(hs_s{i}, 0)" for i in range(len(plan.metrics))]
     usable = " OR ".join(f"(hs_s{i} IS NOT NULL AND hs_e{i} > 0)" for i in range(len(plan.metrics)))

@@ -294,3 +294,19 @@ def test_score_streaming_names_a_blank_id_or_a_bad_date_and_keeps_the_old_output
     err = bad(run("score", files / "data.parquet", "--model", files / "model.yaml", "--out", files / "o.parquet"))
     assert expected in err and "data.parquet" in err
     assert (files / "o.parquet").read_text() == "previous result"
+
+
+def test_score_on_spark_without_java_names_the_fix(files, tmp_path):
+    """Issue #14: no traceback from a JVM that cannot start — the message says what to install."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": str(tmp_path), "JAVA_HOME": str(tmp_path / "no-java")}
+    result = subprocess.run([sys.executable, "-m", "lib.cli", "score", str(files / "data.csv"), "--model",
+                             str(files / "model.yaml"), "--engine", "spark"], capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+    message = bad(result)
+    assert "--engine spark needs" in message and ("Java" in message or "pyspark" in message)
+    assert "requirements-spark.txt" in message or "Java 17" in message
+
+
+def test_master_without_spark_engine_says_to_add_it(files):
+    message = bad(run("score", files / "data.csv", "--model", files / "model.yaml", "--master", "local[2]"))
+    assert "--master local[2]" in message and "--engine spark" in message

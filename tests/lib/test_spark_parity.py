@@ -2,7 +2,8 @@
 
 One local SparkSession serves the whole run (its start costs seconds): a session-scoped fixture, and the tests
 share one xdist group so one worker owns it. Random models come from the property tests' strategy, a batch
-of them per example, so that hypothesis draws few examples. Skipped, with the reason shown, where pyspark or Java is missing.
+of them per example, so that hypothesis draws few examples. Skipped, with the reason shown, where pyspark or
+Java is missing.
 """
 
 from __future__ import annotations
@@ -142,3 +143,30 @@ def test_spark_writes_parquet_partitioned_by_snapshot_date_with_dates_as_dates(s
     back = spark.read.parquet(str(out))
     types = dict(back.dtypes)
     assert (types["snapshot_date"], types["rank_in_band"], types["score"]) == ("date", "bigint", "double")
+
+
+def test_cli_scores_a_csv_on_spark_into_a_partitioned_parquet_folder(spark, tmp_path):
+    """``score FILE --engine spark --out OUT``: a CSV goes through ingest first; the folder holds the same
+    scores as the default engine's CSV."""
+    from lib.cli import main
+    from lib.sample import generate_portfolio
+
+    generate_portfolio(n_accounts=20, n_snapshots=3, seed=3).to_csv(tmp_path / "p.csv", index=False)
+    model_file = ROOT / "data" / "models" / "default.yaml"
+    args = ["score", str(tmp_path / "p.csv"), "--model", str(model_file)]
+    assert main([*args, "--out", str(tmp_path / "default.csv")]) == 0
+    assert main([*args, "--engine", "spark", "--master", "local[2]", "--out", str(tmp_path / "spark.parquet")]) == 0
+    expected = pd.read_csv(tmp_path / "default.csv", parse_dates=["snapshot_date"])
+    got = spark.read.parquet(str(tmp_path / "spark.parquet")).toPandas()
+    got = got.assign(snapshot_date=pd.to_datetime(got["snapshot_date"]))[list(expected.columns)]
+    pd.testing.assert_frame_equal(expected, got.sort_values(["account_id", "snapshot_date"], ignore_index=True),
+                                  check_exact=False, rtol=1e-9, check_dtype=False)
+    assert len(load_model(model_file).metrics) + 6 == len(expected.columns)
+
+
+def test_cli_on_spark_reports_an_unreadable_source_without_a_traceback(spark, tmp_path, capsys):
+    from lib.cli import main
+
+    model_file = str(ROOT / "data" / "models" / "default.yaml")
+    assert main(["score", "no_such_db.no_such_table", "--model", model_file, "--engine", "spark"]) == 2
+    assert "no_such_db.no_such_table: Spark cannot read it" in capsys.readouterr().err

@@ -86,3 +86,64 @@ def test_unknown_dialect_lists_the_supported_ones(default_model):
 
 def test_compiled_sql_is_deterministic(default_model):
     assert compile_sql(default_model) == compile_sql(load_model(ROOT / "data" / "models" / "default.yaml"))
+
+
+# ---------------------------------------------------------------------------------------------- warehouse traps
+
+SNAPSHOTS = ROOT / "tests" / "fixtures" / "sql"
+
+
+@pytest.fixture(scope="module")
+def trap_model():
+    """design.yaml plus what each dialect gets wrong most easily: window min/max (LEAST/GREATEST over values
+    that may be missing), drop alerts over 1 and 3 snapshots (GREATEST of one argument), categories (TRIM)."""
+    from lib.model import model_from_dict, model_to_dict
+
+    d = model_to_dict(load_model(ROOT / "tests" / "fixtures" / "models" / "design.yaml"))
+    d["metrics"].update({
+        "logins_low": {"column": "logins_per_user", "window": {"snapshots": 3, "stat": "min"}, "weight": 5,
+                       "group": "Engagement", "score": {"method": "linear", "red": 1, "green": 8}},
+        "logins_high": {"column": "logins_per_user", "window": {"snapshots": 3, "stat": "max"}, "weight": 5,
+                        "group": "Engagement", "score": {"method": "linear", "red": 1, "green": 8}}})
+    d["alerts"] = [*d["alerts"], {"name": "Any drop", "drop": 1, "within": 1},
+                   {"name": "Slide", "drop": 20, "within": 3}]
+    return model_from_dict(d)
+
+
+def _unwrapped(node):
+    while isinstance(node, sqlglot.exp.Paren | sqlglot.exp.Cast):
+        node = node.this
+    return node
+
+
+@pytest.mark.parametrize("dialect", ["spark", "snowflake", "bigquery"])
+def test_warehouse_sql_skips_nulls_in_greatest_least_guards_divisions_and_ranks_portably(dialect, trap_model):
+    """Issue #14: parsed back with sqlglot, GREATEST/LEAST never see a NULL and never one argument, every
+    division by a column goes through NULLIF, and percentile ranks use only RANK/COUNT windows."""
+    parsed = sqlglot.parse_one(to_dialect(compile_sql(trap_model), dialect), read=dialect)
+    extremes = list(parsed.find_all(sqlglot.exp.Greatest, sqlglot.exp.Least))
+    # the window min and max, the 2- and 3-snapshot drops (the 1-snapshot one needs none), each maybe repeated
+    assert len({node.sql(dialect) for node in extremes}) == 4
+    for node in extremes:
+        args = [node.this, *node.expressions]
+        assert len(args) >= 2 and all(isinstance(a, sqlglot.exp.Coalesce) for a in args), node.sql(dialect)
+    for div in parsed.find_all(sqlglot.exp.Div):
+        right = _unwrapped(div.expression)
+        literal = isinstance(right, sqlglot.exp.Literal) and float(right.name) != 0
+        assert literal or isinstance(right, sqlglot.exp.Nullif), div.sql(dialect)
+    windows = {type(w.this).__name__ for w in parsed.find_all(sqlglot.exp.Window)}
+    assert windows <= {"Rank", "Count", "Avg", "RowNumber", "Lag"}, windows
+
+
+@pytest.mark.parametrize("dialect", ["snowflake", "bigquery"])
+def test_warehouse_sql_matches_its_reviewed_snapshot(dialect, trap_model):
+    """The exact text a warehouse gets (no engine to run it here): a change shows up in review. To accept one,
+    run with HSS_UPDATE_SQL_SNAPSHOTS=1 and read the diff."""
+    import os
+
+    text = to_dialect(compile_sql(trap_model), dialect) + "\n"
+    path = SNAPSHOTS / f"trap_model.{dialect}.sql"
+    if os.environ.get("HSS_UPDATE_SQL_SNAPSHOTS"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
