@@ -615,8 +615,9 @@ def metric_quality(model: Model, df: pd.DataFrame) -> pd.DataFrame:
             missing = n
         else:
             raw = df[metric.column]
-            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip().to_numpy() == "") if raw.dtype == object \
-                else raw.isna().to_numpy()
+            blank = raw.isna().to_numpy()
+            if raw.dtype == object:
+                blank |= raw.astype(str).str.strip(TRIM_CHARACTERS).to_numpy() == ""
             missing = int(blank.sum())
             if isinstance(metric.score, Categories):
                 known = pd.Series(category_key(raw)).isin(list(metric.score.lookup())).to_numpy()
