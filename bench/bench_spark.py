@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -47,8 +48,12 @@ def spark_worker(source: Path, master: str) -> dict:
     t1 = time.perf_counter()
     columns = ["account_id", "snapshot_date", "score", "band", "grade", "change",
                *(f"{m}_score" for m in model.metrics)]
-    rows = write_spark(score_spark(model, source, spark), OUT / "spark_scores.parquet", columns)
+    result = score_spark(model, source, spark)
+    rows = write_spark(result, OUT / "spark_scores.parquet", columns)
     seconds = time.perf_counter() - t1
+    # The shuffles' partition keys: what bounds each stage's parallelism on a cluster (bench/README.md).
+    plan = result._jdf.queryExecution().executedPlan().toString()  # noqa: SLF001 - no public accessor
+    exchanges = sorted(set(re.findall(r"hashpartitioning\(([^)]*)\)", plan)))
     tracker = sc.statusTracker()
     stages = []
     for job in sorted(tracker.getJobIdsForGroup("score")):
@@ -59,7 +64,7 @@ def spark_worker(source: Path, master: str) -> dict:
     jvm = _vm_hwm_mb(sc._gateway.proc.pid)  # noqa: SLF001 - the JVM pyspark launched
     spark.stop()
     return {"engine": "spark", "rows": rows, "seconds": seconds, "session_start_s": started,
-            "peak_mb": peak_rss_mb() + jvm, "jvm_peak_mb": jvm, "stages": stages}
+            "peak_mb": peak_rss_mb() + jvm, "jvm_peak_mb": jvm, "stages": stages, "exchanges": exchanges}
 
 
 def default_worker(source: Path) -> dict:
@@ -112,6 +117,9 @@ def main() -> None:
     print("  Spark stages (last run): tasks per stage")
     for s in last["stages"]:
         print(f"    job {s['job']:3d} stage {s['stage']:3d}: {s['tasks']:5d} tasks  {s['name'][:70]}")
+    print("  Shuffles (hash partitioning keys, partitions):")
+    for keys in last["exchanges"]:
+        print(f"    {keys}")
 
 
 if __name__ == "__main__":
