@@ -386,3 +386,62 @@ def test_history_never_crosses_accounts_that_share_a_history_bucket():
     for account, history in result.groupby("account_id", dropna=False, sort=False):
         assert math.isnan(history["change"].iloc[0]), account
         assert history["change"].iloc[1:].tolist() == [1, 1], account
+
+
+# ---------------------------------------------------------------------------------------------- one reading rule
+
+
+@pytest.mark.parametrize("raw", ["GREEN\u00a0", "green\t", "\u3000Green\n", " green ", "green\u2009"])
+def test_one_trim_rule_for_categories_in_python_numpy_and_sql(raw):
+    """Issue #14: a category padded with a tab, NBSP or another Unicode space matches the same everywhere."""
+    from lib.model import normalise_category
+    from lib.plan import category_key
+
+    model = make_model({"m": {"score": {"method": "categories", "map": {"green": 100}}}})
+    df = frame([{"account_id": "a", "m": raw}])
+    assert normalise_category(raw) == category_key(pd.Series([raw]))[0] == "green"
+    assert score(model, df)["m_score"].tolist() == [100.0]
+    assert LiveScorer(df, model).rescore(model)["m_score"].tolist() == [100.0]
+
+
+@pytest.mark.parametrize("text, value", [(" 7 ", 7.0), ("7\t", 7.0), ("2\u00a0", 2.0), ("+.5e1", 5.0), ("-0.5", -0.5),
+                                         ("1.", 1.0), ("1_000", None), ("1.5d", None), ("0x10", None),
+                                         ("inf", None), ("nan", None), ("1,5", None), ("", None), ("1e400", None)])
+def test_numbers_held_as_text_read_alike_in_numpy_and_in_sql(text, value, tmp_path):
+    """Issue #14: one rule for text → number on every engine (each engine's own cast accepts other spellings)."""
+    from lib.plan import to_number
+    from lib.scoring import score_file
+
+    model = make_model({"x": {"score": {"method": "linear", "red": -10, "green": 10}}})
+    df = frame([{"account_id": "a", "x": text}, {"account_id": "b", "x": "3"}])
+    got = to_number(df["x"])[0]
+    assert (np.isnan(got) if value is None else got == value)
+    expected = None if value is None else 50 + 5 * value
+    sql = score(model, df)["x_score"].tolist()[0]
+    assert (math.isnan(sql) if expected is None else sql == pytest.approx(expected))
+    df.to_parquet(tmp_path / "p.parquet")  # a text column: the compiled query reads it itself
+    score_file(model, tmp_path / "p.parquet", tmp_path / "out.parquet", ordered=True, engine="sql")
+    from_file = pd.read_parquet(tmp_path / "out.parquet")["x_score"].tolist()[0]
+    assert (math.isnan(from_file) if expected is None else from_file == pytest.approx(expected))
+
+
+def test_nan_in_a_parquet_file_is_missing_on_every_path_whatever_its_statistics_say(tmp_path):
+    """Issue #14 / duckdb/duckdb#25521: DuckDB decided the finite check from the file's min/max, which leave NaN
+    out, and scored NaN 100."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lib.scoring import score_file
+
+    model = make_model({"x": {"score": {"method": "linear", "red": 0, "green": 10}}})
+    x = pa.array([1.0, np.nan, 30.0, np.nan], from_pandas=False)
+    dates = pa.array(np.full(4, np.datetime64("2025-01-06", "us")))
+    pq.write_table(pa.table({"account_id": ["a", "b", "c", "d"], "snapshot_date": dates, "x": x}),
+                   tmp_path / "nan.parquet")
+    expected = [10.0, None, 100.0, None]
+    results = {"score(file)": score(model, tmp_path / "nan.parquet")}
+    for engine in ("sql", "numpy"):
+        score_file(model, tmp_path / "nan.parquet", tmp_path / f"{engine}.parquet", ordered=True, engine=engine)
+        results[engine] = pd.read_parquet(tmp_path / f"{engine}.parquet")
+    for name, result in results.items():
+        assert [None if math.isnan(v) else v for v in result["score"]] == expected, name
