@@ -26,8 +26,9 @@ import pandas as pd
 
 from lib.analysis import AnalysisError, Suggestion, roc_auc, suggest_model
 from lib.ingest import NOT_METRICS, Roles
+from lib.methods import BAD_WORDS, GOOD_WORDS, MAX_CATEGORIES, MIDDLE_WORDS
 from lib.model import Model, model_from_dict, model_to_dict, normalise_category
-from lib.tuning import BAD_WORDS, GOOD_WORDS, MAX_CATEGORIES, MIDDLE_WORDS, default_spec
+from lib.tuning import default_spec
 
 # Words in a column's name that mean a higher value is worse.
 LOWER_IS_BETTER = re.compile(
