@@ -141,9 +141,10 @@ def _n(x: float) -> str:
 
 
 def _each_distinct(values: pd.Series, func: Callable[[str], str]) -> pd.Series:
-    """``func`` of each text value, called once per distinct value (a column holds few)."""
+    """``func`` of each text value, called once per distinct value (a column holds few); missing stays None."""
     codes, uniques = pd.factorize(values)
-    return pd.Series(np.array([func(u) for u in uniques], dtype=object)[codes], index=values.index, dtype=object)
+    mapped = np.array([*(func(u) for u in uniques), None], dtype=object)  # code -1 (missing) takes the None
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
 def category_texts(values: pd.Series) -> pd.Series:
@@ -258,7 +259,7 @@ class _Stepped(Method):
 
     def zones(self, spec: Any, lo: float, hi: float) -> list[Zone]:
         bounds = [lo, *(float(c) for c in spec.cuts), hi]
-        return [Zone(a, b, float(p)) for a, b, p in zip(bounds, bounds[1:], spec.scored_points, strict=True)]
+        return [Zone(a, b, float(p)) for a, b, p in zip(bounds[:-1], bounds[1:], spec.scored_points, strict=True)]
 
     def knobs(self, spec: Any) -> list[Knob]:
         cuts = [Knob(f"Cut {i + 1}{self.scale.unit}", "cuts", c, self.scale, i,
