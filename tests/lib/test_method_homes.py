@@ -1,4 +1,5 @@
-"""Each scoring method has one home (lib/methods.py): nothing outside the engine branches on a method.
+"""Each scoring method has one home (lib/methods.py): nothing outside the engine branches on a method, and what
+the charts draw for a method is what the engine scores.
 
 A branch on a scoring method is an ``isinstance`` test against a spec class of :mod:`lib.model`, a comparison of
 something named ``method`` with a method's name, or a dict literal keyed by two or more method names (a branch
@@ -6,9 +7,20 @@ written as a lookup). Outside the engine modules, at most :data:`ALLOWED` remain
 """
 
 import ast
+import re
 from pathlib import Path
 
-from lib.model import METHODS
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_model
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib import charts
+from lib.methods import BY_NAME, RATIO, as_spec
+from lib.model import METHODS, category_text, normalise_category
+from lib.vectorised import LiveScorer
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = {"scoring.py", "plan.py", "vectorised.py", "parquet_scoring.py", "model.py", "methods.py"}
@@ -77,3 +89,115 @@ def test_at_most_five_places_outside_the_engine_branch_on_a_scoring_method():
     found = branches_outside_the_engine()
     total = sum(map(len, found.values()))
     assert total <= ALLOWED, f"{total} branches on a scoring method outside the engine (ask lib.methods): {found}"
+
+
+# ------------------------------------------------------- drawn zones carry the engine's scores
+
+SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FIGURES = settings(SETTINGS, max_examples=6)  # a figure per example: fewer
+D = pd.Timestamp("2026-01-01")
+PTS = re.compile(r"(-?\d+(?:\.\d+)?) pts$")
+
+
+def engine_scores(spec: dict, values: list, *, ratio: bool = False) -> np.ndarray:
+    """The real engine's (lib.vectorised) metric score of each value; ``ratio``: of each value as a ratio to its
+    peer average (the value sits in a peer group of two whose average is 1)."""
+    n = len(values)
+    if ratio:
+        x, seg = [v for r in values for v in (float(r), 2.0 - float(r))], [f"s{i // 2}" for i in range(2 * n)]
+    else:
+        x, seg = list(values), ["s"] * n
+    ids = [f"a{i:05d}" for i in range(len(x))]
+    df = pd.DataFrame({"account_id": ids, "snapshot_date": D, "x": pd.Series(x, dtype=object if not ratio and
+                       any(isinstance(v, str) for v in values) else float), "seg": seg})
+    model = make_model({"x": {"weight": 1, "score": spec}})
+    out = LiveScorer(df, model).rescore(model).set_index("account_id")["x_score"]
+    return out.reindex(ids).to_numpy(float)[::2 if ratio else 1][:n]
+
+
+def drawn_labels(fig) -> list[tuple[float, float]]:
+    """Each '… N pts' label over a histogram as (x, N)."""
+    found = [(a.x, PTS.search(a.text)) for a in fig.layout.annotations if a.text]
+    return [(float(x), float(m.group(1))) for x, m in found if m]
+
+
+def spaced(lo: float, hi: float, n_max: int, gap: float) -> st.SearchStrategy:
+    """1 to ``n_max`` increasing thresholds in [lo, hi], at least ``gap`` apart."""
+    return st.lists(st.integers(0, round((hi - lo) / gap)), min_size=1, max_size=n_max, unique=True).map(
+        lambda ks: [round(lo + k * gap, 6) for k in sorted(ks)])
+
+
+@st.composite
+def numeric_specs(draw, method: str, lower: bool) -> dict:
+    """A random spec of ``method`` read in the direction ``lower`` (lower is better)."""
+    if method == "linear":
+        a, b = draw(spaced(-50, 50, 2, 0.5).filter(lambda c: len(c) == 2))
+        return {"method": "linear", "red": b if lower else a, "green": a if lower else b}
+    if method == "percentile":
+        return {"method": "percentile", "within": ["seg"], "lower_is_better": lower}
+    cuts = draw(spaced(0.2, 2.6, 3, 0.1) if method == "vs_average" else spaced(-40, 40, 4, 0.5))
+    points = sorted(draw(st.lists(st.integers(0, 100), min_size=len(cuts) + 1, max_size=len(cuts) + 1)))
+    if method == "steps":
+        return {"method": "steps", "cuts": cuts, "points": points[::-1] if lower else points}
+    return {"method": "vs_average", "within": ["seg"], "cuts": cuts, "points": points, "lower_is_better": lower}
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["higher_is_better", "lower_is_better"])
+@pytest.mark.parametrize("method", [m for m in METHODS if BY_NAME[m].numeric])
+@FIGURES
+@given(data=st.data())
+def test_each_zone_label_a_histogram_draws_is_the_engines_score_there(method, lower, data):
+    spec = data.draw(numeric_specs(method, lower))
+    ratio = BY_NAME[method].scale is RATIO
+    values = pd.Series(np.linspace(0.05, 3.0, 60) if ratio else np.linspace(-60, 60, 121) + 0.013)
+    labels = drawn_labels(charts.metric_histogram(values, spec))
+    if BY_NAME[method].stepped:
+        assert len(labels) == len(spec["cuts"]) + 1  # one label per interval
+    assert [p for _, p in labels] == pytest.approx(list(engine_scores(spec, [x for x, _ in labels], ratio=ratio)))
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["higher_is_better", "lower_is_better"])
+@pytest.mark.parametrize("method", [m for m in METHODS if BY_NAME[m].numeric])
+@SETTINGS
+@given(data=st.data())
+def test_each_zone_of_a_method_scores_its_points_at_its_midpoint(method, lower, data):
+    spec = data.draw(numeric_specs(method, lower))
+    parsed = as_spec(spec)
+    marks = BY_NAME[method].marks(parsed)
+    zones = BY_NAME[method].zones(parsed, min(marks, default=0) - 1, max(marks, default=0) + 1)
+    mids = [(z.lo + z.hi) / 2 for z in zones]
+    ratio = BY_NAME[method].scale is RATIO
+    assert [z.points for z in zones] == pytest.approx(list(engine_scores(spec, mids, ratio=ratio)))
+
+
+@FIGURES
+@given(keys=st.lists(st.sampled_from(["green", "Yellow", "red", "at risk"]), min_size=1, max_size=4, unique=True),
+       points=st.lists(st.integers(0, 100), min_size=4, max_size=4),
+       seen=st.lists(st.sampled_from(["green", " GREEN ", "green\t", "yellow ", "Red", "\tred", "at risk",
+                                      "purple"]), min_size=1, max_size=12))
+def test_each_category_bar_is_labelled_with_the_engines_score_of_its_values(keys, points, seen):
+    spec = {"method": "categories", "map": dict(zip(keys, points, strict=False))}
+    bars = charts.metric_histogram(pd.Series(seen, dtype=object), spec).data[0]
+    scores = engine_scores(spec, list(seen))
+    by_bar = {shown: label for shown, label, n in zip(bars.x, bars.text, bars.y, strict=True) if n}
+    for value, score in zip(seen, scores, strict=True):
+        key = normalise_category(value)
+        shown = next((k for k in spec["map"] if normalise_category(k) == key), category_text(value))
+        assert by_bar[shown] == ("not in map" if np.isnan(score) else f"{score:g} pts"), (value, by_bar)
+
+
+def test_a_lower_is_better_vs_average_histogram_labels_the_region_scoring_100_with_100():
+    spec = {"method": "vs_average", "within": [], "cuts": [0.8, 1.2], "points": [0, 50, 100]}
+    ratios = pd.Series(np.linspace(0.3, 2.0, 50))
+    higher = [p for _, p in drawn_labels(charts.metric_histogram(ratios, spec))]
+    lower = drawn_labels(charts.metric_histogram(ratios, {**spec, "lower_is_better": True}))
+    assert higher == [0, 50, 100]
+    assert [p for _, p in lower] == [100, 50, 0]  # the toggle changes the labels, as it changes the scores
+    assert lower[0][0] < 0.8 and list(engine_scores({**spec, "lower_is_better": True}, [0.5], ratio=True)) == [100]
+
+
+def test_a_category_ending_in_a_tab_is_drawn_as_the_engine_scores_it_unmapped():
+    spec = {"method": "categories", "map": {"green": 100}}
+    bars = charts.metric_histogram(pd.Series(["green", " green ", "green\t"], dtype=object), spec).data[0]
+    assert list(zip(bars.x, bars.y, bars.text, strict=True)) == [("green", 2, "100 pts"), ("green\t", 1, "not in map")]
+    assert np.isnan(engine_scores(spec, ["green\t"])[0]) and engine_scores(spec, [" green "])[0] == 100
