@@ -868,12 +868,14 @@ def metric_histogram(
     subtitle: str | None = None,
     presentation: bool = False,
 ) -> go.Figure:
-    """One metric's raw values with the thresholds of its score spec drawn over them.
+    """One metric's raw values with the thresholds of its score spec drawn over them (what to draw comes from
+    the spec's :class:`lib.methods.Method`, so every label is the score the engine gives there).
 
     - ``linear``: red line at ``red`` (0 points) and green line at ``green`` (100 points);
     - ``steps`` / ``vs_average``: a dashed line at each cut and the points of each interval written above
-      it (as listed in the spec); with whole-number values (one bar per value) the line sits on the bar
-      boundary between the values below the cut and those at or above it (cut 3 → x = 2.5);
+      it (as the engine scores it: a lower-is-better vs_average reverses the points); with whole-number
+      values (one bar per value) the line sits on the bar boundary between the values below the cut and
+      those at or above it (cut 3 → x = 2.5);
     - ``categories``: a bar per category (every category of the map, plus unmapped ones seen in the data)
       coloured by its points, unmapped ones grey;
     - ``percentile``: the histogram alone (the score is a rank, there are no thresholds).

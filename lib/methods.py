@@ -182,10 +182,10 @@ def category_points(names: Sequence[str], numeric_order: bool, lower: bool) -> l
     return out
 
 
-def scored_choice(stat: str) -> str:
-    """What a metric scores, for a picker: 'Its value at the date' (:data:`RAW`) or 'Its % change over recent
-    snapshots' (a window statistic)."""
-    return "Its value at the date" if stat == RAW else f"Its {WINDOW_WORDS[stat]} over recent snapshots"
+def scored_choice(stat: str, raw: str = "Its value at the date") -> str:
+    """What a metric scores, for a picker: ``raw`` for :data:`RAW`, else the window statistic ('Its % change over
+    recent snapshots')."""
+    return raw if stat == RAW else f"Its {WINDOW_WORDS[stat]} over recent snapshots"
 
 
 # ---------------------------------------------------------------------------------------------- methods

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from lib import charts
 from lib.methods import BY_NAME, RATIO, as_spec
-from lib.model import METHODS, category_text, normalise_category
+from lib.model import METHODS, normalise_category
 from lib.vectorised import LiveScorer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,10 +93,11 @@ def test_at_most_five_places_outside_the_engine_branch_on_a_scoring_method():
 
 # ------------------------------------------------------- drawn zones carry the engine's scores
 
-SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FIGURES = settings(SETTINGS, max_examples=6)  # a figure per example: fewer
+SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 D = pd.Timestamp("2026-01-01")
 PTS = re.compile(r"(-?\d+(?:\.\d+)?) pts$")
+BOTH_WAYS = pytest.mark.parametrize("lower", [False, True], ids=["higher_is_better", "lower_is_better"])
+NUMERIC = pytest.mark.parametrize("method", [m for m in METHODS if BY_NAME[m].numeric])  # categories: below
 
 
 def engine_scores(spec: dict, values: list, *, ratio: bool = False) -> np.ndarray:
@@ -142,35 +143,26 @@ def numeric_specs(draw, method: str, lower: bool) -> dict:
     return {"method": "vs_average", "within": ["seg"], "cuts": cuts, "points": points, "lower_is_better": lower}
 
 
-@pytest.mark.parametrize("lower", [False, True], ids=["higher_is_better", "lower_is_better"])
-@pytest.mark.parametrize("method", [m for m in METHODS if BY_NAME[m].numeric])
-@FIGURES
-@given(data=st.data())
-def test_each_zone_label_a_histogram_draws_is_the_engines_score_there(method, lower, data):
-    spec = data.draw(numeric_specs(method, lower))
-    ratio = BY_NAME[method].scale is RATIO
-    values = pd.Series(np.linspace(0.05, 3.0, 60) if ratio else np.linspace(-60, 60, 121) + 0.013)
-    labels = drawn_labels(charts.metric_histogram(values, spec))
-    if BY_NAME[method].stepped:
-        assert len(labels) == len(spec["cuts"]) + 1  # one label per interval
-    assert [p for _, p in labels] == pytest.approx(list(engine_scores(spec, [x for x, _ in labels], ratio=ratio)))
-
-
-@pytest.mark.parametrize("lower", [False, True], ids=["higher_is_better", "lower_is_better"])
-@pytest.mark.parametrize("method", [m for m in METHODS if BY_NAME[m].numeric])
+@BOTH_WAYS
+@NUMERIC
 @SETTINGS
 @given(data=st.data())
-def test_each_zone_of_a_method_scores_its_points_at_its_midpoint(method, lower, data):
+def test_each_zone_label_drawn_for_a_method_is_the_engines_score_at_its_midpoint(method, lower, data):
     spec = data.draw(numeric_specs(method, lower))
-    parsed = as_spec(spec)
-    marks = BY_NAME[method].marks(parsed)
-    zones = BY_NAME[method].zones(parsed, min(marks, default=0) - 1, max(marks, default=0) + 1)
-    mids = [(z.lo + z.hi) / 2 for z in zones]
-    ratio = BY_NAME[method].scale is RATIO
-    assert [z.points for z in zones] == pytest.approx(list(engine_scores(spec, mids, ratio=ratio)))
+    found, ratio = BY_NAME[method], BY_NAME[method].scale is RATIO
+    values = pd.Series(np.linspace(0.05, 3.0, 60) if ratio else np.linspace(-60, 60, 121) + 0.013)
+    labels = drawn_labels(charts.metric_histogram(values, spec))  # each zone's (and linear line's) label
+    if found.stepped:
+        assert len(labels) == len(spec["cuts"]) + 1  # one label per interval
+    assert labels or found.note(as_spec(spec))  # no labels (percentile): the chart says why
+    marks = found.marks(as_spec(spec))  # the zones the Account page's bullets draw
+    zones = found.zones(as_spec(spec), min(marks, default=0) - 1, max(marks, default=0) + 1)
+    at = [x for x, _ in labels] + [(z.lo + z.hi) / 2 for z in zones]
+    drawn = [p for _, p in labels] + [z.points for z in zones]
+    assert drawn == pytest.approx(list(engine_scores(spec, at, ratio=ratio)))
 
 
-@FIGURES
+@SETTINGS
 @given(keys=st.lists(st.sampled_from(["green", "Yellow", "red", "at risk"]), min_size=1, max_size=4, unique=True),
        points=st.lists(st.integers(0, 100), min_size=4, max_size=4),
        seen=st.lists(st.sampled_from(["green", " GREEN ", "green\t", "yellow ", "Red", "\tred", "at risk",
@@ -179,11 +171,9 @@ def test_each_category_bar_is_labelled_with_the_engines_score_of_its_values(keys
     spec = {"method": "categories", "map": dict(zip(keys, points, strict=False))}
     bars = charts.metric_histogram(pd.Series(seen, dtype=object), spec).data[0]
     scores = engine_scores(spec, list(seen))
-    by_bar = {shown: label for shown, label, n in zip(bars.x, bars.text, bars.y, strict=True) if n}
-    for value, score in zip(seen, scores, strict=True):
-        key = normalise_category(value)
-        shown = next((k for k in spec["map"] if normalise_category(k) == key), category_text(value))
-        assert by_bar[shown] == ("not in map" if np.isnan(score) else f"{score:g} pts"), (value, by_bar)
+    by_key = {normalise_category(shown): label for shown, label, n in zip(bars.x, bars.text, bars.y, strict=True) if n}
+    for value, score in zip(seen, scores, strict=True):  # each value counts in the bar of its engine key
+        assert by_key[normalise_category(value)] == ("not in map" if np.isnan(score) else f"{score:g} pts"), value
 
 
 def test_a_lower_is_better_vs_average_histogram_labels_the_region_scoring_100_with_100():
