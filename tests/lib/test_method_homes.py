@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lib import charts
-from lib.methods import BY_NAME, RATIO, as_spec
+from lib.methods import BY_NAME, RATIO, as_spec, method_of
 from lib.model import METHODS, normalise_category
 from lib.vectorised import LiveScorer
 
@@ -191,3 +191,11 @@ def test_a_category_ending_in_a_tab_is_drawn_as_the_engine_scores_it_unmapped():
     bars = charts.metric_histogram(pd.Series(["green", " green ", "green\t"], dtype=object), spec).data[0]
     assert list(zip(bars.x, bars.y, bars.text, strict=True)) == [("green", 2, "100 pts"), ("green\t", 1, "not in map")]
     assert np.isnan(engine_scores(spec, ["green\t"])[0]) and engine_scores(spec, [" green "])[0] == 100
+
+
+def test_every_method_of_the_model_file_has_one_home_that_describes_its_specs():
+    assert tuple(BY_NAME) == METHODS
+    for name, method in BY_NAME.items():
+        spec = as_spec(method.default(pd.Series(["green", "red"] if not method.numeric else [1.0, 5.0, 9.0]),
+                                      False, []))
+        assert method_of(spec) is method and spec.method == name and method.describe(spec)
