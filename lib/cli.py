@@ -441,7 +441,7 @@ def play_assign_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("play report", "treated vs control since the start: churn rate and score change, each with a 95%% interval",
+@command("play report", "treated vs control since the start: churn rate and score change, each with a 95% interval",
          arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet) with snapshot history"),
          arg("--assignments", required=True, metavar="ASSIGN.csv", help="account_id,group as `play assign` writes"),
          arg("--start", required=True, metavar="DATE", help="the play's start date (YYYY-MM-DD)"),
@@ -500,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
         if group and group not in groups:
             groups[group] = sub.add_parser(group, help=f"{group} commands").add_subparsers(
                 dest="action", required=True, metavar="ACTION")
-        p = (groups[group] if group else sub).add_parser(action, help=cmd.help, description=cmd.help)
+        p = (groups[group] if group else sub).add_parser(action, help=cmd.help.replace("%", "%%"), description=cmd.help)
         p.set_defaults(command=cmd.name)
         for flags, kwargs in cmd.arguments:
             p.add_argument(*flags, **kwargs)
