@@ -73,8 +73,8 @@ def check_share(share: object, where: str = "control share") -> float:
     return value
 
 
-def _examples(values: Sequence[object], n: int = 3) -> str:
-    shown = ", ".join(f"'{v}'" for v in list(values)[:n])
+def _examples(values: Sequence[object], n: int = 3, quote: bool = True) -> str:
+    shown = ", ".join(f"'{v}'" if quote else str(v) for v in list(values)[:n])
     return shown + (f" and {len(values) - n} more" if len(values) > n else "")
 
 
@@ -90,12 +90,12 @@ def check_accounts(accounts: pd.DataFrame, strata: Sequence[str] = (), where: st
     ids = accounts["account_id"]
     if ids.isna().any():
         rows = (np.flatnonzero(ids.isna().to_numpy()) + 2).tolist()  # +2: the header is row 1
-        raise PlayError(f"{where}: row {_examples(rows)} has no account_id — fill it in or delete the row")
+        raise PlayError(f"{where}: row {_examples(rows, quote=False)} has no account_id — fill it in or delete the row")
     twice = ids.duplicated(keep=False).to_numpy()
     if twice.any():
         rows = (np.flatnonzero(twice) + 2).tolist()
         raise PlayError(f"{where}: account {_examples(pd.unique(ids[twice]).tolist())} appears more than once "
-                        f"(rows {_examples(rows, 6)}) — keep one row per account")
+                        f"(rows {_examples(rows, 6, quote=False)}) — keep one row per account")
     if len(accounts) < 2:
         raise PlayError(f"{where}: a play needs at least 2 accounts (some get the play, some are held back); "
                         f"got {len(accounts)}")
@@ -170,7 +170,7 @@ def check_assignments(assignments: pd.DataFrame, where: str = "assignments") -> 
     bad = ~groups.isin(GROUPS)
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
-        raise PlayError(f"{where}: row {_examples(rows)}, column group: "
+        raise PlayError(f"{where}: row {_examples(rows, quote=False)}, column group: "
                         f"{_examples(pd.unique(assignments['group'][bad]).tolist())} is not treated or control")
     absent = [g for g in GROUPS if not (groups == g).any()]
     if absent:

@@ -672,12 +672,13 @@ class Workspace:
 
     # -- the sample ---------------------------------------------------------------------------------------
     def ensure_sample(self) -> bool:
-        """On the first run, load the sample portfolio as 'Sample portfolio' and the default model as 'Default' v1.
+        """On the first run, load the sample portfolio as 'Sample portfolio' (with its play) and the default model
+        as 'Default' v1.
 
         Runs once per workspace (a deleted sample stays deleted), and never with ``HSS_SAMPLE=0`` (a team's
         workspace without the demo). Returns True when it loaded them now.
         """
-        from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+        from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_play, sample_roles
 
         done = self.cursor().execute("SELECT value FROM meta WHERE key = 'sample_loaded'").fetchone()
         if done or os.environ.get(SAMPLE_ENV, "1").strip().lower() in ("0", "no", "false", "off"):
@@ -686,7 +687,11 @@ class Workspace:
             if self.cursor().execute("SELECT value FROM meta WHERE key = 'sample_loaded'").fetchone():
                 return False  # another session loaded it while this one waited
             if SAMPLE_DATASET not in self.dataset_names():
-                self.save_dataset(SAMPLE_DATASET, generate_portfolio(), sample_roles(), "sample_portfolio.csv")
+                book = generate_portfolio()
+                self.save_dataset(SAMPLE_DATASET, book, sample_roles(), "sample_portfolio.csv")
+                planned = sample_play(book, SAMPLE_DATASET)
+                if planned is not None:  # the Plays page working from the first run
+                    self.save_play(*planned)
             if SAMPLE_MODEL not in self.model_names():
                 version = self.save_model(SAMPLE_MODEL, DEFAULT_MODEL_PATH.read_text(encoding="utf-8"),
                                           "The bundled default model for the sample portfolio")
