@@ -33,10 +33,11 @@ def test_report_estimates_equal_the_differences_in_the_data_and_their_intervals_
     rng = np.random.default_rng(3)
     ids = [f"A{i:03d}" for i in range(300)]
     groups = pd.DataFrame({"account_id": ids, "group": np.where(np.arange(300) < 240, "treated", "control")})
-    churned = {a: bool(rng.random() < (0.05 if g == "treated" else 0.25)) for a, g in zip(ids, groups["group"])}
+    pairs = list(zip(ids, groups["group"], strict=True))
+    churned = {a: bool(rng.random() < (0.05 if g == "treated" else 0.25)) for a, g in pairs}
     start = {a: float(rng.uniform(10, 40)) for a in ids}
     latest = {a: start[a] + (8.0 if g == "treated" else 0.0) + float(rng.normal(0, 3))
-              for a, g in zip(ids, groups["group"])}
+              for a, g in pairs}
     table = plays.account_table(rows_for(groups, churned, start, latest), groups, "2025-01-01", outcome="churned",
                                 arr="arr")
     result = plays.report(table)
@@ -124,8 +125,8 @@ def test_another_seed_draws_another_control_group():
 
 
 @pytest.mark.parametrize(("accounts", "share", "strata", "message"), [
-    pytest.param(pd.DataFrame({"account_id": ["a", "b", "a"]}), 0.2, [], "account 'a' appears more than once (rows 2, 4)",
-                 id="duplicate_account"),
+    pytest.param(pd.DataFrame({"account_id": ["a", "b", "a"]}), 0.2, [],
+                 "account 'a' appears more than once (rows 2, 4)", id="duplicate_account"),
     pytest.param(pd.DataFrame({"account_id": list("abcdefghij")}), 0.6, [], "0.6 is outside 5%–50%",
                  id="share_above_half"),
     pytest.param(pd.DataFrame({"account_id": list("abcdefghij")}), 0.01, [], "0.01 is outside 5%–50%",
