@@ -20,6 +20,7 @@ simulated plays in one call:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -276,9 +277,9 @@ def account_table(rows: pd.DataFrame, assignments: pd.DataFrame, start: object, 
                         "the assignments belong to this data")
     keep = [c for c in ("score", "band", arr, outcome) if c is not None and c in rows.columns]
     data = rows[[*KEY, *keep]].assign(account_id=ids).rename(columns={arr: "arr"} if arr else {})
-    data = data[data["account_id"].isin(assignments["account_id"])].sort_values(list(KEY))
-    latest = data.groupby("account_id", sort=False).tail(1).set_index("account_id")
-    before = data[data["snapshot_date"] <= day].groupby("account_id", sort=False).tail(1).set_index("account_id")
+    data = data[data["account_id"].isin(assignments["account_id"])]
+    latest = snapshot_at(data).set_index("account_id")
+    before = snapshot_at(data, day).set_index("account_id")
     values = [c for c in ("score", "band", "arr") if c in data.columns]
     table = assignments.set_index("account_id")[["group"]].join(
         before[["snapshot_date", *values]].rename(columns=lambda c: "start_date" if c == "snapshot_date"
@@ -293,6 +294,46 @@ def account_table(rows: pd.DataFrame, assignments: pd.DataFrame, start: object, 
         except AnalysisError as exc:
             raise PlayError(f"{where}: {exc}") from None
     return table.reset_index()
+
+
+def snapshot_at(rows: pd.DataFrame, day: object = None) -> pd.DataFrame:
+    """Each account's last row on or before ``day`` (its latest row when None), one per account."""
+    data = rows if day is None else rows[rows["snapshot_date"] <= pd.Timestamp(day)]
+    return data.sort_values(list(KEY), kind="stable").groupby("account_id", sort=False).tail(1)
+
+
+def rule_targets(scored: pd.DataFrame, day: object, *, bands: Sequence[str] = (),
+                 score_range: tuple[float, float] = (0.0, 100.0), arr_range: tuple[float | None, float | None] = (
+                     None, None), alert: str | None = None) -> pd.DataFrame:
+    """The accounts a rule picks at a date: their row on that snapshot date (accounts present on it) whose band
+    is one of ``bands`` (all when empty), score within ``score_range`` (inclusive), ARR within ``arr_range``
+    (None: open) and, with ``alert``, whose ``alerts`` text names that rule."""
+    rows = scored[scored["snapshot_date"] == pd.Timestamp(day)]
+    keep = rows["score"].between(*score_range)
+    if bands:
+        keep &= rows["band"].isin(list(bands))
+    low, high = arr_range
+    if "arr" in rows.columns and (low is not None or high is not None):
+        keep &= rows["arr"].between(-np.inf if low is None else low, np.inf if high is None else high)
+    if alert:
+        keep &= rows["alerts"].fillna("").astype(str).str.contains(f"(?:^|; ){re.escape(alert)}(?:;|$)")
+    return rows[keep]
+
+
+def rule_caption(day: object, *, bands: Sequence[str] = (), score_range: tuple[float, float] = (0.0, 100.0),
+                 arr_range: tuple[float | None, float | None] = (None, None), alert: str | None = None,
+                 filters: dict[str, Sequence[str]] | None = None) -> str:
+    """The rule in words, stored with the play: 'Rule on 2026-04-01: band red, score 0–40, alert Turned red'."""
+    parts = [f"band {', '.join(bands)}" if bands else "any band"]
+    if tuple(score_range) != (0.0, 100.0):
+        parts.append(f"score {score_range[0]:g}–{score_range[1]:g}")
+    low, high = arr_range
+    if low is not None or high is not None:
+        parts.append(f"ARR {'' if low is None else f'{low:,.0f}'}–{'' if high is None else f'{high:,.0f}'}")
+    if alert:
+        parts.append(f"alert {alert}")
+    parts += [f"{k} {', '.join(v)}" for k, v in (filters or {}).items() if v]
+    return f"Rule on {pd.Timestamp(day):%Y-%m-%d}: " + "; ".join(parts)
 
 
 def _start(start: object) -> pd.Timestamp:
@@ -484,12 +525,58 @@ def held_out(plays: pd.DataFrame, assignments: pd.DataFrame) -> pd.Series:
     return text.groupby(control["account_id"].to_numpy()).agg("; ".join).rename("held_out")
 
 
-def treated_list(table: pd.DataFrame, names: pd.Series | None = None) -> pd.DataFrame:
-    """The treated accounts for the team to run the play on (for CSV/Excel export): account_id, name, band and
-    score at the start, ARR."""
-    out = table[table["group"] == "treated"]
+def group_list(table: pd.DataFrame, group: str = "treated", names: pd.Series | None = None) -> pd.DataFrame:
+    """One group's accounts (the treated list is what the team runs the play on, and exports): account_id,
+    account_name, band and score at the start, ARR at the start."""
+    out = table[table["group"] == group]
     cols = [c for c in ("account_id", "band_start", "score_start", "arr_start") if c in out.columns]
     out = out[cols].rename(columns={"band_start": "band", "score_start": "score", "arr_start": "arr"})
     if names is not None:
         out.insert(1, "account_name", out["account_id"].map(names).fillna(out["account_id"]))
     return out.reset_index(drop=True)
+
+
+def _as_percent(x: float) -> str:
+    return "–" if not np.isfinite(x) else f"{x:.1%}"
+
+
+def _as_points(x: float) -> str:
+    return "–" if not np.isfinite(x) else f"{x:+.1f}"
+
+
+# Rates and ARR retained read as percentages (their differences as percentage points); score changes as points.
+_FORMATS = {"churn rate": (_as_percent, lambda x: _as_points(100 * x) + " pts"),
+            "ARR retained": (_as_percent, lambda x: _as_points(100 * x) + " pts"),
+            "score change": (_as_points, _as_points)}
+
+
+def differences_display(result: PlayReport) -> pd.DataFrame:
+    """The differences as text for a table: Measure, Treated, Control, Difference, 95% interval, Accounts,
+    Verdict ('clear' when the interval excludes 0, else 'could be chance')."""
+    rows = []
+    for d in (result.churn, result.score_change, result.arr_retained):
+        if d is None:
+            continue
+        level, diff = _FORMATS[d.measure]
+        rows.append({"Measure": d.measure.capitalize(), "Treated": level(d.treated), "Control": level(d.control),
+                     "Difference": diff(d.estimate), "95% interval": f"{diff(d.ci_low)} to {diff(d.ci_high)}",
+                     "Accounts (treated / control)": f"{d.n_treated:,} / {d.n_control:,}",
+                     "Verdict": "clear" if d.clear else "could be chance"})
+    return pd.DataFrame(rows, columns=["Measure", "Treated", "Control", "Difference", "95% interval",
+                                       "Accounts (treated / control)", "Verdict"])
+
+
+def balance_display(side: pd.DataFrame) -> pd.DataFrame:
+    """:func:`balance` as text: counts with separators, money as $, band shares as percentages."""
+    def fmt(row: str, x: float) -> str:
+        if not np.isfinite(x):
+            return "–"
+        if row.startswith("Share"):
+            return f"{x:.0%}"
+        if "ARR" in row:
+            return f"${x:,.0f}"
+        return f"{x:,.0f}" if row == "Accounts" else f"{x:.1f}"
+
+    shown = pd.DataFrame({g: [fmt(r, float(v)) for r, v in side[g].fillna(np.nan).items()] for g in side.columns},
+                         index=side.index)
+    return shown.rename(columns={"treated": "Treated", "control": "Control"})

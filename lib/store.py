@@ -664,6 +664,13 @@ class Workspace:
             "USING (play_id) WHERE (? IS NULL OR p.dataset = ?) AND (? IS NULL OR a.play_id = ?) "
             "ORDER BY a.play_id, a.account_id", [dataset, dataset, play_id, play_id]).df()
 
+    def held_out(self, dataset: str) -> pd.Series:
+        """account_id → 'held out of play X: do not run it', for the control accounts of a dataset's plays."""
+        from lib.plays import held_out
+
+        names = pd.DataFrame([(p.play_id, p.name) for p in self.plays(dataset)], columns=["play_id", "name"])
+        return held_out(names, self.play_assignments(dataset))
+
     def delete_play(self, play_id: int) -> None:
         """Delete a play and its groups."""
         with self._transaction() as cur:
