@@ -558,7 +558,8 @@ def differences_display(result: PlayReport) -> pd.DataFrame:
         if d is None:
             continue
         level, diff = _FORMATS[d.measure]
-        rows.append({"Measure": d.measure.capitalize(), "Treated": level(d.treated), "Control": level(d.control),
+        rows.append({"Measure": d.measure[:1].upper() + d.measure[1:], "Treated": level(d.treated),
+                     "Control": level(d.control),
                      "Difference": diff(d.estimate), "95% interval": f"{diff(d.ci_low)} to {diff(d.ci_high)}",
                      "Accounts (treated / control)": f"{d.n_treated:,} / {d.n_control:,}",
                      "Verdict": "clear" if d.clear else "could be chance"})

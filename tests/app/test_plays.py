@@ -4,7 +4,9 @@ import pytest
 
 from lib import ui
 from lib.sample import PLAY_NAME
+from tests import foreign
 from tests.app.conftest import errors, open_app
+from tests.app.test_start import OWN, export, open_on, workspace_with  # noqa: F401 - fixtures, shared
 
 
 def frame(at, column: str, last: bool = False):
@@ -83,7 +85,8 @@ def test_worklists_mark_held_out_accounts_and_start_a_play_from_their_list():
     assert not errors(at), errors(at)
     attention = frame(at, "arr_at_risk")
     marked = attention["held_out"].dropna()
-    assert len(marked) > 0 and marked.str.contains(f"held out of play {PLAY_NAME}: do not run it").all()
+    assert marked.str.contains("held out of play .+: do not run it").all()
+    assert marked.str.contains(f"held out of play {PLAY_NAME}: do not run it").any()
     assert any("held out of a play" in w.value for w in at.warning)
     at.button(key="worklists.start_play").click().run()
     assert not errors(at), errors(at)
@@ -91,3 +94,24 @@ def test_worklists_mark_held_out_accounts_and_start_a_play_from_their_list():
     assert sorted(at.session_state["plays.pending"]["accounts"]) == sorted(attention["account_id"])
     preview = frame(at, "Treated")
     assert sum(int(preview.loc["Accounts", g].replace(",", "")) for g in ("Treated", "Control")) == len(attention)
+
+
+def test_a_play_on_a_foreign_named_export_reads_its_roles(workspace_with, export):  # noqa: F811 - the fixtures
+    """Own data first: the owner, ARR and outcome come from the dataset's roles (`CS Rep`, `ARR ($)`, `Churned?`)."""
+    workspace_with((OWN, export), sample=False)
+    at = open_on(OWN)
+    at.button(key="ctx.start_model").click().run()
+    at.button(key="start.create").click().run()
+    at.switch_page("app_pages/plays.py").run()
+    assert not errors(at), errors(at)
+    assert any("No play on this dataset yet" in i.value for i in at.info)
+    at.multiselect(key="plays.rule_bands").set_value(["red", "yellow", "green"]).run()
+    at.selectbox(key="plays.segment").set_value(foreign.TIER).run()
+    at.text_input(key="plays.name").set_value("<b>Own</b> play").run()
+    at.button(key="plays.create").click().run()
+    assert not errors(at), errors(at)
+    cards = {m.label: m.value for m in at.metric}
+    present = export.df.loc[export.df["snapshot_date"] == export.df["snapshot_date"].max(), "account_id"].nunique()
+    assert int(cards["Treated accounts"]) + int(cards["Control accounts"]) == present
+    assert int(cards["Known outcomes"].replace(",", "")) > 0  # `Churned?` read as the outcome
+    assert "ARR retained" in frame(at, "Verdict")["Measure"].tolist()  # `ARR ($)` read as ARR
