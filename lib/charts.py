@@ -27,6 +27,7 @@ Builders by page (each docstring names the exact input table):
 - Trends: :func:`band_sankey`, :func:`band_flip_matrix`, :func:`score_percentiles`
 - Compare / Validate: :func:`distribution_by_label`, :func:`roc_curve`, :func:`churn_by_band`,
   :func:`lift_by_decile`, :func:`churn_by_bins`, :func:`band_flip_matrix`, :func:`metric_separation`
+- Plays: :func:`play_score_over_time`, :func:`play_band_migrations`, :func:`play_differences`
 - Present: any of the above with ``presentation=True``
 """
 

@@ -224,3 +224,22 @@ def test_balance_and_migrations_show_both_groups_side_by_side():
     assert side.loc["Average score"].tolist() == [20.0, 20.0] and side.loc["Share red"].tolist() == [0.5, 1.0]
     moves = plays.band_migrations(table).set_index(["group", "band_start", "band_latest"])["share"]
     assert moves[("control", "red", "green")] == 0.5 and moves[("treated", "red", "yellow")] == 0.5
+
+
+def test_play_charts_draw_both_groups_the_start_and_each_difference_with_its_interval():
+    from lib import charts
+
+    trend = pd.DataFrame({"snapshot_date": pd.to_datetime(["2025-01-01", "2025-02-01"] * 2),
+                          "group": ["treated", "treated", "control", "control"], "score": [30.0, 40.0, 30.0, 32.0],
+                          "accounts": [8, 8, 2, 2]})
+    fig = charts.play_score_over_time(trend, start=pd.Timestamp("2025-01-01"), subtitle="<img src=x>")
+    assert [t.name for t in fig.data] == ["Treated (got the play)", "Control (held back)"]
+    assert "<img" not in fig.layout.title.subtitle.text
+    moves = plays.band_migrations(pd.DataFrame({"group": ["treated", "control"], "band_start": ["red", "red"],
+                                                "band_latest": ["yellow", "red"]}))
+    bars = charts.play_band_migrations(moves)
+    assert {t.name for t in bars.data} == {"Now red", "Now yellow"}
+    diffs = pd.DataFrame({"measure": ["churn rate", "score change"], "estimate": [-0.05, 4.0],
+                          "ci_low": [-0.1, 1.0], "ci_high": [0.0, 7.0], "n_treated": [80, 80], "n_control": [20, 20]})
+    dots = charts.play_differences(diffs).data[0]
+    assert list(dots.x) == [-5.0, 4.0] and list(dots.error_x.array) == [5.0, 3.0]
