@@ -10,6 +10,9 @@ import streamlit as st
 from lib import charts, export, ui
 from lib import plays as pl
 
+LIST_COLUMNS = {"account_id": "ID", "account_name": "Account", "band": "Band at start",
+                "score": st.column_config.NumberColumn("Score at start", format="%.0f"),
+                "arr": st.column_config.NumberColumn("ARR at start", format="dollar")}
 PENDING = "plays.pending"  # set by the Worklists page: {"accounts": [...], "source": "Worklists: …"}
 SELECTED = "plays.selected"
 FLASH = "plays.flash"
@@ -120,9 +123,10 @@ by_id = {p.play_id: p for p in plays}
 if st.session_state.get(SELECTED) not in by_id:
     st.session_state[SELECTED] = plays[0].play_id
 play = by_id[st.selectbox("Play", list(by_id), format_func=lambda i: by_id[i].name, key=SELECTED)]
-st.caption(ui.md(f"{play.description} · owner {play.owner or '–'} · started {play.start_date:%Y-%m-%d} · "
-                 f"{play.control_share:.0%} held back, stratified by {', '.join(play.strata) or 'nothing'}, "
-                 f"seed {play.seed} · accounts: {play.source}"))
+about = [play.description, f"owner {play.owner}" if play.owner else "", f"started {play.start_date:%Y-%m-%d}",
+         f"{play.control_share:.0%} held back, stratified by {', '.join(play.strata) or 'nothing'}, seed {play.seed}",
+         f"accounts: {play.source}"]
+st.caption(ui.md(" · ".join(part for part in about if part)))
 groups = ws.play_assignments(play_id=play.play_id)
 table = ui.handled(pl.account_table, scored, groups, play.start_date, outcome=ctx.roles.outcome, arr=ctx.roles.arr,
                    where=f"dataset '{ctx.dataset.name}'", what="No report")
@@ -159,13 +163,13 @@ st.dataframe(pl.balance_display(pl.balance(table)), key="plays.balance")
 st.subheader("Run the play on these accounts")
 names = scored.drop_duplicates("account_id").set_index("account_id")["account_name"]
 treated = pl.group_list(table, "treated", names)
-st.dataframe(treated, hide_index=True, key="plays.treated")
+st.dataframe(treated, hide_index=True, key="plays.treated", column_config=LIST_COLUMNS)
 downloads(play, treated)
 held = pl.group_list(table, "control", names)
 st.warning(f"{len(held):,} accounts are held out of this play: do not run it on them (they are marked on the "
            "Worklists and Account pages).", icon=":material/block:")
 with st.expander("Held-out accounts"):
-    st.dataframe(held, hide_index=True, key="plays.control")
+    st.dataframe(held, hide_index=True, key="plays.control", column_config=LIST_COLUMNS)
 with st.popover("Delete this play", icon=":material/delete:"):
     st.caption("Its groups are deleted with it; a new play draws new ones.")
     if st.button(f"Delete “{play.name}”", key="plays.delete", type="primary"):

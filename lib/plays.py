@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from lib.plan import BANDS
+
 GROUPS = ("treated", "control")
 MIN_SHARE, MAX_SHARE, DEFAULT_SHARE = 0.05, 0.5, 0.2
 Z95 = float(special.ndtri(0.975))
@@ -420,16 +422,22 @@ class PlayReport:
 
 
 def report(table: pd.DataFrame, effect: float = DEFAULT_EFFECT) -> PlayReport:
-    """Treated vs control from :func:`account_table`: churn rate (accounts with a known outcome), mean score
+    """Treated vs control from :func:`account_table`: churn rate (accounts whose outcome, on their latest row,
+    can have arrived since the start: they reported after it, or churned), mean score
     change from the start row to the latest (accounts with a score at both), ARR retained (Σ latest ARR, 0 for
     a churned account, / Σ ARR at the start), each treated − control with a 95% interval."""
     treated = (table["group"] == "treated").to_numpy()
     accounts = {"treated": int(treated.sum()), "control": int((~treated).sum())}
     notes: list[str] = []
     churn, outcomes, needed = None, {"treated": 0, "control": 0}, None
+    after = (table["latest_date"] > table["start_date"]).to_numpy()
+    if not after.any():
+        notes.append("no snapshot after the start yet: the groups can be compared once newer snapshots arrive")
     if "churned" in table.columns:
-        known = table["churned"].notna().to_numpy()
+        # An outcome counts once it can have arrived since the start: the account reported after the start, or
+        # churned (it was a customer at the start, so the churn came after it).
         flags = table["churned"].fillna(False).to_numpy(dtype=bool)
+        known = table["churned"].notna().to_numpy() & (after | flags)
         n_t, n_c = int((known & treated).sum()), int((known & ~treated).sum())
         k_t, k_c = int((flags & treated).sum()), int((flags & ~treated).sum())
         outcomes = {"treated": n_t, "control": n_c}
@@ -491,7 +499,7 @@ def balance(table: pd.DataFrame) -> pd.DataFrame:
         rows["Average ARR"] = by["arr_start"].mean()
     if "band_start" in table.columns:
         share = pd.crosstab(table["band_start"].fillna("no data"), table["group"], normalize="columns")
-        for band in share.index:
+        for band in [b for b in BANDS if b in share.index]:
             rows[f"Share {band}"] = share.loc[band]
     return pd.DataFrame(rows).T.reindex(columns=list(GROUPS))
 

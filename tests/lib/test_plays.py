@@ -243,3 +243,12 @@ def test_play_charts_draw_both_groups_the_start_and_each_difference_with_its_int
                           "ci_low": [-0.1, 1.0], "ci_high": [0.0, 7.0], "n_treated": [80, 80], "n_control": [20, 20]})
     dots = charts.play_differences(diffs).data[0]
     assert list(dots.x) == [-5.0, 4.0] and list(dots.error_x.array) == [5.0, 3.0]
+
+
+def test_a_play_starting_on_the_latest_snapshot_counts_no_outcome_yet():
+    groups = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "group": ["treated", "treated", "control", "control"]})
+    rows = rows_for(groups, {"a": False, "b": False, "c": False, "d": False}, dict.fromkeys("abcd", 50.0),
+                    dict.fromkeys("abcd", 50.0))
+    result = plays.report(plays.account_table(rows, groups, "2025-06-01", outcome="churned"))
+    assert result.outcomes == {"treated": 0, "control": 0} and result.churn is None and result.too_early
+    assert any("no snapshot after the start yet" in n for n in result.notes)
