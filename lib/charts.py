@@ -1917,8 +1917,9 @@ def play_differences(
     # Rates and ratios read as points (×100); score changes are already points.
     scale = np.where(d["measure"].isin(["churn rate", "ARR retained"]), 100.0, 1.0)
     est, lo, hi = (d[c].to_numpy(float) * scale for c in ("estimate", "ci_low", "ci_high"))
-    labels = [f"{plain_text(m)}<br>({t:,} vs {c:,})" for m, t, c in zip(d["measure"], d["n_treated"],
-                                                                        d["n_control"], strict=True)]
+    names = d["measure"].str[:1].str.upper() + d["measure"].str[1:]
+    labels = [f"{plain_text(m)}<br>({t:,} vs {c:,})" for m, t, c in zip(names, d["n_treated"], d["n_control"],
+                                                                        strict=True)]
     fig = _figure(go.Scatter(
         x=est, y=labels, mode="markers", marker={"color": INK, "size": 3 * s.line},
         error_x={"type": "data", "symmetric": False, "array": hi - est, "arrayminus": est - lo,
