@@ -27,6 +27,7 @@ Builders by page (each docstring names the exact input table):
 - Trends: :func:`band_sankey`, :func:`band_flip_matrix`, :func:`score_percentiles`
 - Compare / Validate: :func:`distribution_by_label`, :func:`roc_curve`, :func:`churn_by_band`,
   :func:`lift_by_decile`, :func:`churn_by_bins`, :func:`band_flip_matrix`, :func:`metric_separation`
+- Plays: :func:`play_score_over_time`, :func:`play_band_migrations`, :func:`play_differences`
 - Present: any of the above with ``presentation=True``
 """
 
@@ -1800,3 +1801,126 @@ def metric_separation(
     return base_layout(fig, title=title, subtitle=subtitle, x_title="AUC (0.5 = chance, 1 = perfect)",
                        presentation=presentation, showlegend=False,
                        height=max(280, 120 + (40 if presentation else 28) * len(t)))
+
+
+# --- Plays: treated vs control ----------------------------------------------------------------------
+
+GROUP_COLORS = {"treated": SERIES_COLORS[0], "control": SERIES_COLORS[1]}  # never band colours
+GROUP_LABELS = {"treated": "Treated (got the play)", "control": "Control (held back)"}
+
+
+def play_score_over_time(
+    trend: pd.DataFrame,
+    *,
+    start: pd.Timestamp,
+    cutoffs: tuple[float, float] | None = None,
+    title: str = "Average score: treated vs control",
+    subtitle: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Average score per snapshot date of a play's two groups, the start marked.
+
+    Args:
+        trend: ``lib.plays.score_over_time(rows, assignments)`` — ``snapshot_date, group, score, accounts``.
+        start: the play's start date (a dotted vertical line).
+        cutoffs: ``(red, yellow)`` band cut-offs, drawn as dashed lines.
+
+    Returns:
+        One Scatter trace per group present, treated first.
+    """
+    if trend.empty:
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    _require(trend, ["snapshot_date", "group", "score", "accounts"], "play_score_over_time",
+             "pass lib.plays.score_over_time(rows, assignments)")
+    s = style(presentation)
+    fig = _figure()
+    for group in ("treated", "control"):
+        part = trend[trend["group"] == group].sort_values("snapshot_date")
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(part["snapshot_date"]), y=part["score"].to_numpy(float), name=GROUP_LABELS[group],
+            mode="lines+markers", line={"color": GROUP_COLORS[group], "width": s.line},
+            customdata=part["accounts"].to_numpy(),
+            hovertemplate=f"{GROUP_LABELS[group]}: %{{y:.1f}} (%{{customdata:,}} accounts)<extra></extra>"))
+    _vline(fig, pd.Timestamp(start).timestamp() * 1000, color=MUTED, width=s.line / 2, dash="dot",
+           label=f"Start {pd.Timestamp(start):%Y-%m-%d}", font_size=s.legend)
+    return _scores_over_time_layout(fig, cutoffs, title=title, subtitle=subtitle, presentation=presentation)
+
+
+def play_band_migrations(
+    moves: pd.DataFrame,
+    *,
+    title: str = "Band at the start → band now",
+    subtitle: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Where each group's accounts went: for every start band, the share of the group now in each band.
+
+    Args:
+        moves: ``lib.plays.band_migrations(table)`` — ``group, band_start, band_latest, accounts, share``.
+
+    Returns:
+        One stacked Bar trace per band now (in BAND_ORDER, band colours), over x = (start band, group) pairs.
+    """
+    if moves.empty:
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    _require(moves, ["group", "band_start", "band_latest", "accounts", "share"], "play_band_migrations",
+             "pass lib.plays.band_migrations(table)")
+    _check_bands([*moves["band_start"], *moves["band_latest"]], "play_band_migrations")
+    starts = [b for b in BAND_ORDER if b in set(moves["band_start"])]
+    x = [[f"From {BAND_LABELS[b].lower()}" for b in starts for _ in GROUP_LABELS],
+         [g for _ in starts for g in GROUP_LABELS]]
+    # Shares within each (group, start band), so the bars of a start band compare the two groups directly.
+    within = moves.assign(share=moves["accounts"] / moves.groupby(["group", "band_start"])["accounts"]
+                          .transform("sum"))
+    fig = _figure()
+    for band in [b for b in BAND_ORDER if b in set(moves["band_latest"])]:
+        part = within[within["band_latest"] == band].set_index(["band_start", "group"])
+        keys = [(b, g) for b in starts for g in GROUP_LABELS]
+        share = part["share"].reindex(keys).fillna(0.0).to_numpy()
+        count = part["accounts"].reindex(keys).fillna(0).astype(int).to_numpy()
+        fig.add_trace(go.Bar(x=x, y=share, name=f"Now {BAND_LABELS[band].lower()}", customdata=count,
+                             marker={"color": BAND_COLORS[band]},
+                             hovertemplate="%{y:.0%} (%{customdata:,} accounts)<extra>" + BAND_LABELS[band]
+                             + "</extra>"))
+    fig.update_layout(barmode="stack", yaxis={"tickformat": ".0%", "range": [0, 1]})
+    return base_layout(fig, title=title, subtitle=subtitle, y_title="Share of the group's accounts",
+                       presentation=presentation)
+
+
+def play_differences(
+    differences: pd.DataFrame,
+    *,
+    title: str = "Treated − control, with 95% intervals",
+    subtitle: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """One row per measure: the treated − control difference as a dot, its 95% interval as a bar, 0 marked.
+    Measures have their own units, so each gets its own small panel row (shared zero line).
+
+    Args:
+        differences: ``lib.plays.differences_table(report)`` — ``measure, estimate, ci_low, ci_high,
+            n_treated, n_control``.
+    """
+    if differences.empty:
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    _require(differences, ["measure", "estimate", "ci_low", "ci_high", "n_treated", "n_control"],
+             "play_differences", "pass lib.plays.differences_table(report)")
+    s = style(presentation)
+    d = differences.reset_index(drop=True)
+    # Rates and ratios read as points (×100); score changes are already points.
+    scale = np.where(d["measure"].isin(["churn rate", "ARR retained"]), 100.0, 1.0)
+    est, lo, hi = (d[c].to_numpy(float) * scale for c in ("estimate", "ci_low", "ci_high"))
+    names = d["measure"].str[:1].str.upper() + d["measure"].str[1:]
+    labels = [f"{plain_text(m)}<br>({t:,} vs {c:,})" for m, t, c in zip(names, d["n_treated"], d["n_control"],
+                                                                        strict=True)]
+    fig = _figure(go.Scatter(
+        x=est, y=labels, mode="markers", marker={"color": INK, "size": 3 * s.line},
+        error_x={"type": "data", "symmetric": False, "array": hi - est, "arrayminus": est - lo,
+                 "color": SERIES_COLORS[0], "thickness": s.line, "width": 6},
+        hovertemplate="%{y}: %{x:+.1f} points<extra></extra>", showlegend=False))
+    _vline(fig, 0.0, color=MUTED, width=s.line / 2, dash="dash")
+    fig.update_yaxes(autorange="reversed")
+    return base_layout(fig, title=title, subtitle=subtitle, x_title="Difference (points; churn and ARR in %-points)",
+                       presentation=presentation, showlegend=False, height=140 + 70 * len(d))
