@@ -128,6 +128,11 @@ class Steps:
     points: tuple[float, ...]
     method: ClassVar[str] = "steps"
 
+    @property
+    def scored_points(self) -> tuple[float, ...]:
+        """The points of the intervals below, between and above the cuts, in that order."""
+        return self.points
+
 
 @dataclass(frozen=True)
 class Categories:
@@ -159,6 +164,12 @@ class VsAverage:
     points: tuple[float, ...]
     lower_is_better: bool = False
     method: ClassVar[str] = "vs_average"
+
+    @property
+    def scored_points(self) -> tuple[float, ...]:
+        """The points of the ratio intervals below, between and above the cuts, in that order: the points as
+        written, reversed when lower is better."""
+        return self.points[::-1] if self.lower_is_better else self.points
 
 
 ScoreSpec = Linear | Steps | Categories | Percentile | VsAverage
@@ -296,10 +307,16 @@ TRIM_CHARACTERS = ("\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\
                    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
+def category_text(value: object) -> str:
+    """Category text as written, without what matching ignores around it (:data:`TRIM_CHARACTERS`: the SQL's
+    ``TRIM(x, chars)``)."""
+    return str(value).strip(TRIM_CHARACTERS)
+
+
 def normalise_category(value: object) -> str:
     """Category text as matched: lower-cased, :data:`TRIM_CHARACTERS` removed at both ends (the SQL's
     ``LOWER(TRIM(x, chars))``, :func:`lib.plan.category_key` for numpy)."""
-    return str(value).strip(TRIM_CHARACTERS).lower()
+    return category_text(value).lower()
 
 
 # ---------------------------------------------------------------------------------------------- YAML
@@ -872,6 +889,19 @@ def _parse_model(c: _Checker, d: dict, prefix: str, nested: bool) -> Model | Non
     return None if c.problems else model
 
 
+def spec_from_dict(d: Any, key: str = "score") -> ScoreSpec:
+    """Validate one score spec in its YAML form (``{method: linear, red: 2, green: 12}``).
+
+    Raises:
+        ModelError: with every problem found, each naming its key (below ``key``) and the fix.
+    """
+    c = _Checker()
+    spec = _parse_spec(c, d, key)
+    if c.problems or spec is None:
+        raise ModelError(c.problems, key)
+    return spec
+
+
 def model_from_dict(d: Any, source: str = "model") -> Model:
     """Validate a plain dict (as loaded from YAML) and build a :class:`Model`.
 
@@ -1175,7 +1205,7 @@ def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str
 __all__ = [
     "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "MAX_WINDOW", "METHODS", "Metric", "Model",
     "ModelChange", "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "TRIM_CHARACTERS",
-    "VsAverage", "WINDOW_STATS", "WINDOW_WORDS", "Window", "check_columns", "diff_models", "dump_model",
-    "effective_weights", "key_parts", "load_model", "model_from_dict", "model_to_dict", "normalise_category",
-    "parse_model", "set_path", "set_value", "spec_to_dict",
+    "VsAverage", "WINDOW_STATS", "WINDOW_WORDS", "Window", "category_text", "check_columns", "diff_models",
+    "dump_model", "effective_weights", "key_parts", "load_model", "model_from_dict", "model_to_dict",
+    "normalise_category", "parse_model", "set_path", "set_value", "spec_from_dict", "spec_to_dict",
 ]
