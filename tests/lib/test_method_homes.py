@@ -186,11 +186,14 @@ def test_a_lower_is_better_vs_average_histogram_labels_the_region_scoring_100_wi
     assert lower[0][0] < 0.8 and list(engine_scores({**spec, "lower_is_better": True}, [0.5], ratio=True)) == [100]
 
 
-def test_a_category_ending_in_a_tab_is_drawn_as_the_engine_scores_it_unmapped():
+def test_a_category_ending_in_a_tab_or_nbsp_is_drawn_as_the_engine_scores_it():
+    """One trim rule on every engine (issue #14, lib.model.TRIM_CHARACTERS): a tab or NBSP around a category is
+    ignored like a space, in the chart as in the score."""
     spec = {"method": "categories", "map": {"green": 100}}
-    bars = charts.metric_histogram(pd.Series(["green", " green ", "green\t"], dtype=object), spec).data[0]
-    assert list(zip(bars.x, bars.y, bars.text, strict=True)) == [("green", 2, "100 pts"), ("green\t", 1, "not in map")]
-    assert np.isnan(engine_scores(spec, ["green\t"])[0]) and engine_scores(spec, [" green "])[0] == 100
+    values = pd.Series(["green", " green ", "green\t", "green\u00a0"], dtype=object)
+    bars = charts.metric_histogram(values, spec).data[0]
+    assert list(zip(bars.x, bars.y, bars.text, strict=True)) == [("green", 4, "100 pts")]
+    assert list(engine_scores(spec, ["green\t", " green ", "green\u00a0", "greenish"])[:3]) == [100, 100, 100]
 
 
 def test_every_method_of_the_model_file_has_one_home_that_describes_its_specs():
