@@ -296,7 +296,7 @@ def _score_spark(model: Model, args: argparse.Namespace, columns: list[str] | No
         source = portfolio.df
     elif not remote and Path(args.file).suffix.lower() in _SPARK_FILES and not Path(args.file).exists():
         raise CliError(f"{args.file}: data file not found — check the path")  # (db.table is a table name)
-    if folder and not Path(args.out).resolve().parent.exists():
+    if folder and "://" not in args.out and not Path(args.out).resolve().parent.exists():
         raise CliError(f"{args.out}: the folder {Path(args.out).parent} does not exist — create it first")
     try:
         spark = spark_session(args.master)
