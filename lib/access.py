@@ -252,12 +252,13 @@ class Scope:
         """Whether the account is in scope (a direct URL or query parameter is checked with this)."""
         return self.accounts is None or str(account_id) in self.accounts
 
-    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of ``frame`` (any table with an ``account_id`` column) in scope; the frame itself when
-        unrestricted."""
+    def apply(self, frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+        """The rows of ``frame`` in scope — by its ``account_id`` column, else by its index (a Series keyed by
+        account); the frame itself when unrestricted."""
         if self.accounts is None:
             return frame
-        return frame.loc[frame["account_id"].astype(str).isin(self.accounts)]
+        ids = frame["account_id"] if isinstance(frame, pd.DataFrame) and "account_id" in frame else frame.index
+        return frame.loc[pd.Series(ids, index=frame.index).astype(str).isin(self.accounts).to_numpy()]
 
     def caption(self) -> str:
         """'Your book: Grace Liu (CS Rep) · 212 accounts' — for a CSM; empty when unrestricted."""
