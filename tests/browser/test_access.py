@@ -1,0 +1,147 @@
+"""Sign-in, roles and a CSM's book in a real browser, against a local OpenID Connect provider (oidc-provider-mock):
+nothing before sign-in, a CSM sees exactly their book and not another owner's account, a viewer cannot save a
+model, an analyst can, an admin's audit log lists what each did. One app server for the module."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from oidc_provider_mock import run_server_in_thread
+
+from lib import portfolio as pf
+from lib import worklists as wl
+from lib.access import User, scope_for
+from lib.model import parse_model
+from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.scoring import score
+from tests.browser.conftest import free_port, open_page, serve, wait_for_app
+from tests.browser.helpers import metric_value, whole_page_screenshot
+
+CSM, VIEWER, ANALYST, ADMIN, STRANGER = ("lee@acme.test", "kim@acme.test", "ana@acme.test", "root@acme.test",
+                                         "eve@elsewhere.test")
+
+
+@pytest.fixture(scope="module")
+def book() -> dict[str, object]:
+    """The CSM's owner value in the sample, their accounts, and what Overview and Worklists should count."""
+    df, roles = generate_portfolio(), sample_roles().canonical()
+    latest = df["snapshot_date"].max()
+    owner = str(df.loc[df["snapshot_date"] == latest, "csm_owner"].value_counts().index[-1])  # the smallest book
+    scope = scope_for(User(CSM, "csm", (owner,)), df, roles)
+    model = parse_model(DEFAULT_MODEL_PATH.read_text())
+    scored = scope.apply(pf.attach_attributes(score(model, df), df, roles.segments, model))
+    attention = wl.attention_list(scored, scope.apply(df), as_of=latest)
+    others = df.loc[~df["account_id"].isin(scope.accounts), "account_id"]
+    return {"owner": owner, "accounts": scope.accounts, "other": str(others.iloc[0]),
+            "on_overview": pf.at_date(scored, latest)["account_id"].nunique(), "attention": len(attention)}
+
+
+@pytest.fixture(scope="module")
+def auth_url(tmp_path_factory, book) -> Iterator[str]:
+    """The app with `[auth]` pointing at a local OIDC provider, and an access file giving each test user a role."""
+    tmp = tmp_path_factory.mktemp("auth")
+    port = free_port()
+    (tmp / "access.yaml").write_text(
+        f"users:\n  - {{email: {CSM}, role: csm, owners: [\"{book['owner']}\"]}}\n"
+        f"  - {{email: {ANALYST}, role: analyst}}\n  - {{email: {ADMIN}, role: admin}}\n"
+        "domains:\n  acme.test: viewer\n")
+    with run_server_in_thread() as provider:
+        (tmp / "secrets.toml").write_text(
+            f'[auth]\nredirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+            'cookie_secret = "a-cookie-secret-for-the-tests-only"\nclient_id = "hss"\nclient_secret = "hss-secret"\n'
+            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n')
+        with serve(tmp / "workspace.duckdb", tmp / "streamlit.log", port=port,
+                   env={"HSS_ACCESS": str(tmp / "access.yaml")},
+                   args=("--secrets.files", str(tmp / "secrets.toml"))) as url:
+            yield url
+
+
+@pytest.fixture
+def visitor(browser, auth_url):
+    """A new browser (its own cookies) per person."""
+    contexts = []
+
+    def open_as(email: str | None):
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=auth_url,
+                                      accept_downloads=True)
+        contexts.append(context)
+        tab = context.new_page()
+        open_page(tab, "/")
+        if email is not None:
+            tab.get_by_role("button", name="Sign in").click()
+            tab.locator("input[name=sub]").fill(email)  # the provider's form: the subject is the email
+            tab.get_by_role("button", name="Authorize").click()
+            tab.wait_for_url(re.compile(re.escape(auth_url)), timeout=30_000)
+            wait_for_app(tab)
+        return tab
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def nav(tab) -> list[str]:
+    return tab.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+
+
+def test_before_sign_in_only_a_sign_in_button_shows_and_a_stranger_is_asked_to_see_an_admin(visitor, book):
+    tab = visitor(None)
+    assert tab.get_by_role("button", name="Sign in").count() == 1
+    whole_page_screenshot(tab, "access-sign-in")
+    open_page(tab, f"/account?account={sorted(book['accounts'])[0]}")
+    text = tab.locator('[data-testid="stApp"]').inner_text()
+    assert "Sign in" in text and sorted(book["accounts"])[0] not in text and "Overview" not in text
+    assert tab.locator('[data-testid="stSidebarNav"]').count() == 0 and tab.locator(".js-plotly-plot").count() == 0
+
+    stranger = visitor(STRANGER)
+    stranger.get_by_text("Ask an admin for access").wait_for(timeout=30_000)
+    assert STRANGER in stranger.locator('[data-testid="stApp"]').inner_text()
+    assert stranger.locator('[data-testid="stSidebarNav"]').count() == 0
+    whole_page_screenshot(stranger, "access-ask-an-admin")
+
+
+def test_a_csm_sees_exactly_their_book_and_not_another_owners_account(visitor, book):
+    tab = visitor(CSM)
+    assert metric_value(tab, "Accounts") == f"{book['on_overview']:,}"
+    assert "Tune" not in nav(tab) and "Data" not in nav(tab) and "Audit log" not in nav(tab)
+    assert f"Your book: {book['owner']}" in tab.locator('[data-testid="stSidebar"]').inner_text()
+    open_page(tab, "/worklists")
+    assert metric_value(tab, "Need attention") == f"{book['attention']:,}"
+
+    open_page(tab, f"/account?account={book['other']}")
+    tab.get_by_text("is not in your book").wait_for(timeout=30_000)
+    assert tab.locator(".js-plotly-plot").count() == 0
+
+
+def test_a_viewer_cannot_save_a_model_an_analyst_can_and_the_admin_audit_log_lists_what_each_did(visitor, book):
+    csm = visitor(CSM)
+    open_page(csm, f"/account?account={sorted(book['accounts'])[0]}")
+    csm.get_by_label("Note").fill("Called the sponsor")
+    csm.get_by_role("button", name="Add note").click()
+    csm.get_by_text("Note added.").wait_for(timeout=30_000)
+
+    viewer = visitor(VIEWER)
+    assert "Overview" in nav(viewer) and "Tune" not in nav(viewer) and "Start a model" not in nav(viewer)
+    open_page(viewer, "/tune")  # a typed URL to a page not in the viewer's navigation
+    assert viewer.get_by_role("button", name=re.compile("Save as new model")).count() == 0
+
+    analyst = visitor(ANALYST)
+    open_page(analyst, "/tune")
+    analyst.get_by_role("button", name=re.compile("Save as new model")).click()
+    analyst.get_by_label("Name of the new model").fill("Analyst draft")
+    analyst.get_by_label("Name of the new model").press("Enter")
+    analyst.get_by_role("button", name="Create model").click()
+    analyst.get_by_text("Saved Analyst draft v1.").wait_for(timeout=30_000)
+
+    admin = visitor(ADMIN)
+    open_page(admin, "/audit")
+    with admin.expect_download() as download:
+        admin.get_by_role("button", name="Audit log (CSV)").click()
+    log = pd.read_csv(download.value.path(), encoding="utf-8-sig")
+    did = set(zip(log["who"], log["action"], strict=True))
+    assert (ANALYST, "save model version") in did and (CSM, "add note") in did
+    assert not any(who == VIEWER for who, _ in did)
+    whole_page_screenshot(admin, "access-audit-log")
