@@ -32,11 +32,13 @@ st.dataframe(versions, hide_index=True, key="audit.versions",
 numbers = sorted(models.loc[models["name"] == name, "version"].astype(int), reverse=True)
 version = st.selectbox("What changed in version", numbers, format_func=lambda v: f"v{v}", key="audit.version")
 before = ws.load_model_text(name, version - 1) if version > 1 else None
-st.code(audit.yaml_diff(before, ws.load_model_text(name, version)) or "No change in the YAML.", language="diff")
+with st.expander(f"v{version - 1} → v{version}" if before else f"v{version}: the first version, in full",
+                 expanded=before is not None):
+    st.code(audit.yaml_diff(before, ws.load_model_text(name, version)) or "No change in the YAML.", language="diff")
 
 st.subheader("Access")
 path = access.access_path()
-st.caption(f"Who may sign in and with which role: `{ui.md(path)}` (users by email, defaults by email domain; "
+st.caption(f"Who may sign in and with which role: `{path}` (users by email, defaults by email domain; "
            "roles viewer, csm, analyst, admin). Saved only when valid.")
 current = path.read_text(encoding="utf-8") if path.exists() else ""
 with st.form("audit.access_form"):

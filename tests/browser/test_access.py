@@ -17,6 +17,7 @@ from lib.access import User, scope_for
 from lib.model import parse_model
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
 from lib.scoring import score
+from lib.store import SAMPLE_DATASET, SAMPLE_MODEL, Workspace
 from tests.browser.conftest import free_port, open_page, serve, wait_for_app
 from tests.browser.helpers import metric_value, whole_page_screenshot
 
@@ -25,9 +26,15 @@ CSM, VIEWER, ANALYST, ADMIN, STRANGER = ("lee@acme.test", "kim@acme.test", "ana@
 
 
 @pytest.fixture(scope="module")
-def book() -> dict[str, object]:
-    """The CSM's owner value in the sample, their accounts, and what Overview and Worklists should count."""
-    df, roles = generate_portfolio(), sample_roles().canonical()
+def portfolio() -> pd.DataFrame:
+    """A small sample portfolio (the pages open quickly even on a busy machine)."""
+    return generate_portfolio(n_accounts=300, n_snapshots=8)
+
+
+@pytest.fixture(scope="module")
+def book(portfolio) -> dict[str, object]:
+    """The CSM's owner value in the portfolio, their accounts, and what Overview and Worklists should count."""
+    df, roles = portfolio, sample_roles().canonical()
     latest = df["snapshot_date"].max()
     owner = str(df.loc[df["snapshot_date"] == latest, "csm_owner"].value_counts().index[-1])  # the smallest book
     scope = scope_for(User(CSM, "csm", (owner,)), df, roles)
@@ -40,9 +47,12 @@ def book() -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def auth_url(tmp_path_factory, book) -> Iterator[str]:
+def auth_url(tmp_path_factory, portfolio, book) -> Iterator[str]:
     """The app with `[auth]` pointing at a local OIDC provider, and an access file giving each test user a role."""
     tmp = tmp_path_factory.mktemp("auth")
+    with Workspace(tmp / "workspace.duckdb") as ws:  # closed before the app opens it (one process per file)
+        ws.save_dataset(SAMPLE_DATASET, portfolio, sample_roles(), "sample.csv")
+        ws.link_model(SAMPLE_DATASET, SAMPLE_MODEL, ws.save_model(SAMPLE_MODEL, DEFAULT_MODEL_PATH.read_text()))
     port = free_port()
     (tmp / "access.yaml").write_text(
         f"users:\n  - {{email: {CSM}, role: csm, owners: [\"{book['owner']}\"]}}\n"
@@ -54,7 +64,7 @@ def auth_url(tmp_path_factory, book) -> Iterator[str]:
             'cookie_secret = "a-cookie-secret-for-the-tests-only"\nclient_id = "hss"\nclient_secret = "hss-secret"\n'
             f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n')
         with serve(tmp / "workspace.duckdb", tmp / "streamlit.log", port=port,
-                   env={"HSS_ACCESS": str(tmp / "access.yaml")},
+                   env={"HSS_ACCESS": str(tmp / "access.yaml"), "HSS_SAMPLE": "0"},
                    args=("--secrets.files", str(tmp / "secrets.toml"))) as url:
             yield url
 
@@ -70,12 +80,14 @@ def visitor(browser, auth_url):
         contexts.append(context)
         tab = context.new_page()
         open_page(tab, "/")
+        sign_in = tab.get_by_role("button", name="Sign in")
+        sign_in.wait_for(timeout=60_000)
         if email is not None:
-            tab.get_by_role("button", name="Sign in").click()
+            sign_in.click()
             tab.locator("input[name=sub]").fill(email)  # the provider's form: the subject is the email
             tab.get_by_role("button", name="Authorize").click()
             tab.wait_for_url(re.compile(re.escape(auth_url)), timeout=30_000)
-            wait_for_app(tab)
+            settled(tab)
         return tab
 
     yield open_as
@@ -83,22 +95,29 @@ def visitor(browser, auth_url):
         context.close()
 
 
+def settled(tab) -> None:
+    """Wait for the page's title: the first run of a session draws nothing for a moment after it starts."""
+    wait_for_app(tab)
+    tab.locator("h1").first.wait_for(timeout=60_000)
+
+
 def nav(tab) -> list[str]:
-    return tab.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    """The page titles in the sidebar's navigation (each link's last line: its icon comes first)."""
+    return [text.split("\n")[-1] for text in tab.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
 
 
 def test_before_sign_in_only_a_sign_in_button_shows_and_a_stranger_is_asked_to_see_an_admin(visitor, book):
     tab = visitor(None)
-    assert tab.get_by_role("button", name="Sign in").count() == 1
     whole_page_screenshot(tab, "access-sign-in")
     open_page(tab, f"/account?account={sorted(book['accounts'])[0]}")
+    tab.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
     text = tab.locator('[data-testid="stApp"]').inner_text()
     assert "Sign in" in text and sorted(book["accounts"])[0] not in text and "Overview" not in text
     assert tab.locator('[data-testid="stSidebarNav"]').count() == 0 and tab.locator(".js-plotly-plot").count() == 0
 
     stranger = visitor(STRANGER)
-    stranger.get_by_text("Ask an admin for access").wait_for(timeout=30_000)
-    assert STRANGER in stranger.locator('[data-testid="stApp"]').inner_text()
+    stranger.get_by_text(f"You are signed in as {STRANGER}").wait_for(timeout=30_000)
+    assert "Ask an admin for access" in stranger.locator('[data-testid="stApp"]').inner_text()
     assert stranger.locator('[data-testid="stSidebarNav"]').count() == 0
     whole_page_screenshot(stranger, "access-ask-an-admin")
 
@@ -108,7 +127,9 @@ def test_a_csm_sees_exactly_their_book_and_not_another_owners_account(visitor, b
     assert metric_value(tab, "Accounts") == f"{book['on_overview']:,}"
     assert "Tune" not in nav(tab) and "Data" not in nav(tab) and "Audit log" not in nav(tab)
     assert f"Your book: {book['owner']}" in tab.locator('[data-testid="stSidebar"]').inner_text()
+    whole_page_screenshot(tab, "access-csm-overview")
     open_page(tab, "/worklists")
+    settled(tab)
     assert metric_value(tab, "Need attention") == f"{book['attention']:,}"
 
     open_page(tab, f"/account?account={book['other']}")
@@ -119,13 +140,14 @@ def test_a_csm_sees_exactly_their_book_and_not_another_owners_account(visitor, b
 def test_a_viewer_cannot_save_a_model_an_analyst_can_and_the_admin_audit_log_lists_what_each_did(visitor, book):
     csm = visitor(CSM)
     open_page(csm, f"/account?account={sorted(book['accounts'])[0]}")
-    csm.get_by_label("Note").fill("Called the sponsor")
+    csm.get_by_role("textbox", name="Note").fill("Called the sponsor")
     csm.get_by_role("button", name="Add note").click()
     csm.get_by_text("Note added.").wait_for(timeout=30_000)
 
     viewer = visitor(VIEWER)
     assert "Overview" in nav(viewer) and "Tune" not in nav(viewer) and "Start a model" not in nav(viewer)
-    open_page(viewer, "/tune")  # a typed URL to a page not in the viewer's navigation
+    open_page(viewer, "/tune")  # a typed URL to a page not in the viewer's navigation: the default page opens
+    viewer.get_by_role("heading", name="Portfolio overview").wait_for(timeout=60_000)
     assert viewer.get_by_role("button", name=re.compile("Save as new model")).count() == 0
 
     analyst = visitor(ANALYST)
