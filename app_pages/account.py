@@ -10,11 +10,7 @@ from lib import audit, charts, ui
 from lib import portfolio as pf
 
 KEY = "account.selected"  # also set by the Overview and Trends tables to open an account here
-URL_KEY = "account"  # ?account=<id> opens an account by URL (kept in step with the selection)
-
-
-def _to_url() -> None:
-    st.query_params[URL_KEY] = str(st.session_state[KEY])
+URL_KEY = "account"  # ?account=<id> opens an account by URL (a link from another tool, a bookmark)
 
 
 @st.fragment  # adding a note reruns this panel only, not the charts
@@ -97,14 +93,15 @@ if wanted is not None and not ctx.scope.allows(wanted):  # a link or a typed URL
     st.error(f"Account {ui.md(wanted)} is not in your book — you can open only the accounts you own.",
              icon=":material/lock:")
     st.stop()
+if wanted is not None:  # taken once: the picker below is then the account's only source
+    del st.query_params[URL_KEY]
 if wanted in choices.index:
     st.session_state[KEY] = wanted
 elif st.session_state.get(KEY) not in choices.index:
     st.session_state[KEY] = pf.default_account(scored, ctx.as_of) or choices.index[0]
-account_id = st.selectbox("Account", list(choices.index), format_func=choices.get, key=KEY, on_change=_to_url,
+account_id = st.selectbox("Account", list(choices.index), format_func=choices.get, key=KEY,
                           persist_state="session", help="Type part of a name or an id to search. Opens on the "
                           "red account with the most ARR at risk.")
-st.query_params[URL_KEY] = str(account_id)
 if flash := st.session_state.pop("account.flash", None):
     st.success(flash)
 row = pf.account_snapshot(scored, account_id, ctx.as_of)
