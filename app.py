@@ -24,6 +24,7 @@ PAGES = {
     "Share": [
         (st.Page("app_pages/present.py", title="Present", icon=":material/co_present:"), "read"),
         (st.Page("app_pages/worklists.py", title="Worklists", icon=":material/checklist:"), "read"),
+        (st.Page("app_pages/plays.py", title="Plays", icon=":material/science:"), "read"),
         (st.Page("app_pages/data.py", title="Data", icon=":material/database:"), "upload"),
     ],
     "Admin": [
