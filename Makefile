@@ -21,6 +21,8 @@ dev-deps: $(VENV)/.dev-deps
 
 ## Start the app on the bundled sample portfolio and default model.
 run: deps
+	@if grep -qs '^\[auth\]' .streamlit/secrets.toml; then echo "Sign-in on ([auth] in .streamlit/secrets.toml); roles from $${HSS_ACCESS:-data/access.yaml}."; \
+	else echo "No sign-in: [auth] is not set in .streamlit/secrets.toml, so the app runs for one person (README: Sign-in and roles)."; fi
 	$(PY) -m streamlit run app.py
 
 ## Install test tools and Debian's Chromium (browser tests), then run every test.

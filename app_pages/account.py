@@ -6,21 +6,23 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from lib import charts, ui
+from lib import audit, charts, ui
 from lib import portfolio as pf
 
 KEY = "account.selected"  # also set by the Overview and Trends tables to open an account here
+URL_KEY = "account"  # ?account=<id> opens an account by URL (a link from another tool, a bookmark)
 
 
 @st.fragment  # adding a note reruns this panel only, not the charts
 def notes_panel(account_id: str) -> None:
     st.subheader("CSM notes")
-    with st.form("account.note_form", clear_on_submit=True):
-        text = st.text_area("Note", key="account.note_text", placeholder="What happened, what is next…")
-        author = st.text_input("Your name", key="account.note_author")
-        if st.form_submit_button("Add note", icon=":material/note_add:") and ui.handled(
-                ws.add_note, account_id, text, author, what="The note was not added") is not None:
-            st.toast("Note added.")
+    if ui.can("add_note"):
+        with st.form("account.note_form", clear_on_submit=True):
+            text = st.text_area("Note", key="account.note_text", placeholder="What happened, what is next…")
+            if (st.form_submit_button("Add note", icon=":material/note_add:") and ui.allowed("add_note", account_id)
+                    and ui.handled(ws.add_note, account_id, text, ui.author(), what="The note was not added")
+                    is not None):
+                st.toast("Note added.")
     notes = ws.notes(account_id)
     if notes.empty:
         st.caption("No notes yet.")
@@ -40,9 +42,10 @@ def override_panel(account_id: str, today: date) -> None:
         reason = st.text_input("Reason (required)", key="account.override_reason")
         expires = st.date_input("Expires on", value=today + timedelta(days=90), min_value=today,
                                 format="YYYY-MM-DD", key="account.override_expires")
-        author = st.text_input("Your name", key="account.override_author")
-        if st.form_submit_button("Set override", icon=":material/edit:") and ui.handled(
-                ws.set_override, account_id, score, reason, author, expires, what="The override was not set"):
+        if (st.form_submit_button("Set override", icon=":material/edit:", disabled=not ui.can("set_override"))
+                and ui.allowed("set_override", account_id)
+                and ui.handled(ws.set_override, account_id, score, reason, ui.author(), expires,
+                               what="The override was not set")):
             st.session_state["account.flash"] = "Override set: it shows wherever this account's score shows."
             for key in ("account.override_score", "account.override_reason"):  # an empty form for the next one
                 del st.session_state[key]
@@ -54,8 +57,9 @@ def override_panel(account_id: str, today: date) -> None:
     st.dataframe(pf.overrides_table(live), hide_index=True, key="account.overrides")
     choices = pf.override_choice(live)
     pick = st.selectbox("Override to remove", list(choices), format_func=choices.get, key="account.remove_pick")
-    if st.button("Remove override", icon=":material/delete:", key="account.remove"):
-        ws.remove_override(pick)
+    if st.button("Remove override", icon=":material/delete:", key="account.remove",
+                 disabled=not ui.can("set_override")) and ui.allowed("set_override", account_id):
+        ws.remove_override(pick, ui.author())
         st.session_state["account.flash"] = "Override removed."
         st.rerun(scope="app")
 
@@ -84,7 +88,16 @@ choices = pf.account_choices(scored)
 if choices.empty:
     ui.empty_state("No account matches the segment filters.", "Clear the filters in the sidebar.")
     st.stop()
-if st.session_state.get(KEY) not in choices.index:
+wanted = st.query_params.get(URL_KEY)
+if wanted is not None and not ctx.scope.allows(wanted):  # a link or a typed URL to someone else's account
+    st.error(f"Account {ui.md(wanted)} is not in your book — you can open only the accounts you own.",
+             icon=":material/lock:")
+    st.stop()
+if wanted is not None:  # taken once: the picker below is then the account's only source
+    del st.query_params[URL_KEY]
+if wanted in choices.index:
+    st.session_state[KEY] = wanted
+elif st.session_state.get(KEY) not in choices.index:
     st.session_state[KEY] = pf.default_account(scored, ctx.as_of) or choices.index[0]
 account_id = st.selectbox("Account", list(choices.index), format_func=choices.get, key=KEY,
                           persist_state="session", help="Type part of a name or an id to search. Opens on the "
@@ -124,8 +137,9 @@ breakdown = pf.account_breakdown(scored, account_id, ctx.as_of, list(ctx.model.m
 st.markdown(ui.md(pf.explain_change(breakdown, labels)))
 cutoffs = (ctx.model.bands.red, ctx.model.bands.yellow)
 subtitle = f"{row['account_name']} · {ctx.caption}"
-ui.plot(charts.score_history(pf.account_history(scored, account_id), cutoffs=cutoffs, subtitle=subtitle),
-        key="account.history")
+history = pf.account_history(scored, account_id)
+ui.plot(charts.score_history(history, cutoffs=cutoffs, subtitle=subtitle, marks=audit.version_marks(
+    ws.list_models(), ctx.model_name, history["snapshot_date"])), key="account.history")
 # Full width: metric labels are long, and side by side they leave the plots no room.
 ui.plot(charts.contribution_chart(breakdown, labels=labels, band=row["band"], subtitle=subtitle),
         key="account.contributions")

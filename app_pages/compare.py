@@ -17,15 +17,13 @@ def label_editor(choices: pd.Series, labels: pd.Series) -> bool:
     with st.form("compare.label_form", clear_on_submit=True, border=False):
         picked = st.multiselect("Accounts", list(choices.index), format_func=texts.get, key="compare.label_accounts",
                                 placeholder="Type part of a name or an id")
-        left, right = st.columns([2, 1], vertical_alignment="bottom")
-        action = left.radio("Known as", vv.LABEL_ACTIONS, horizontal=True, key="compare.label_action",
-                            format_func=str.capitalize, help="Clear removes the label set here; a label from the "
-                            "file then applies again.")
-        by = right.text_input("Your name", key="compare.label_by")
+        action = st.radio("Known as", vv.LABEL_ACTIONS, horizontal=True, key="compare.label_action",
+                          format_func=str.capitalize, help="Clear removes the label set here; a label from the "
+                          "file then applies again.")
         submitted = st.form_submit_button("Save labels", icon=":material/label:", key="compare.label_save")
-    if not submitted or not picked:
+    if not submitted or not picked or not ui.allowed("set_label"):
         return False
-    done = ui.handled(vv.set_labels, ws, ctx.dataset.name, picked, action, by, what="Labels not saved")
+    done = ui.handled(vv.set_labels, ws, ctx.dataset.name, picked, action, ui.author(), what="Labels not saved")
     if done:
         st.toast(done)
     return bool(done)
@@ -59,9 +57,9 @@ st.caption(ui.md(ctx.caption))
 choices = pf.account_choices(scored)
 labels = ctx.labels()
 with st.expander("Label accounts by hand", icon=":material/label:", expanded=labels.empty):
-    if label_editor(choices, labels):
+    if ui.can("set_label") and label_editor(choices, labels):
         labels = ctx.labels()
-    hand = ws.labels(ctx.dataset.name)
+    hand = ctx.scope.apply(ws.labels(ctx.dataset.name))
     if not hand.empty:
         st.dataframe(vv.hand_label_table(hand, choices), hide_index=True, key="compare.hand_labels")
 

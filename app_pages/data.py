@@ -95,7 +95,8 @@ def upload_section() -> None:
     if st.button("Add snapshots" if target == "append" else "Save dataset", type="primary", disabled=not ready,
                  key="data.save", icon=":material/save:"):
         save = ws.append_dataset if target == "append" else ws.save_dataset
-        result = ui.handled(save, into.strip(), check.portfolio, what="Nothing was saved")
+        result = ui.handled(save, into.strip(), check.portfolio, author=ui.author(),
+                            what="Nothing was saved") if ui.allowed("upload") else None
         if result is not None:
             st.session_state.update({"data.done": f"Saved: {result.summary()}.", "data.round": round_ + 1,
                                      ui.PENDING[ui.DATASET]: result.dataset.name})
@@ -134,8 +135,10 @@ def confirm_delete(name: str) -> None:
     typed = st.text_input("Type the dataset's name to confirm", key="data.delete.typed", live=True)
     left, right = st.columns(2)
     if left.button("Delete", type="primary", key="data.delete.confirm", disabled=typed != name, width="stretch"):
+        if not ui.allowed("delete_dataset"):
+            return
         try:
-            ws.delete_dataset(name)
+            ws.delete_dataset(name, ui.author())
         except WorkspaceError as err:
             ui.show_error(err, "Not deleted")
             return
@@ -156,6 +159,9 @@ def datasets_section() -> bool:
     st.dataframe(mapping.dataset_table(listing), hide_index=True, column_config={
         "Rows": st.column_config.NumberColumn(format="localized"),
         "Accounts": st.column_config.NumberColumn(format="localized")})
+    if not ui.can("delete_dataset"):
+        st.caption("Only an admin can delete datasets.")
+        return True
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Dataset to delete", list(listing["name"]), key="data.delete.name")
     right.button("Delete…", key="data.delete.open", icon=":material/delete:", width="stretch",

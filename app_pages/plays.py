@@ -79,7 +79,8 @@ def new_play() -> None:
         play = pl.Play(name=name.strip(), dataset=ctx.dataset.name, start_date=pd.Timestamp(start),
                        control_share=share / 100, strata=tuple(strata), seed=int(seed), description=description,
                        owner=owner, source=caption)
-        play_id = ui.handled(ws.save_play, play, groups, what="The play was not saved")
+        play_id = ui.handled(ws.save_play, play, groups, ui.author(),
+                             what="The play was not saved") if ui.allowed("create_play") else None
         if play_id is not None:
             st.session_state.pop(PENDING, None)
             st.session_state[SELECTED] = play_id
@@ -112,8 +113,9 @@ st.caption("Run a play on chosen accounts, hold a random control group back, and
 if flash := st.session_state.pop(FLASH, None):
     st.success(ui.md(flash), icon=":material/check_circle:")
 plays = ws.plays(ctx.dataset.name)
-with st.expander("New play", expanded=bool(st.session_state.get(PENDING)) or not plays, icon=":material/add:"):
-    new_play()
+if ui.can("create_play"):
+    with st.expander("New play", expanded=bool(st.session_state.get(PENDING)) or not plays, icon=":material/add:"):
+        new_play()
 if not plays:
     ui.empty_state("No play on this dataset yet.", "Create one above, or from a selection on the Worklists page.",
                    page="app_pages/worklists.py")
@@ -127,7 +129,7 @@ about = [play.description, f"owner {play.owner}" if play.owner else "", f"starte
          f"{play.control_share:.0%} held back, stratified by {', '.join(play.strata) or 'nothing'}, seed {play.seed}",
          f"accounts: {play.source}"]
 st.caption(ui.md(" · ".join(part for part in about if part)))
-groups = ws.play_assignments(play_id=play.play_id)
+groups = ctx.scope.apply(ws.play_assignments(play_id=play.play_id))  # a CSM reads their book's accounts
 table = ui.handled(pl.account_table, scored, groups, play.start_date, outcome=ctx.roles.outcome, arr=ctx.roles.arr,
                    where=f"dataset '{ctx.dataset.name}'", what="No report")
 if table is None:
@@ -170,9 +172,11 @@ st.warning(f"{len(held):,} accounts are held out of this play: do not run it on 
            "Worklists and Account pages).", icon=":material/block:")
 with st.expander("Held-out accounts"):
     st.dataframe(held, hide_index=True, key="plays.control", column_config=LIST_COLUMNS)
-with st.popover("Delete this play", icon=":material/delete:"):
+with st.popover("Delete this play", icon=":material/delete:", disabled=not ui.can("create_play")):
     st.caption("Its groups are deleted with it; a new play draws new ones.")
     if st.button(f"Delete “{play.name}”", key="plays.delete", type="primary"):
-        ws.delete_play(play.play_id)
+        if not ui.allowed("create_play"):
+            st.stop()
+        ws.delete_play(play.play_id, ui.author())
         st.session_state[FLASH] = f"Play “{play.name}” deleted."
         st.rerun()

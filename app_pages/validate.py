@@ -90,7 +90,7 @@ def suggest_section() -> None:
     if st.session_state.get(SUGGESTED) != key:
         return
     s = ui.handled(_suggestion, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, horizon,
-                   _portfolio=ctx.data().df, what="No suggestion")
+                   _portfolio=ui.dataset(ctx.dataset).df, what="No suggestion")
     if s is None:
         return
     stats(vv.suggestion_stats(s))
@@ -186,7 +186,8 @@ def a_vs_b_section() -> None:
 
 ctx = ui.context()
 scored = ctx.scored()
-filters = vv.filters_key(ctx.filters)
+# The cached results below are shared between sessions: a CSM's book (their owners) is part of their key.
+filters = (vv.filters_key(ctx.filters), ctx.scope.owners)
 st.title("Validate against outcomes")
 st.caption(ui.md(ctx.caption))
 if flash := st.session_state.pop(FLASH, None):
@@ -208,4 +209,6 @@ for warning in bt.warnings:
 
 sections = {"Backtest": backtest_section, "Metric cohorts": cohorts_section, "Suggest": suggest_section,
             "Churn probability": churn_section, "Model A vs B": a_vs_b_section}
+if ctx.scope.restricted:  # a suggestion is fitted on every account, beyond a CSM's book (and a CSM saves no model)
+    del sections["Suggest"]
 sections[st.segmented_control("Show", list(sections), default="Backtest", required=True, key="validate.section")]()

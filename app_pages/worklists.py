@@ -109,7 +109,8 @@ if everyone is not None:
         picked = show(attention, [*(["owner"] if per_owner else []), "rank", "account_name", "band", "score",
                                   "change", "arr", "arr_at_risk", "renewal_date", "reason", "held_out"],
                       select_key="worklists.attention")
-        start_play_button(attention, picked, owner)
+        if ui.can("create_play"):
+            start_play_button(attention, picked, owner)
         downloads(attention, f"attention-list {owner}", "attention", about)
     if per_owner:
         st.subheader("By owner")
@@ -128,7 +129,9 @@ usage = bar[0].selectbox("Usage metric", usage_options, format_func=ctx.label, k
 span = bar[1].number_input("Trend over (snapshots)", 2, 24, 3, key="worklists.trend")
 growth = bar[2].number_input("Minimum growth (%)", 0, 500, 5, key="worklists.growth")
 ranked_by_model = ctx.model.expansion is not None
-extra = expansion_scores(data, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml) if ranked_by_model else None
+# Scored on the whole dataset (peer ranks need every account), then listed only for the rows in scope.
+whole = ui.dataset(ctx.dataset).df
+extra = expansion_scores(whole, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml) if ranked_by_model else None
 expansion = ui.handled(wl.expansion_list, scored, data, usage_column=usage, as_of=ctx.as_of,
                        owner=None if per_owner else owner, trend_snapshots=span, min_growth=growth / 100,
                        expansion_scores=extra, usage_label=ctx.label(usage), what="Expansion list")

@@ -1066,6 +1066,7 @@ def score_history(
     title: str = "Score history",
     subtitle: str | None = None,
     presentation: bool = False,
+    marks: Sequence[tuple[pd.Timestamp, str]] = (),
 ) -> go.Figure:
     """One account's score over time on band-coloured background bands, with alert and override markers.
 
@@ -1075,6 +1076,8 @@ def score_history(
             ``override_reason`` (text where a CSM override applies to that snapshot, else empty / NA).
         cutoffs: ``(red, yellow)`` band cut-offs: draws three background rectangles (0–red, red–yellow,
             yellow–100) and colours the points when there is no ``band`` column.
+        marks: ``(date, label)`` where the model's version changed (``lib.audit.version_marks``): a dotted
+            vertical line labelled at the top (``layout.shapes`` / ``layout.annotations``).
 
     Returns:
         Trace 0: the score line (x = dates, y = scores, marker colours by band); then an "Alert" marker trace
@@ -1127,6 +1130,10 @@ def score_history(
             ))
     if cutoffs is not None:
         _band_backgrounds(fig, cutoffs, axis="y")
+    for day, label in marks:
+        fig.add_vline(x=pd.Timestamp(day), line={"color": MUTED, "dash": "dot", "width": 1.5})
+        fig.add_annotation(x=pd.Timestamp(day), y=1, yref="paper", text=plain_text(label), showarrow=False,
+                           yanchor="bottom", font={"size": s.tick, "color": MUTED})
     fig.update_yaxes(range=[0, 100])
     return base_layout(fig, title=title, subtitle=subtitle, x_title=DATE_AXIS, y_title=SCORE_AXIS,
                        presentation=presentation, hovermode="x unified")

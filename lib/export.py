@@ -209,11 +209,16 @@ def scores_csv(
     neutralised (see `neutralise_formulas`).
     """
     _report(progress, 0.0, "Preparing the CSV…")
-    table = scores.assign(model=str(model_name), model_version=_version_label(model_version))
-    text = _spreadsheet_safe(table).to_csv(
-        index=False, date_format="%Y-%m-%d", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n"
-    )
+    data = table_csv(scores.assign(model=str(model_name), model_version=_version_label(model_version)))
     _report(progress, 1.0, "CSV ready")
+    return data
+
+
+def table_csv(table: pd.DataFrame, date_format: str = "%Y-%m-%d") -> bytes:
+    """Any table as CSV bytes (UTF-8 with BOM), text quoted and formula cells neutralised (see
+    `neutralise_formulas`); e.g. the audit log, with ``date_format="%Y-%m-%d %H:%M:%S"``."""
+    text = _spreadsheet_safe(table).to_csv(index=False, date_format=date_format, quoting=csv.QUOTE_NONNUMERIC,
+                                           lineterminator="\n")
     return text.encode("utf-8-sig")
 
 

@@ -1,4 +1,5 @@
-"""The workspace: one DuckDB file that keeps datasets, model versions, labels, CSM notes and score overrides.
+"""The workspace: one DuckDB file that keeps datasets, model versions, labels, CSM notes, score overrides and
+the audit log (who changed what, when).
 
 Layout. Each dataset's canonical table lives in its own DuckDB table, ``ds_<dataset_id>``, with the user's own
 column names (always quoted). One table per dataset rather than one long table keyed by dataset id because
@@ -51,6 +52,7 @@ SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS dataset_ids START 1;
 CREATE SEQUENCE IF NOT EXISTS note_ids START 1;
 CREATE SEQUENCE IF NOT EXISTS override_ids START 1;
+CREATE SEQUENCE IF NOT EXISTS audit_ids START 1;
 CREATE SEQUENCE IF NOT EXISTS play_ids START 1;
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS datasets (
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS datasets (
 CREATE TABLE IF NOT EXISTS model_versions (
     name VARCHAR NOT NULL, version INTEGER NOT NULL, yaml VARCHAR NOT NULL, note VARCHAR, created_at TIMESTAMP,
     PRIMARY KEY (name, version));
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS author VARCHAR;
 CREATE TABLE IF NOT EXISTS dataset_models (
     dataset VARCHAR PRIMARY KEY, model_name VARCHAR NOT NULL, version INTEGER NOT NULL, used_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS labels (
@@ -72,6 +75,9 @@ CREATE TABLE IF NOT EXISTS notes (
 CREATE TABLE IF NOT EXISTS overrides (
     override_id BIGINT PRIMARY KEY, account_id VARCHAR NOT NULL, score DOUBLE NOT NULL, reason VARCHAR NOT NULL,
     author VARCHAR, expires_on DATE, created_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS audit (
+    audit_id BIGINT PRIMARY KEY, changed_at TIMESTAMP NOT NULL, who VARCHAR, action VARCHAR NOT NULL, target VARCHAR,
+    detail VARCHAR, old_value VARCHAR, new_value VARCHAR);
 CREATE TABLE IF NOT EXISTS plays (
     play_id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, dataset VARCHAR NOT NULL, description VARCHAR,
     owner VARCHAR, start_date DATE NOT NULL, control_share DOUBLE NOT NULL, strata_json VARCHAR NOT NULL,
@@ -80,6 +86,7 @@ CREATE TABLE IF NOT EXISTS play_accounts (
     play_id BIGINT NOT NULL, account_id VARCHAR NOT NULL, grp VARCHAR NOT NULL, stratum VARCHAR,
     PRIMARY KEY (play_id, account_id));
 """
+AUDIT_COLUMNS = ["changed_at", "who", "action", "target", "detail", "old_value", "new_value"]
 
 
 class WorkspaceError(ValueError):
@@ -225,6 +232,24 @@ class Workspace:
             finally:
                 cur.close()
 
+    @staticmethod
+    def _audit(cur: duckdb.DuckDBPyConnection, who: str, action: str, target: str, detail: str = "",
+               before: str | None = None, after: str | None = None) -> None:
+        """One audit row, in the caller's transaction: the change and its record stand or fall together."""
+        cur.execute("INSERT INTO audit VALUES (nextval('audit_ids'), ?, ?, ?, ?, ?, ?, ?)",
+                    [_now(), who, action, target, detail, before, after])
+
+    def record(self, who: str, action: str, target: str, detail: str = "", before: str | None = None,
+               after: str | None = None) -> None:
+        """Add an audit entry for a change kept outside the workspace (e.g. the access file)."""
+        with self._transaction() as cur:
+            self._audit(cur, who, action, target, detail, before, after)
+
+    def audit_log(self) -> pd.DataFrame:
+        """The audit log, newest first: changed_at, who, action, target, detail, old_value, new_value (model YAML)."""
+        return self.cursor().execute(
+            f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit ORDER BY changed_at DESC, audit_id DESC").df()
+
     def close(self) -> None:
         """Close the connection (the data is already on disk: every save committed)."""
         self._con.close()
@@ -345,6 +370,7 @@ class Workspace:
         source_filename: str = "",
         *,
         replace: bool = False,
+        author: str = "",
     ) -> SaveResult:
         """Save a canonical table as a new dataset (or replace one), in one transaction.
 
@@ -354,6 +380,7 @@ class Workspace:
             roles: the roles the table was loaded with.
             source_filename: the uploaded file's name, for the catalogue.
             replace: replace an existing dataset of that name instead of refusing.
+            author: who saved it, for the audit log.
 
         Raises:
             WorkspaceError: empty name, a dataset of that name exists (and not replace), bad table.
@@ -384,10 +411,13 @@ class Workspace:
             self._create_table(cur, table, kinds)
             self._insert_rows(cur, table, table_df, kinds)
             self._refresh_catalogue(cur, dataset_id, table)
+            self._audit(cur, author, "replace dataset" if existing else "upload dataset", name,
+                        f"{len(table_df):,} rows from {source_filename or 'a table'}")
         return SaveResult(self.dataset_info(name), added=len(table_df), replaced=0)
 
     def append_dataset(
-        self, name: str, df: pd.DataFrame | Portfolio, roles: Roles | None = None, source_filename: str = ""
+        self, name: str, df: pd.DataFrame | Portfolio, roles: Roles | None = None, source_filename: str = "",
+        *, author: str = "",
     ) -> SaveResult:
         """Add snapshots to a dataset (creating it if new). Rows for an account and date already stored are
         replaced by the new ones (newest wins), so re-uploading the same file adds nothing.
@@ -399,11 +429,11 @@ class Workspace:
         """
         with self._lock:  # the "is it new?" check and the write must not interleave with another session's
             if (name or "").strip() not in self.dataset_names():
-                return self.save_dataset(name, df, roles, source_filename)
-            return self._append(name.strip(), df, roles, source_filename)
+                return self.save_dataset(name, df, roles, source_filename, author=author)
+            return self._append(name.strip(), df, roles, source_filename, author)
 
     def _append(
-        self, name: str, df: pd.DataFrame | Portfolio, roles: Roles | None, source_filename: str
+        self, name: str, df: pd.DataFrame | Portfolio, roles: Roles | None, source_filename: str, author: str
     ) -> SaveResult:
         table_df, roles = self._prepare(df, roles)
         info = self.dataset_info(name)
@@ -442,6 +472,8 @@ class Workspace:
                  info.dataset_id],
             )
             self._refresh_catalogue(cur, info.dataset_id, info.table)
+            self._audit(cur, author, "append snapshots", name,
+                        f"{len(table_df) - int(replaced):,} new rows, {int(replaced):,} replaced")
         return SaveResult(self.dataset_info(name), added=len(table_df) - int(replaced), replaced=int(replaced))
 
     def _drop(self, cur: duckdb.DuckDBPyConnection, dataset_id: int, name: str, keep_labels: bool) -> None:
@@ -454,15 +486,17 @@ class Workspace:
                         [name])
             cur.execute("DELETE FROM plays WHERE dataset = ?", [name])
 
-    def delete_dataset(self, name: str) -> None:
-        """Delete a dataset, its rows and its hand-set labels."""
+    def delete_dataset(self, name: str, author: str = "") -> None:
+        """Delete a dataset, its rows and its hand-set labels (``author``: who, for the audit log)."""
         info = self.dataset_info(name)
         with self._transaction() as cur:
             self._drop(cur, info.dataset_id, name, keep_labels=False)
+            self._audit(cur, author, "delete dataset", name, f"{info.n_rows:,} rows, {info.n_accounts:,} accounts")
 
     # -- model versions ---------------------------------------------------------------------------------
-    def save_model(self, name: str, yaml_text: str, note: str = "") -> int:
-        """Save a new version of a model; returns its version number (1 for a new name).
+    def save_model(self, name: str, yaml_text: str, note: str = "", author: str = "") -> int:
+        """Save a new version of a model; returns its version number (1 for a new name). The audit log keeps the
+        previous version's YAML beside the new one.
 
         Raises:
             WorkspaceError: empty name.
@@ -477,13 +511,18 @@ class Workspace:
         with self._transaction() as cur:
             version = cur.execute("SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?",
                                   [name]).fetchone()[0]
-            cur.execute("INSERT INTO model_versions VALUES (?, ?, ?, ?, ?)", [name, version, yaml_text, note, _now()])
+            before = cur.execute("SELECT yaml FROM model_versions WHERE name = ? AND version = ?",
+                                 [name, version - 1]).fetchone()
+            cur.execute("INSERT INTO model_versions (name, version, yaml, note, created_at, author) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", [name, version, yaml_text, note, _now(), author])
+            self._audit(cur, author, "save model version", f"{name} v{version}", note,
+                        before[0] if before else None, yaml_text)
         return int(version)
 
     def list_models(self) -> pd.DataFrame:
-        """Every saved version: name, version, note, created_at (newest version of each name first)."""
+        """Every saved version: name, version, note, created_at, author (newest version of each name first)."""
         return self.cursor().execute(
-            "SELECT name, version, note, created_at FROM model_versions ORDER BY name, version DESC"
+            "SELECT name, version, note, created_at, author FROM model_versions ORDER BY name, version DESC"
         ).df()
 
     def model_names(self) -> list[str]:
@@ -540,6 +579,8 @@ class Workspace:
             if label is not None:
                 cur.execute("INSERT INTO labels VALUES (?, ?, ?, ?, ?)",
                             [dataset, str(account_id), label, set_by, _now()])
+            self._audit(cur, set_by, "set label" if label else "clear label", str(account_id),
+                        f"{label or 'cleared'} in {dataset}")
 
     def labels(self, dataset: str) -> pd.DataFrame:
         """Hand-set labels of a dataset: account_id, label, set_by, set_at."""
@@ -555,6 +596,7 @@ class Workspace:
         with self._transaction() as cur:
             note_id = cur.execute("SELECT nextval('note_ids')").fetchone()[0]
             cur.execute("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", [note_id, str(account_id), text, author, _now()])
+            self._audit(cur, author, "add note", str(account_id), text)
         return int(note_id)
 
     def notes(self, account_id: str | None = None) -> pd.DataFrame:
@@ -592,12 +634,17 @@ class Workspace:
             override_id = cur.execute("SELECT nextval('override_ids')").fetchone()[0]
             cur.execute("INSERT INTO overrides VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [override_id, str(account_id), value, reason, author, expires, _now()])
+            self._audit(cur, author, "set override", str(account_id), f"score {value:g} until {expires or 'removed'}: "
+                        f"{reason}")
         return int(override_id)
 
-    def remove_override(self, override_id: int) -> None:
-        """Remove an override."""
+    def remove_override(self, override_id: int, author: str = "") -> None:
+        """Remove an override (``author``: who, for the audit log)."""
         with self._transaction() as cur:
-            cur.execute("DELETE FROM overrides WHERE override_id = ?", [int(override_id)])
+            gone = cur.execute("DELETE FROM overrides WHERE override_id = ? RETURNING account_id, score, reason",
+                               [int(override_id)]).fetchone()
+            if gone:
+                self._audit(cur, author, "remove override", str(gone[0]), f"score {gone[1]:g}: {gone[2]}")
 
     def overrides(self) -> pd.DataFrame:
         """Every override, newest first."""
@@ -621,7 +668,7 @@ class Workspace:
         ).df()
 
     # -- plays ------------------------------------------------------------------------------------------
-    def save_play(self, play: Play, assignments: pd.DataFrame) -> int:
+    def save_play(self, play: Play, assignments: pd.DataFrame, author: str = "") -> int:
         """Store a play and its groups (``account_id, group[, stratum]``, from :func:`lib.plays.assign`);
         returns its id. The groups are stored as drawn and never reshuffled.
 
@@ -645,6 +692,7 @@ class Workspace:
                 ["play_id", "account_id", "group", "stratum"]].astype({"account_id": str}))
             cur.execute("INSERT INTO play_accounts SELECT * FROM incoming_groups")
             cur.unregister("incoming_groups")
+            self._audit(cur, author, "create play", name, f"{len(groups):,} accounts in {play.dataset}")
         return play_id
 
     def plays(self, dataset: str | None = None) -> list[Play]:
@@ -671,11 +719,13 @@ class Workspace:
         names = pd.DataFrame([(p.play_id, p.name) for p in self.plays(dataset)], columns=["play_id", "name"])
         return held_out(names, self.play_assignments(dataset))
 
-    def delete_play(self, play_id: int) -> None:
-        """Delete a play and its groups."""
+    def delete_play(self, play_id: int, author: str = "") -> None:
+        """Delete a play and its groups (``author``: who, for the audit log)."""
         with self._transaction() as cur:
             cur.execute("DELETE FROM play_accounts WHERE play_id = ?", [int(play_id)])
-            cur.execute("DELETE FROM plays WHERE play_id = ?", [int(play_id)])
+            gone = cur.execute("DELETE FROM plays WHERE play_id = ? RETURNING name, dataset", [int(play_id)]).fetchone()
+            if gone:
+                self._audit(cur, author, "delete play", str(gone[0]), f"in {gone[1]}")
 
     # -- the sample ---------------------------------------------------------------------------------------
     def ensure_sample(self) -> bool:
@@ -695,13 +745,13 @@ class Workspace:
                 return False  # another session loaded it while this one waited
             if SAMPLE_DATASET not in self.dataset_names():
                 book = generate_portfolio()
-                self.save_dataset(SAMPLE_DATASET, book, sample_roles(), "sample_portfolio.csv")
+                self.save_dataset(SAMPLE_DATASET, book, sample_roles(), "sample_portfolio.csv", author="sample")
                 planned = sample_play(book, SAMPLE_DATASET)
                 if planned is not None:  # the Plays page working from the first run
                     self.save_play(*planned)
             if SAMPLE_MODEL not in self.model_names():
                 version = self.save_model(SAMPLE_MODEL, DEFAULT_MODEL_PATH.read_text(encoding="utf-8"),
-                                          "The bundled default model for the sample portfolio")
+                                          "The bundled default model for the sample portfolio", "sample")
                 self.link_model(SAMPLE_DATASET, SAMPLE_MODEL, version)
             with self._transaction() as cur:
                 cur.execute("INSERT OR REPLACE INTO meta VALUES ('sample_loaded', ?)", [_now().isoformat()])

@@ -3,6 +3,8 @@
 It owns the cached loaders (workspace, datasets, scored portfolios, the live scorer), the shared sidebar
 (dataset, model version, segment filters, snapshot date) and a few widgets every page uses. Pages call
 `context()` to get the current selection and never touch the workspace or the engine's caches directly.
+Sign-in (st.login / st.user) lives here too: `signed_in()` resolves the user, `Context.scope` limits every
+read to their accounts, and `allowed()` checks a write's permission (lib.access holds the rules).
 
 Caching: DataFrames come from `st.cache_resource` (one shared, read-only copy per key, bounded by
 `max_entries`) rather than `st.cache_data`, because pickling a million-row frame on every rerun would cost
@@ -20,8 +22,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from lib import access, starter
 from lib import portfolio as pf
-from lib import starter
 from lib import validation_views as vv
 from lib.analysis import Suggestion
 from lib.ingest import Roles
@@ -35,6 +37,7 @@ FILTER_PREFIX = "ctx.filter."
 # Non-widget keys a page sets to select something in the sidebar on the next run ("ctx.pending_version" …).
 PENDING = {key: key.replace("ctx.", "ctx.pending_") for key in (DATASET, MODEL, VERSION)}
 SHOWN_DATASET, PICKED = "ctx.shown_dataset", "ctx.picked"  # the dataset last drawn; a model picked by hand
+USER = "ctx.user"  # the access.User signed in for this session (set by signed_in on every run)
 START_PAGE = "app_pages/start.py"
 PRESENT_FULLSCREEN = "present.fullscreen"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -106,6 +109,13 @@ def _facets(name: str, revision: pd.Timestamp) -> _Facets:
     return _Facets(dates, options)
 
 
+@st.cache_resource(max_entries=32)
+def _book(name: str, revision: pd.Timestamp, owners: tuple[str, ...]) -> access.Scope:
+    """A CSM's scope in a dataset revision (the accounts whose latest owner is theirs), computed once."""
+    data = _dataset(name, revision)
+    return access.scope_for(access.User("", "csm", owners), data.df, data.roles)
+
+
 # -- the current selection ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Context:
@@ -118,6 +128,7 @@ class Context:
     model: Model
     as_of: pd.Timestamp
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    scope: access.Scope = field(default_factory=access.Scope)  # the accounts the user may read
 
     @property
     def roles(self) -> Roles:
@@ -129,21 +140,24 @@ class Context:
         return self.dataset.roles.segments
 
     def data(self) -> Dataset:
-        """The canonical portfolio table (shared; read-only)."""
-        return _dataset(self.dataset.name, self.dataset.updated_at)
+        """The canonical portfolio table in the user's scope (shared; read-only). Never score it when the scope
+        is restricted (peer ranks need the whole portfolio): scoring reads the whole table, then scopes."""
+        data = _dataset(self.dataset.name, self.dataset.updated_at)
+        return Dataset(self.scope.apply(data.df), data.roles, data.info) if self.scope.restricted else data
 
     def scored(self, model_yaml: str | None = None, filtered: bool = True) -> pd.DataFrame:
         """The scored portfolio under the selected (or given) model; segment filters applied after scoring,
-        so percentile peers are always the whole portfolio. CSM overrides in force are marked on each call
-        (`override_score`, `override_reason`; not cached, so a new override shows at once)."""
-        scored = _scored(self.dataset.name, self.dataset.updated_at, model_yaml or self.model_yaml)
+        so percentile peers are always the whole portfolio; then the user's scope (a CSM's book, even when not
+        ``filtered``). CSM overrides in force are marked on each call (`override_score`, `override_reason`; not
+        cached, so a new override shows at once)."""
+        scored = self.scope.apply(_scored(self.dataset.name, self.dataset.updated_at, model_yaml or self.model_yaml))
         scored = pf.apply_filters(scored, self.filters) if filtered else scored
         return pf.apply_overrides(scored, workspace().active_overrides())
 
     def labels(self) -> pd.Series:
         """Known health per account (account_id → 'healthy' / 'struggling'): the file's labels with the ones
-        set by hand on the Compare page on top, read fresh so a change shows at once."""
-        return known_labels(self.dataset)
+        set by hand on the Compare page on top, read fresh so a change shows at once (in the user's scope)."""
+        return self.scope.apply(known_labels(self.dataset))
 
     def segment_values(self) -> dict[str, list[str]]:
         """Each segment column's distinct values as text, sorted (what filters and profiles select on)."""
@@ -211,9 +225,12 @@ def _picked() -> None:
 
 def save_model(name: str, yaml_text: str, note: str = "", dataset: str | None = None) -> int | None:
     """Save a model version from a page and select it on the next run; it becomes the model of ``dataset``
-    (default: the sidebar's) when it fits that dataset. Shows the problem and returns None when not saved."""
+    (default: the sidebar's) when it fits that dataset. Shows the problem and returns None when not saved
+    (also when the user's role may not save models)."""
+    if not allowed("save_model"):
+        return None
     ws = workspace()
-    version = handled(ws.save_model, name, yaml_text, note, what="Not saved")
+    version = handled(ws.save_model, name, yaml_text, note, author(), what="Not saved")
     if version is None:
         return None
     info = handled(ws.dataset_info, dataset or st.session_state.get(DATASET, ""), what="Not linked to the dataset")
@@ -243,11 +260,15 @@ def sidebar() -> Context | None:
         model_name = st.selectbox("Model", models, key=MODEL, on_change=_picked)
         versions = ws.list_models().query("name == @model_name")
         numbers = [int(v) for v in versions["version"]]
-        notes = dict(zip(numbers, versions["note"].fillna(""), strict=True))
+        about = {int(v): "".join(f" · {text[:40]}" for text in (who, note) if text) for v, who, note in
+                 zip(versions["version"], versions["author"].fillna(""), versions["note"].fillna(""), strict=True)}
         _pick(VERSION, numbers, numbers[0])
         version = st.selectbox("Version", numbers, key=VERSION, on_change=_picked,
-                               format_func=lambda v: f"v{v}" + (f" · {notes[v][:40]}" if notes.get(v) else ""))
-        facets = _facets(name, info.updated_at)
+                               format_func=lambda v: f"v{v}{about.get(v, '')}", help="Who saved it, and their note")
+        facets, scope = _facets(name, info.updated_at), _scope(name, info.updated_at)
+        if scope.restricted:  # a CSM's filters offer only their book's values
+            facets = _Facets(facets.dates, {s: sorted(scope.apply(dataset(info).df)[s].dropna().astype(str).unique())
+                                            for s in facets.options})
         _pick(AS_OF, facets.dates, facets.dates[-1])
         as_of = pd.Timestamp(st.select_slider("Snapshot date", facets.dates, key=AS_OF))
         filters = _filter_widgets(facets.options)
@@ -256,7 +277,7 @@ def sidebar() -> Context | None:
     if st.session_state.pop(PICKED, False) and not check_columns(model, info.columns):
         ws.link_model(info.name, model_name, version)  # a model picked for a dataset becomes its model
     return Context(dataset=info, model_name=model_name, model_version=version, model_yaml=yaml_text, model=model,
-                   as_of=as_of, filters=filters)
+                   as_of=as_of, filters=filters, scope=scope)
 
 
 def current_dataset() -> DatasetInfo | None:
@@ -370,6 +391,98 @@ def misfit_notice(ctx: Context) -> None:
 def remember(ctx: Context | None) -> None:
     """Keep this run's selection for the page (session-scoped; a small frozen object, never a frame)."""
     st.session_state["_ctx"] = ctx
+
+
+# -- who is signed in -------------------------------------------------------------------------------------
+def sign_in_configured() -> bool:
+    """Whether `[auth]` is set in .streamlit/secrets.toml; without it the app runs for one person, no sign-in."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def user() -> access.User:
+    """The user of this session (set by `signed_in` on every run of app.py)."""
+    fallback = access.User("", None) if sign_in_configured() else access.LOCAL_USER
+    return st.session_state.get(USER) or fallback
+
+
+def author() -> str:
+    """What notes, overrides, labels, model versions and uploads record as their author: the signed-in email."""
+    return user().email
+
+
+def can(action: str) -> bool:
+    """Whether the user may do ``action`` (lib.access.ACTIONS, e.g. "create_play") — to show or hide a control."""
+    return access.can(user(), action)
+
+
+def allowed(action: str, account_id: object = None) -> bool:
+    """The check inside an action (saving, deleting …): whether the user may do ``action`` — on ``account_id``
+    when given, which must be in their book. When not, say why and return False."""
+    try:
+        access.require(user(), action)
+        scope = st.session_state.get("_ctx").scope if st.session_state.get("_ctx") else access.Scope()
+        if account_id is not None and not scope.allows(account_id):
+            raise access.AccessDenied(f"account {account_id} is not in your book — you can change only your own "
+                                      "accounts")
+    except access.AccessDenied as err:
+        show_error(err, "Not allowed")
+        return False
+    return True
+
+
+def _scope(name: str, revision: pd.Timestamp) -> access.Scope:
+    who = user()
+    return _book(name, revision, who.owners) if who.role == "csm" else access.Scope()
+
+
+def signed_in() -> access.User:
+    """Who uses the app; app.py calls it before anything else. Without sign-in configured: the local user. With
+    it: until sign-in only a **Sign in** button shows; a user the access file gives no role sees "ask an admin";
+    an access file with problems shows them. Each of those stops the run."""
+    if not sign_in_configured():
+        who = access.LOCAL_USER
+    elif not st.user.is_logged_in:
+        st.title("Health Score Studio")
+        st.write("Sign in with your organisation's account to see your team's customer health.")
+        if st.button("Sign in", type="primary", icon=":material/login:", key="auth.sign_in"):
+            st.login()
+        st.stop()
+    else:
+        try:
+            rules = access.load_access()
+        except access.AccessError as err:
+            st.title("Health Score Studio")
+            show_error(err, "The access file has problems — an admin fixes them (README: Sign-in and roles)")
+            _sign_out_button("auth.sign_out_broken")
+            st.stop()
+        who = access.resolve(rules, str(st.user.get("email") or ""))
+        if who.role is None:
+            admins = sorted(e for e, u in rules.users.items() if u.role == "admin")
+            st.title("Ask an admin for access")
+            st.info(f"You are signed in as **{md(who.email or 'an account without an email')}**, but Health Score "
+                    "Studio has no role for you yet. Ask an admin to add your email to the access file"
+                    + (f": {', '.join(md(a) for a in admins)}." if admins else "."), icon=":material/lock:")
+            _sign_out_button("auth.sign_out_no_role")
+            st.stop()
+    st.session_state[USER] = who
+    return who
+
+
+def _sign_out_button(key: str) -> None:
+    if st.button("Sign out", icon=":material/logout:", key=key):
+        st.logout()
+
+
+def account_menu(who: access.User) -> None:
+    """The sidebar's foot: who is signed in, their role (and book), and Sign out (only with sign-in)."""
+    if not sign_in_configured():
+        return
+    with st.sidebar:
+        st.divider()
+        ctx = st.session_state.get("_ctx")
+        book = ctx.scope.caption() if ctx is not None else ""
+        st.caption(f"Signed in as **{md(who.email)}** · {who.role}" + (f"  \n{md(book)}" if book else ""))
+        _sign_out_button("auth.sign_out")
 
 
 # -- shared widgets ----------------------------------------------------------------------------------------

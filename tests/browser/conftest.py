@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -57,13 +57,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
 
 @contextmanager
 def serve(workspace: Path | None, log: Path, script: str = "app.py", timeout: float = 90.0,
-          env: dict[str, str] | None = None) -> Iterator[str]:
-    """``streamlit run <script>`` on a free local port (against ``workspace`` when given, with ``env`` added to
-    the environment); yields the base URL once the server answers, and stops it on exit. Shared with bench/."""
-    port = _free_port()
+          env: dict[str, str] | None = None, port: int | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
+    """``streamlit run <script>`` on ``port`` (default a free local port) against ``workspace`` when given, with
+    ``env`` added to the environment and ``args`` (Streamlit options) to the command line; yields the base URL
+    once the server answers, and stops it on exit. Shared with bench/."""
+    port = port or free_port()
     env = {**os.environ, **({"HSS_WORKSPACE": str(workspace)} if workspace else {}), **(env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           *args]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
