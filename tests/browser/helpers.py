@@ -4,6 +4,7 @@ from a table row. (Fixtures and server set-up stay in conftest.py.)"""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -22,31 +23,43 @@ def metric_value(tab, label: str, timeout: float = 30_000) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 
 
+_CONTENT_HEIGHT = ("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                   "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)")
+# What moves while the page still lays out: its height, and each chart's and table's drawn size.
+_LAYOUT = (f"[{_CONTENT_HEIGHT}, ...[...document.querySelectorAll('.js-plotly-plot .main-svg, "
+           "[data-testid=\"stDataFrame\"] canvas')].map(e => `${e.getAttribute('width')}x${e.getAttribute('height')}`)"
+           "].join('|')")
+
+
+def _settled(tab, read: Callable[[], object], interval_ms: int = 250, timeout_ms: int = 5_000):
+    """What ``read()`` returns once it is the same on two reads ``interval_ms`` apart (at most ``timeout_ms``):
+    waits as long as the page is still drawing rather than a fixed time."""
+    value = read()
+    for _ in range(timeout_ms // interval_ms):
+        tab.wait_for_timeout(interval_ms)
+        again = read()
+        if again == value:
+            return value
+        value = again
+    return value
+
+
 def whole_page_screenshot(tab, name: str) -> Path:
     """Screenshot the whole page under test-artifacts/: the app scrolls inside its own container, so the window
     first grows to the content's height (at most `MAX_HEIGHT`), then goes back to 1440×900."""
-    tab.wait_for_timeout(1000)  # the last tables settle before the page is measured
-    height = tab.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
-                          "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)")
+    height = _settled(tab, lambda: tab.evaluate(_CONTENT_HEIGHT))  # the last tables and charts have drawn
     tab.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, min(int(height) + 40, MAX_HEIGHT))})
-    tab.wait_for_timeout(1500)  # charts re-lay out to the new size
+    _settled(tab, lambda: tab.evaluate(_LAYOUT))  # charts and tables re-lay out to the new size
     tab.mouse.move(0, 0)  # no hover label in the picture
     path = screenshot(tab, name)
     tab.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     return path
 
 
-def _settled_box(tab, locator, timeout_ms: int = 10_000) -> dict:
+def _settled_box(tab, locator) -> dict:
     """The locator's bounding box once it stops moving: charts above a table finish drawing late under load
     and push it down, and a click computed from an earlier box lands on the wrong row."""
-    box = locator.bounding_box()
-    for _ in range(timeout_ms // 250):
-        tab.wait_for_timeout(250)
-        again = locator.bounding_box()
-        if again == box:
-            return box
-        box = again
-    return box
+    return _settled(tab, locator.bounding_box, timeout_ms=10_000)
 
 
 def open_row_on_account_page(tab, grid, row: int, tries: int = 4) -> None:
