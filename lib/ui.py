@@ -11,6 +11,8 @@ more than the work it saves. Callers must treat them as read-only.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -20,12 +22,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from lib import analysis, starter, tuning
 from lib import portfolio as pf
-from lib import starter
 from lib import validation_views as vv
 from lib.analysis import Suggestion
 from lib.ingest import Roles
 from lib.model import Model, ModelError, check_columns, parse_model
+from lib.scoring import score
 from lib.store import Dataset, DatasetInfo, Workspace, WorkspaceError
 from lib.vectorised import LiveScorer
 
@@ -120,6 +123,28 @@ class Context:
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
+    def key(self) -> tuple[str, str, str]:
+        """What this selection determines, as one cache key: the dataset, its revision and the model's text (a
+        saved version or a draft, by digest). Every cache below is keyed by it, so whatever it reads from the
+        context — the table, the scored portfolio, the model — belongs to this key; segment filters, the date
+        and page settings (a horizon) are passed next to it where a cache depends on them."""
+        digest = hashlib.sha256(self.model_yaml.encode("utf-8")).hexdigest()[:16]
+        return self.dataset.name, str(self.dataset.updated_at), digest
+
+    @property
+    def filter_key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The active segment filters, order-free and hashable (for caches of filtered results)."""
+        return vv.filters_key(self.filters)
+
+    def with_model(self, model_yaml: str) -> Context:
+        """The same selection with another model text (a draft, or model B): its own `key`.
+
+        Raises:
+            lib.model.ModelError: the text is not a valid model.
+        """
+        return dataclasses.replace(self, model_yaml=model_yaml, model=parse_model(model_yaml))
+
+    @property
     def roles(self) -> Roles:
         """Roles of the stored (canonical) table."""
         return self.dataset.roles
@@ -153,6 +178,33 @@ class Context:
         """The numpy scorer for slider loops (shared; its per-spec cache is bounded inside the engine)."""
         return _live_scorer(self.dataset.name, self.dataset.updated_at, self.model_yaml)
 
+    # -- results cached per selection (see `key`); each raises what its lib function raises
+    def tune_data(self, warm_with: str) -> tuning.TuneData:
+        """Tune's rows and the selected model's scores to compare drafts with — nothing to compare with when the
+        model does not fit the data; ``warm_with`` (a draft that fits) then prepares the scorer instead."""
+        return _tune_data(self.key, _ctx=self, _warm_with=warm_with)
+
+    def backtest(self, horizon: int) -> analysis.Backtest:
+        """The filtered portfolio's backtest ``horizon`` days before each outcome."""
+        return _backtest(self.key, self.filter_key, horizon, _ctx=self)
+
+    def churn_model(self, horizon: int) -> analysis.ChurnModel:
+        """The logistic churn model fitted on :meth:`backtest`."""
+        return _churn_model(self.key, self.filter_key, horizon, _ctx=self)
+
+    def suggestion(self, horizon: int) -> Suggestion:
+        """Thresholds and weights suggested from the outcomes of every account (filters do not apply)."""
+        return _suggestion(self.key, horizon, _ctx=self)
+
+    def comparison(self, model_a: str, model_b: str, horizon: int) -> analysis.ModelComparison:
+        """Two model texts compared on this selection's dataset, filters and date (each with its own key)."""
+        a, b = self.with_model(model_a), self.with_model(model_b)
+        return _comparison(a.key, b.key, self.filter_key, self.as_of, horizon, _a=a, _b=b)
+
+    def expansion_scores(self) -> pd.DataFrame:
+        """The model's expansion score for the whole dataset (the model must have one)."""
+        return _expansion_scores(self.key, _ctx=self)
+
     def label(self, metric: str) -> str:
         """A metric's display label."""
         m = self.model.metrics.get(metric)
@@ -164,6 +216,43 @@ class Context:
         parts = [self.dataset.name, f"{self.model_name} v{self.model_version}", f"{self.as_of:%Y-%m-%d}"]
         parts += [f"{k}: {', '.join(v)}" for k, v in self.filters.items() if v]
         return " · ".join(parts)
+
+
+# Caches of what a selection determines: keyed by `Context.key` (plus the settings named beside it), the context
+# itself passed unhashed (``_ctx``) — it is the same selection whenever the key is.
+@st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
+def _tune_data(key: tuple, _ctx: Context, _warm_with: str) -> tuning.TuneData:
+    df = _ctx.data().df
+    saved = None if check_columns(_ctx.model, df.columns) else _ctx.model
+    scorer = _live_scorer(_ctx.dataset.name, _ctx.dataset.updated_at, _ctx.model_yaml if saved else _warm_with)
+    return tuning.TuneData(scorer, df, saved)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Backtesting…")
+def _backtest(key: tuple, filters: tuple, horizon: int, _ctx: Context) -> analysis.Backtest:
+    return analysis.backtest(_ctx.scored(), horizon_days=horizon, model_name=_ctx.model.name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Fitting the churn model…")
+def _churn_model(key: tuple, filters: tuple, horizon: int, _ctx: Context) -> analysis.ChurnModel:
+    return analysis.fit_churn_model(_ctx.backtest(horizon), _ctx.model)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Suggesting thresholds and weights from the outcomes…")
+def _suggestion(key: tuple, horizon: int, _ctx: Context) -> Suggestion:
+    return analysis.suggest_model(_ctx.data().df, _ctx.model, horizon_days=horizon)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Scoring the model's expansion score…")
+def _expansion_scores(key: tuple, _ctx: Context) -> pd.DataFrame:
+    return score(_ctx.model.expansion, _ctx.data().df)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the two models…")
+def _comparison(key_a: tuple, key_b: tuple, filters: tuple, as_of: pd.Timestamp, horizon: int, _a: Context,
+                _b: Context) -> analysis.ModelComparison:
+    return analysis.compare_models(_a.scored(), _b.scored(), _a.model, _b.model, as_of=as_of, horizon_days=horizon)
+
 
 
 def _pick(key: str, options: list[Any], default: Any) -> None:
