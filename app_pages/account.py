@@ -9,7 +9,7 @@ import streamlit as st
 from lib import charts, ui
 from lib import portfolio as pf
 
-KEY = "account.selected"  # also set by the Overview and Trends tables to open an account here
+KEY = ui.ACCOUNT  # set by the account tables of other pages (ui.account_table) to open an account here
 
 
 @st.fragment  # adding a note reruns this panel only, not the charts

@@ -1,7 +1,6 @@
 """Validate: prove a model against history before adopting it — a backtest at a horizon before each outcome,
 churn by metric cohort, a model suggested from the outcomes, a churn probability for reference, model A vs B."""
 
-import pandas as pd
 import streamlit as st
 
 from lib import analysis, charts, ui
@@ -15,15 +14,6 @@ PERCENT = st.column_config.NumberColumn(format="percent")
 def stats(items: list[vv.Stat]) -> None:
     for column, stat in zip(st.columns(len(items)), items, strict=True):
         column.metric(stat.label, stat.value, stat.delta, help=stat.help, border=True)
-
-
-def open_account(table: pd.DataFrame, key: str, **config: object) -> None:
-    """An account table; selecting a row opens that account on the Account page."""
-    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
-                         selection_mode="single-row", column_config=config)
-    if event.selection.rows:
-        st.session_state["account.selected"] = str(table["ID"].iloc[event.selection.rows[0]])
-        ui.switch_page("app_pages/account.py")
 
 
 def backtest_section() -> None:
@@ -118,9 +108,9 @@ def churn_section() -> None:
     table = vv.churn_table(scored, ctx.as_of, churn)
     st.markdown(f"**The {len(table):,} accounts most likely to churn** at {ctx.as_of:%Y-%m-%d}, by the logistic "
                 "regression. Select one to open it.")
-    open_account(table, "validate.churn_accounts",
-                 Score=st.column_config.NumberColumn(format="%.0f"),
-                 **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+    ui.account_table(table, "validate.churn_accounts", Score=st.column_config.NumberColumn(format="%.0f"),
+                     **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0,
+                                                                             max_value=1)})
 
 
 def a_vs_b_section() -> None:
@@ -150,9 +140,10 @@ def a_vs_b_section() -> None:
         return
     st.markdown(f"**Accounts that change band** (the {min(len(cmp.moved), vv.TOP_ROWS):,} biggest moves) and the "
                 "contributions that moved most. Select one to open it.")
-    open_account(vv.moved_table(cmp.moved), "validate.moved",
-                 **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
-                 Change=st.column_config.NumberColumn(format="%+.1f"), Why=st.column_config.TextColumn(width="large"))
+    ui.account_table(vv.moved_table(cmp.moved), "validate.moved",
+                     **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
+                     Change=st.column_config.NumberColumn(format="%+.1f"),
+                     Why=st.column_config.TextColumn(width="large"))
 
 
 ctx = ui.context()

@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import analysis, starter, tuning
+from lib import analysis, charts, starter, tuning
 from lib import portfolio as pf
 from lib import validation_views as vv
 from lib.analysis import Suggestion
@@ -39,6 +39,7 @@ FILTER_PREFIX = "ctx.filter."
 PENDING = {key: key.replace("ctx.", "ctx.pending_") for key in (DATASET, MODEL, VERSION)}
 SHOWN_DATASET, PICKED = "ctx.shown_dataset", "ctx.picked"  # the dataset last drawn; a model picked by hand
 START_PAGE = "app_pages/start.py"
+ACCOUNT_PAGE, ACCOUNT = "app_pages/account.py", "account.selected"  # the Account page and the account it opens on
 PRESENT_FULLSCREEN = "present.fullscreen"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -473,6 +474,17 @@ def md(text: object) -> str:
 def plot(fig: go.Figure, key: str) -> None:
     """Draw a Plotly figure full width with the product's toolbar settings."""
     st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG, theme=None)
+
+
+def account_table(table: pd.DataFrame, key: str, **column_config: Any) -> None:
+    """A band-coloured account table (a `lib.portfolio.display_table`-style frame with an 'ID' column);
+    selecting a row opens that account on the Account page. ``column_config`` adds to the ID column's."""
+    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
+                         selection_mode="single-row",
+                         column_config={"ID": st.column_config.TextColumn(width="small"), **column_config})
+    if event.selection.rows:
+        st.session_state[ACCOUNT] = str(table["ID"].iloc[event.selection.rows[0]])
+        switch_page(ACCOUNT_PAGE)
 
 
 def empty_state(message: str, action: str, page: str | None = None) -> None:
