@@ -45,7 +45,7 @@ if segment_tab.open:
     with segment_tab:
         if ctx.segments:
             segment = st.selectbox("Segment", ctx.segments, key="overview.segment",
-                                   format_func=lambda s: s.replace("_", " ").capitalize())
+                                   format_func=pf.column_label)
             ui.plot(charts.segment_band_heatmap(pf.segment_band_matrix(scored, ctx.as_of, segment),
                                                 segment=segment, subtitle=ctx.caption), key="overview.heatmap")
         else:

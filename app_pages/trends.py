@@ -75,7 +75,7 @@ with left:
 with right:
     if ctx.segments:
         segment = st.selectbox("Average score by", ctx.segments, key="trends.segment",
-                               format_func=lambda s: s.replace("_", " ").capitalize())
+                               format_func=pf.column_label)
         trend = pf.segment_score_over_time(scored, segment, max_values=len(charts.SERIES_COLORS))
         ui.plot(charts.segment_score_trend(trend, segment=segment, cutoffs=cutoffs, subtitle=ctx.caption),
                 key="trends.segment_trend")

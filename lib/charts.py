@@ -249,11 +249,13 @@ def _points_colors(points: np.ndarray) -> list[str]:
     return [BAND_COLORS["no data"] if np.isnan(v) else h for v, h in zip(p, hexes, strict=True)]
 
 
-def money(x: float | None) -> str:
-    """Short money text for labels and slides: ``$1.2M``, ``$85.0K``, ``-$1.5K``; ``–`` when unknown."""
+def money(x: float | None, signed: bool = False) -> str:
+    """Short money text for labels, tables and slides: ``$1.2M``, ``$85.0K``, ``-$1.5K``; ``–`` when unknown.
+    ``signed`` (a change): a ``+`` on gains and on no change, so the sign always shows (ASCII minus: st.metric
+    colours a delta by it)."""
     if x is None or not np.isfinite(x):
         return "–"
-    sign, v = ("-" if x < 0 else ""), abs(x)
+    sign, v = ("-" if x < 0 else "+" if signed else ""), abs(x)
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if v >= div:
             return f"{sign}${v / div:.1f}{suffix}"

@@ -208,8 +208,7 @@ class Context:
 
     def label(self, metric: str) -> str:
         """A metric's display label."""
-        m = self.model.metrics.get(metric)
-        return (m.label if m is not None and m.label else metric.replace("_", " ").capitalize())
+        return pf.metric_labels(self.model).get(metric) or pf.column_label(metric)
 
     @property
     def caption(self) -> str:
@@ -409,7 +408,7 @@ def _filter_widgets(options: dict[str, list[str]]) -> dict[str, tuple[str, ...]]
         for segment, values in options.items():
             key = FILTER_PREFIX + segment
             st.session_state[key] = [v for v in st.session_state.get(key, []) if v in values]
-            chosen[segment] = tuple(st.multiselect(segment.replace("_", " ").capitalize(), values, key=key,
+            chosen[segment] = tuple(st.multiselect(pf.column_label(segment), values, key=key,
                                                    placeholder="All"))
     return chosen
 

@@ -89,8 +89,8 @@ def test_picking_another_account_tells_its_story():
     at = open_app("present")
     picker = at.selectbox(key="present.account")
     first = picker.value
-    label = next(o for o in picker.options if not o.endswith(f"({first})"))
-    name, account = label[:-1].rsplit(" (", 1)  # options read "Name (id)"
+    label = next(o for o in picker.options if not o.endswith(f" · {first}"))
+    name, account = label.rsplit(" · ", 1)  # options read "Name · id", as on the Account page
     picker.set_value(account).run()
     assert not errors(at), errors(at)
     assert at.selectbox(key="present.account").value == account != first
