@@ -16,12 +16,12 @@ import pandas as pd
 
 from lib.charts import money
 from lib.model import Categories, Linear, Model, Percentile, ScoreSpec, Steps
+from lib.plan import BANDS as BAND_ORDER
 from lib.vectorised import metric_values
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
     from pandas.io.formats.style import Styler
 
-BAND_ORDER = ("red", "yellow", "green", "no data")
 KEY = ["account_id", "snapshot_date"]
 # Added by `apply_overrides`: a CSM's score override in force on that row (NaN / None where there is none).
 OVERRIDE_COLUMNS = ("override_score", "override_reason")

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from lib import charts
 from lib import portfolio as pf
-from lib.model import Model
+from lib.model import BAND_NAMES, Model
 
 ALL_ACCOUNTS = "All accounts"
 MAX_SEGMENT_VALUES = 50  # a segment column with more values (e.g. an id-like column) is not offered as a choice
@@ -119,7 +119,7 @@ def _band_mix_takeaway(summary: pd.DataFrame, previous: pd.Timestamp | None) -> 
         return "No accounts in this selection."
     rows = summary.set_index("band")
     parts = []
-    for band in ("red", "yellow", "green"):
+    for band in BAND_NAMES:
         n = int(rows.loc[band, "accounts"])
         text = f"{charts.BAND_LABELS[band]} {n:,} ({n / total:.0%})"
         change = rows.loc[band, "accounts_change"]

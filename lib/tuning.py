@@ -60,7 +60,7 @@ RATIO_RANGE = (0.0, 3.0)  # vs_average cuts apply to value ÷ peer mean; 3× the
 GOOD_WORDS = {"green", "good", "high", "positive", "healthy", "yes", "true", "happy", "great", "strong"}
 MIDDLE_WORDS = {"yellow", "amber", "medium", "neutral", "ok", "okay", "average", "fair", "moderate"}
 BAD_WORDS = {"red", "bad", "low", "negative", "struggling", "no", "false", "unhappy", "poor", "weak", "at risk"}
-_BAND_CODE_NO_DATA = 3
+_BAND_CODE_NO_DATA = BANDS.index("no data")
 
 
 # ---------------------------------------------------------------------------------------------- ranges
@@ -1302,12 +1302,12 @@ class TuneData:
         mask = self.mask(filters)
         codes = band_codes(draft_scores, draft.bands.red, draft.bands.yellow)
         keep = slice(None) if mask is None else mask
-        cell = self.date_code[keep] * 4 + codes[keep]
-        over = np.bincount(cell, minlength=len(self.dates) * 4).reshape(-1, 4)
+        cell = self.date_code[keep] * len(BANDS) + codes[keep]
+        over = np.bincount(cell, minlength=len(self.dates) * len(BANDS)).reshape(-1, len(BANDS))
         over_time = pd.DataFrame(over, index=self.dates, columns=pd.Index(BANDS, name="band"))
         at = self.rows_at(as_of, filters)
-        now_draft = np.bincount(codes[at], minlength=4)
-        now_saved = np.bincount(self.saved_bands[at], minlength=4)
+        now_draft = np.bincount(codes[at], minlength=len(BANDS))
+        now_saved = np.bincount(self.saved_bands[at], minlength=len(BANDS))
         counts = pd.DataFrame({"draft": now_draft, "saved": now_saved, "change": now_draft - now_saved},
                               index=pd.Index(BANDS, name="band"))
         s_draft, s_saved = draft_scores[at], self.saved_scores[at]

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from lib import analysis
-from lib.model import Model, check_columns, dump_model, parse_model
 from lib.charts import money
+from lib.model import Model, check_columns, dump_model, parse_model
 from lib.portfolio import at_date, style_bands
 from lib.store import Workspace, WorkspaceError
 
