@@ -10,7 +10,7 @@ or removed; grades and the expansion score on or off: :func:`add_metric` … :fu
 the draft as a dict and are validated the same way.
 
 :class:`TuneData` holds what the preview needs from one dataset and the saved model, prepared once, so a
-slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.scoring.LiveScorer`)
+slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.vectorised.LiveScorer`)
 plus a few ``bincount`` calls — no per-row DataFrame is built.
 """
 

@@ -2,7 +2,9 @@
 
 It owns the cached loaders (workspace, datasets, scored portfolios, the live scorer), the shared sidebar
 (dataset, model version, segment filters, snapshot date) and a few widgets every page uses. Pages call
-`context()` to get the current selection and never touch the workspace or the engine's caches directly.
+`context()` to get the current selection and read what it determines through it (`Context.scored()`,
+`Context.backtest()` …, cached under `Context.key`); they never reach the engine's caches directly. What people
+write — notes, overrides, labels, datasets, model versions — pages read and save through `workspace()`.
 
 Caching: DataFrames come from `st.cache_resource` (one shared, read-only copy per key, bounded by
 `max_entries`) rather than `st.cache_data`, because pickling a million-row frame on every rerun would cost
