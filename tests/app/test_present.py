@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import export, ui
-from tests.app.conftest import APP, errors, open_app
+from tests.app.helpers import APP, errors, open_app
 
 
 def metrics(at) -> dict[str, str]:

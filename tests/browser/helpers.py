@@ -1,5 +1,6 @@
 """Page actions shared by the browser tests: read an st.metric, take a whole-page screenshot, open an account
-from a table row. (Fixtures and server set-up stay in conftest.py.)"""
+from a table row, follow the sidebar's navigation, move a slider. (Fixtures and server set-up stay in
+conftest.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot, wait_for_app
 
@@ -94,3 +96,30 @@ def pick_model(tab, name: str) -> None:
     sidebar_model(tab).click()
     tab.get_by_role("option", name=name, exact=True).click()
     wait_for_app(tab)
+
+
+def go_to(page, title: str, timeout: float = 60_000) -> None:
+    """Follow the sidebar's navigation link (same session, so the sidebar's selection is kept)."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click(timeout=timeout)
+    expect(page.get_by_role("heading", level=1).first).to_be_visible(timeout=timeout)
+    wait_for_app(page)
+
+
+def thumbs(tab, label: str):
+    """The thumbs (``input type=range``, one per handle) of the st.slider labelled ``label``."""
+    return tab.locator('[data-testid="stSlider"]').filter(has_text=label).first.locator('input[type="range"]')
+
+
+def wait_for_change(tab, label: str, before: str, timeout: float = 30_000) -> str:
+    """Wait until the st.metric labelled ``label`` no longer shows ``before``; its new value."""
+    tab.wait_for_function(
+        """([label, before]) => {
+             const box = [...document.querySelectorAll('[data-testid="stMetric"]')]
+               .find(b => b.innerText.includes(label));
+             const v = box && box.querySelector('[data-testid="stMetricValue"]');
+             return v && v.innerText !== before;
+           }""",
+        arg=[label, before], timeout=timeout,
+    )
+    wait_for_app(tab)
+    return metric_value(tab, label)
