@@ -10,7 +10,6 @@ Each chart comes with a one-sentence takeaway: shown under the chart on the page
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -331,11 +330,6 @@ def takeaways(portfolio: Sequence[Chart], story: Story | None = None) -> list[st
         if story.override:
             lines.append(story.override)
     return lines
-
-
-def figure_key(fig: go.Figure) -> str:
-    """A short stable hash of a figure's content (a cache key for rendered pictures)."""
-    return hashlib.sha256(fig.to_json().encode("utf-8")).hexdigest()[:20]
 
 
 # -- download tables -----------------------------------------------------------------------------------------

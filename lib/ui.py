@@ -177,10 +177,6 @@ class Context:
         """Each segment column's distinct values as text, sorted (what filters and profiles select on)."""
         return _facets(self.dataset.name, self.dataset.updated_at).options
 
-    def live_scorer(self) -> LiveScorer:
-        """The numpy scorer for slider loops (shared; its per-spec cache is bounded inside the engine)."""
-        return _live_scorer(self.dataset.name, self.dataset.updated_at, self.model_yaml)
-
     # -- results cached per selection (see `key`); each raises what its lib function raises
     def tune_data(self, warm_with: str) -> tuning.TuneData:
         """Tune's rows and the selected model's scores to compare drafts with — nothing to compare with when the

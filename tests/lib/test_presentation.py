@@ -210,13 +210,6 @@ def test_takeaways_list_the_charts_then_the_account(book):
     assert presentation.takeaways(charts) == [c.takeaway for c in charts]
 
 
-def test_figure_key_is_stable_and_changes_with_the_figure(book):
-    scored, _ = book
-    a, b = presentation.portfolio_charts(scored, D3), presentation.portfolio_charts(scored, D3)
-    assert presentation.figure_key(a[0].figure) == presentation.figure_key(b[0].figure)
-    assert presentation.figure_key(a[0].figure) != presentation.figure_key(a[1].figure)
-
-
 # -- download tables -----------------------------------------------------------------------------------------
 
 
