@@ -252,7 +252,6 @@ def _comparison(key_a: tuple, key_b: tuple, filters: tuple, as_of: pd.Timestamp,
     return analysis.compare_models(_a.scored(), _b.scored(), _a.model, _b.model, as_of=as_of, horizon_days=horizon)
 
 
-
 def _pick(key: str, options: list[Any], default: Any) -> None:
     """Settle a sidebar widget's value before it renders.
 
