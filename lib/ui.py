@@ -160,11 +160,11 @@ class Context:
         """The canonical portfolio table (shared; read-only)."""
         return _dataset(self.dataset.name, self.dataset.updated_at)
 
-    def scored(self, model_yaml: str | None = None, filtered: bool = True) -> pd.DataFrame:
-        """The scored portfolio under the selected (or given) model; segment filters applied after scoring,
-        so percentile peers are always the whole portfolio. CSM overrides in force are marked on each call
-        (`override_score`, `override_reason`; not cached, so a new override shows at once)."""
-        scored = _scored(self.dataset.name, self.dataset.updated_at, model_yaml or self.model_yaml)
+    def scored(self, filtered: bool = True) -> pd.DataFrame:
+        """The scored portfolio under the selected model; segment filters applied after scoring, so percentile
+        peers are always the whole portfolio. CSM overrides in force are marked on each call (`override_score`,
+        `override_reason`; not cached, so a new override shows at once)."""
+        scored = _scored(self.dataset.name, self.dataset.updated_at, self.model_yaml)
         scored = pf.apply_filters(scored, self.filters) if filtered else scored
         return pf.apply_overrides(scored, workspace().active_overrides())
 
