@@ -21,6 +21,7 @@ PAGES = {
     "Share": [
         st.Page("app_pages/present.py", title="Present", icon=":material/co_present:"),
         st.Page("app_pages/worklists.py", title="Worklists", icon=":material/checklist:"),
+        st.Page("app_pages/plays.py", title="Plays", icon=":material/science:"),
         st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
     ],
 }

@@ -114,6 +114,8 @@ cards[3].metric("Renewal", "–" if pd.isna(row.get("renewal_date")) else f"{row
 if overridden:
     st.info(f"Score overridden to **{row['override_score']:.0f}** (model: {row['score']:.0f}) — "
             f"{ui.md(row['override_reason'])}", icon=":material/edit:")
+if held_out := ws.held_out(ctx.dataset.name).get(str(account_id)):
+    st.error(f"This account is {ui.md(held_out)}.", icon=":material/block:")
 if row["alerts"]:
     st.warning(f"Alerts at this snapshot: {ui.md(row['alerts'])}", icon=":material/notifications:")
 

@@ -13,29 +13,23 @@ from typing import Any
 import streamlit as st
 
 from app_pages.tune_state import Draft, Parts, key
-from lib import charts, tuning, ui
+from lib import charts, methods, tuning, ui
 from lib.model import (
     DEFAULT_PROFILE,
     MAX_WINDOW,
     METHODS,
     WINDOW_STATS,
-    WINDOW_WORDS,
     Categories,
-    Linear,
     Model,
     ModelError,
-    Percentile,
-    Steps,
-    VsAverage,
+    ScoreSpec,
     effective_weights,
 )
 
 BASE, FLASH = "tune.base", "tune.flash"  # which saved model the draft started from; a message for the next run
 DEFAULT_NEW_POINTS = 50.0  # points for a data value added to a categories map
-METHOD_NAMES = {"linear": "Linear (red → green)", "steps": "Steps", "categories": "Categories",
-                "percentile": "Percentile among peers", "vs_average": "Versus peer average"}
 POINTS_RANGE = tuning.SliderRange(0.0, 100.0, 5.0)  # a step's or a category's points
-RAW = "value"  # the window picker's "no window" choice
+RAW = methods.RAW  # the window picker's "no window" choice
 
 Convert = Callable[[Any], Any]  # a control's value → what the model key holds
 
@@ -192,40 +186,54 @@ def metric_panel(ctx: ui.Context, td: tuning.TuneData, draft: Model, metric: str
     if not root:
         _scope(draft, metric, profile)
     current = Draft()
-    st.selectbox("Method", METHODS, index=METHODS.index(spec.method), format_func=METHOD_NAMES.get,
+    method = methods.method_of(spec)
+    st.selectbox("Method", METHODS, index=METHODS.index(spec.method), format_func=lambda m: methods.BY_NAME[m].title,
                  key=current.key(*path, "method"), on_change=changed,
                  args=((*path, "method"), path,
                        lambda m: tuning.default_spec(m, td.values_at(metric, ctx.as_of, {}, draft), previous=spec),
                        False))
     show_problems(*path, "method")
-    if not isinstance(spec, Categories):
+    if method.numeric:
         _window(td, draft, metric, root)
-    marks = tuning.threshold_marks(saved or draft, draft, metric, profile)
-    if isinstance(spec, Percentile | VsAverage):
+    if method.peers:
         st.multiselect("Peers: compare within", list(dict.fromkeys([*ctx.segments, *spec.within])),
                        default=list(spec.within), key=current.key(*path, "within"), on_change=changed,
                        args=((*path, "within"), (*path, "within")), placeholder="The whole portfolio")
         show_problems(*path, "within")
-    if not isinstance(spec, Categories):
+    if method.directed:
         st.toggle("Lower is better", value=tuning.lower_is_better(spec), key=current.key(*path, "lower_is_better"),
                   on_change=changed, args=((*path, "lower_is_better"), tuning.direction_key(spec, path),
                                            lambda _: tuning.reverse_direction(spec), False))
-    if isinstance(spec, Linear):
-        rng = td.range_for(metric, marks, draft)
-        slider("Red: scores 0 at", (*path, "red"), spec.red, rng)
-        slider("Green: scores 100 at", (*path, "green"), spec.green, rng)
-    elif isinstance(spec, Steps | VsAverage):
-        _steps(td, draft, spec, metric, marks, path)
-    elif isinstance(spec, Categories):
-        for cat, pts in spec.map.items():
-            slider(f"Points for “{ui.md(cat)}”", (*path, "map"), pts, POINTS_RANGE,
-                   convert=lambda v, c=cat: {**spec.map, c: v}, control=(*path, "map", cat))
+    marks = tuning.threshold_marks(saved or draft, draft, metric, profile)
+    ranges = {methods.VALUE: td.range_for(metric, marks, draft) if method.scale is methods.VALUE else None,
+              methods.RATIO: tuning.ratio_range(method.marks(spec)), methods.POINTS: POINTS_RANGE}
+    _knobs(spec, path, ranges)
+    if method.stepped:
+        _step_buttons(spec, path, ranges[method.scale])
+    if not method.numeric:
         _unmapped(ctx, td, draft, spec, metric, profile, path)
-    values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters, draft) if isinstance(spec, VsAverage)
+    values = (td.ratios_at(metric, spec.within, ctx.as_of, ctx.filters, draft) if method.scale is methods.RATIO
               else td.values_at(metric, ctx.as_of, ctx.filters, draft))
     found = draft.metrics[metric]
     ui.plot(charts.metric_histogram(values, spec, label=found.label, subtitle=f"{ctx.as_of:%Y-%m-%d}" + (
         f" · {found.window.text}" if found.window else "")), key=key("chart", *root, "metric"))
+
+
+def _knobs(spec: ScoreSpec, path: Parts, ranges: dict[methods.Scale, tuning.SliderRange | None]) -> None:
+    """The spec's threshold and points sliders (its method's knobs); a step's points side by side."""
+    knobs = methods.method_of(spec).knobs(spec)
+    inline = [k for k in knobs if k.inline]
+
+    def draw(k: methods.Knob) -> None:
+        label = k.label if k.subject is None else f"{k.label} “{ui.md(k.subject)}”"
+        slider(label, (*path, k.key), k.value, ranges[k.scale], convert=k.convert, control=(*path, *k.parts))
+
+    for k in knobs:
+        if not k.inline:
+            draw(k)
+    for col, k in zip(st.columns(len(inline)) if inline else (), inline, strict=True):
+        with col:
+            draw(k)
 
 
 def _window_changed(td: tuning.TuneData, metric: str, root: Parts) -> None:
@@ -243,8 +251,7 @@ def _window(td: tuning.TuneData, draft: Model, metric: str, root: Parts) -> None
     current = Draft()
     what, length = st.columns([2, 1], vertical_alignment="bottom")
     what.selectbox("Score", [RAW, *WINDOW_STATS], index=[RAW, *WINDOW_STATS].index(window.stat if window else RAW),
-                   format_func=lambda o: "Its value at the date" if o == RAW else
-                   f"Its {WINDOW_WORDS[o]} over recent snapshots",
+                   format_func=methods.scored_choice,
                    key=current.key(*root, "window", metric, "stat"), on_change=_window_changed,
                    args=(td, metric, root),
                    help="A statistic over the account's row at the date and the rows before it: a level that "
@@ -255,18 +262,8 @@ def _window(td: tuning.TuneData, draft: Model, metric: str, root: Parts) -> None
     show_problems(*root, "window", metric)
 
 
-def _steps(td: tuning.TuneData, draft: Model, spec: Steps | VsAverage, metric: str, marks: Sequence[float],
-           path: Parts) -> None:
-    """Cut and points sliders for steps (raw values) or vs_average (× peer average), and a step more or less."""
-    rng = td.range_for(metric, marks, draft) if isinstance(spec, Steps) else tuning.ratio_range(spec.cuts)
-    unit = "" if isinstance(spec, Steps) else " × peer average"
-    for i, cut in enumerate(spec.cuts):
-        slider(f"Cut {i + 1}{unit}", (*path, "cuts"), cut, rng, control=(*path, "cuts", i),
-               convert=lambda v, i=i: tuning.replaced(spec.cuts, i, v))
-    for i, (col, pts) in enumerate(zip(st.columns(len(spec.points)), spec.points, strict=True)):
-        with col:
-            slider(f"Points {i + 1}", (*path, "points"), pts, POINTS_RANGE, control=(*path, "points", i),
-                   convert=lambda v, i=i: tuning.replaced(spec.points, i, v))
+def _step_buttons(spec: ScoreSpec, path: Parts, rng: tuning.SliderRange) -> None:
+    """A step more (its cut ten slider steps above the last) or less."""
     more, fewer = st.columns(2)
     more.button("Add a step", key=key("add_step", *path), icon=":material/add:", on_click=edit,
                 args=(("add_step", *path), tuning.edit_draft, path, tuning.with_step(spec, rng.step * 10)))

@@ -15,9 +15,9 @@ import streamlit as st
 
 from app_pages.tune_controls import RAW, edit, edit_value, metric_panel, pick_metric, show_problems, weight_sliders
 from app_pages.tune_state import Draft, Parts, key
-from lib import tuning, ui
+from lib import methods, tuning, ui
 from lib.ingest import NOT_METRICS
-from lib.model import BAND_NAMES, DEFAULT_PROFILE, MAX_WINDOW, WINDOW_STATS, WINDOW_WORDS, Alert, Model
+from lib.model import BAND_NAMES, DEFAULT_PROFILE, MAX_WINDOW, WINDOW_STATS, Alert, Model
 
 SECTIONS = {"metrics": "Metrics", "groups": "Groups", "profiles": "Profiles", "alerts": "Alerts",
             "grades": "Grades", "expansion": "Expansion"}
@@ -74,8 +74,7 @@ def _add_metric_form(ctx: ui.Context, td: tuning.TuneData, model: Model, expansi
         st.markdown("**Add a metric**")
         what, length = st.columns([2.2, 1], vertical_alignment="bottom")
         what.selectbox("Score", [RAW, *WINDOW_STATS], key=key(form, "stat"),
-                       format_func=lambda o: "The column's value at the date" if o == RAW else
-                       f"Its {WINDOW_WORDS[o]} over recent snapshots")
+                       format_func=lambda o: methods.scored_choice(o, raw="The column's value at the date"))
         length.number_input("Snapshots", 2, MAX_WINDOW, value=3, step=1, key=key(form, "snapshots"),
                             disabled=stat == RAW)
         column, weight, group = st.columns([2.2, 1, 1.6], vertical_alignment="bottom")

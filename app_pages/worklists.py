@@ -23,7 +23,9 @@ COLUMNS = {
     "usage_growth": st.column_config.NumberColumn("Usage growth", format="percent"),
     "expansion_score": st.column_config.NumberColumn("Expansion score", format="%.0f"),
     "reason": st.column_config.TextColumn("Why", width="large"),
+    "held_out": st.column_config.TextColumn("Play hold-out", width="medium"),
 }
+PLAYS_PAGE, PLAYS_PENDING = "app_pages/plays.py", "plays.pending"
 
 
 def downloads(table: pd.DataFrame, kind: str, key: str, about: dict[str, object]) -> None:
@@ -41,8 +43,24 @@ def downloads(table: pd.DataFrame, kind: str, key: str, about: dict[str, object]
                              width="stretch")
 
 
-def show(table: pd.DataFrame, columns: list[str]) -> None:
-    st.dataframe(pr.band_tint(table), hide_index=True, column_order=columns, column_config=COLUMNS)
+def show(table: pd.DataFrame, columns: list[str], select_key: str | None = None) -> list[int]:
+    """Draw a worklist; with ``select_key`` rows can be ticked, and the ticked row positions are returned."""
+    if select_key is None:
+        st.dataframe(pr.band_tint(table), hide_index=True, column_order=columns, column_config=COLUMNS)
+        return []
+    return st.dataframe(pr.band_tint(table), hide_index=True, column_order=columns, column_config=COLUMNS,
+                        key=select_key, on_select="rerun", selection_mode="multi-row").selection.rows
+
+
+def start_play_button(table: pd.DataFrame, picked: list[int], owner: str) -> None:
+    """Open the Plays page with these accounts (the ticked ones, else the whole list) as a new play's targets."""
+    chosen = table.iloc[picked] if picked else table
+    label = f"Start a play with the {len(chosen):,} {'ticked' if picked else 'listed'} accounts"
+    if st.button(label, icon=":material/science:", key="worklists.start_play"):
+        st.session_state[PLAYS_PENDING] = {
+            "accounts": chosen["account_id"].astype(str).tolist(),
+            "source": f"Worklists: {owner}, {len(chosen):,} accounts needing attention on {ctx.as_of:%Y-%m-%d}"}
+        ui.switch_page(PLAYS_PAGE)
 
 
 ctx = ui.context()
@@ -68,6 +86,8 @@ everyone = ui.handled(wl.attention_list, scored, data, as_of=ctx.as_of, overdue_
                       renewal_window_days=window, what="Attention list")
 if everyone is not None:
     attention = pr.for_owner(everyone, owner)
+    held = ui.workspace().held_out(ctx.dataset.name)  # control accounts of a play: nobody should run it on them
+    attention = attention.assign(held_out=attention["account_id"].astype(str).map(held))
     for col, kpi in zip(st.columns(5), pr.attention_kpis(attention), strict=True):
         col.metric(kpi.label, kpi.value, border=True)
     st.caption(f"Ranked by ARR at risk (ARR × (1 − score/100)) within each owner: alert rule hits, red band, no "
@@ -75,8 +95,13 @@ if everyone is not None:
     if attention.empty:
         st.success("Nothing needs attention for this owner at this snapshot.", icon=":material/check_circle:")
     else:
-        show(attention, [*(["owner"] if per_owner else []), "rank", "account_name", "band", "score", "change",
-                         "arr", "arr_at_risk", "renewal_date", "reason"])
+        if attention["held_out"].notna().any():
+            st.warning(f"{int(attention['held_out'].notna().sum()):,} of these accounts are held out of a play: "
+                       "do not run that play on them (see the Play hold-out column).", icon=":material/block:")
+        picked = show(attention, [*(["owner"] if per_owner else []), "rank", "account_name", "band", "score",
+                                  "change", "arr", "arr_at_risk", "renewal_date", "reason", "held_out"],
+                      select_key="worklists.attention")
+        start_play_button(attention, picked, owner)
         downloads(attention, f"attention-list {owner}", "attention", about)
     if per_owner:
         st.subheader("By owner")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lib.methods import category_keys, method_of
 from lib.model import (
     DEFAULT_PROFILE,
     Categories,
@@ -967,8 +968,8 @@ def _crossing(fitted: np.ndarray, level: float) -> int | None:
 def _suggest_categories(spec: Categories, values: pd.Series, churned: np.ndarray
                         ) -> tuple[dict[str, object] | None, str]:
     """Category points from churn: the worst-churning category 0, the best 100, the others in proportion."""
-    keys = values.astype("string").str.strip(" ").str.lower()
-    known = keys.notna().to_numpy()
+    keys = category_keys(values.astype("string"))
+    known = values.notna().to_numpy()
     frame = pd.DataFrame({"key": keys[known].to_numpy(), "churned": churned[known]})
     rates = frame.groupby("key")["churned"].agg(["size", "mean"])
     by_key = {normalise_category(k): k for k in spec.map}
@@ -985,6 +986,91 @@ def _suggest_categories(spec: Categories, values: pd.Series, churned: np.ndarray
             f"fewer than {MIN_CATEGORY} training accounts keep theirs")
 
 
+@dataclass(frozen=True)
+class _ChurnCurve:
+    """A numeric metric's churn rate by value bin (monotone fit on the training accounts), for placing thresholds."""
+
+    values: np.ndarray
+    strength: float  # the AUC with the metric read in its better direction
+    higher: bool  # higher values renew more often
+    lo: np.ndarray
+    hi: np.ndarray
+    fitted: np.ndarray
+    base: float  # the average churn rate
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher else "lower is better"
+
+    def edge(self, level: float, side: str) -> float | None:
+        """Where the churn curve crosses ``level``: the edge of the bin on the ``side`` 'worse' or 'better'."""
+        i = _crossing(self.fitted, level)
+        if i is None:
+            return None
+        if self.higher:  # churn falls as the value rises: bins ≤ i are above the level
+            return self.hi[i] if side == "worse" else self.lo[i + 1]
+        return self.lo[i + 1] if side == "worse" else self.hi[i]
+
+
+def _churn_curve(values: pd.Series, churned: np.ndarray, bins: int) -> _ChurnCurve | str:
+    """The metric's churn curve, or why its thresholds are kept."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    has = ~np.isnan(v)
+    v, y = v[has], churned[has]
+    if len(v) < 50 or y.sum() < 10 or (~y).sum() < 10:
+        return f"too few training accounts with a value ({len(v)}, {int(y.sum())} churned); kept"
+    auc = roc_auc(v, ~y)  # > 0.5: higher values renew more often
+    strength = max(auc, 1 - auc)
+    if strength < 0.53:
+        return f"its raw value barely relates to churn (AUC {strength:.2f}); kept"
+    higher = auc > 0.5
+    lo, hi, fitted = _isotonic_churn(v, y, higher, bins)
+    if len(lo) < 3:
+        return "fewer than three distinct value bins; kept"
+    return _ChurnCurve(v, strength, higher, lo, hi, fitted, y.mean())
+
+
+def _suggest_linear(spec: Linear, c: _ChurnCurve) -> tuple[dict[str, object] | None, str]:
+    """Red and green where the churn curve crosses 2× and 0.5× the average (else the worst / best bin)."""
+    green, red, notes = c.edge(GREEN_LIFT * c.base, "better"), c.edge(RED_LIFT * c.base, "worse"), ""
+    if red is None:  # churn never reaches twice the average: the worst bin marks red
+        red, notes = (c.hi[0] if c.higher else c.lo[-1]), "; churn never doubles, so red is the worst bin"
+    if green is None:  # ... never falls to half of it: the best bin marks green
+        green, notes = (c.lo[-1] if c.higher else c.hi[0]), notes + "; churn never halves, so green is the best bin"
+    red, green = _nice(red), _nice(green)
+    if red == green or (red < green) != c.higher:
+        return None, "red and green would coincide; kept"
+    return ({"method": "linear", "red": red, "green": green},
+            f"{c.direction} (AUC {c.strength:.2f}); red where churn reaches {RED_LIFT:g}× the average "
+            f"({c.base:.0%}), green where it falls to {GREEN_LIFT:g}×{notes}")
+
+
+def _suggest_steps(spec: Steps, c: _ChurnCurve) -> tuple[dict[str, object] | None, str]:
+    """Each cut where the churn curve crosses the rate of the score midway between its two steps' points."""
+    base, higher = c.base, c.higher
+    points = np.asarray(spec.points, dtype=float)
+    steps_higher = points[-1] > points[0]
+    if not (np.all(np.diff(points) >= 0) or np.all(np.diff(points) <= 0)):
+        return None, "its points go up and down; kept"
+    levels = base * 2.0 ** (1 - (points[:-1] + points[1:]) / 100)
+    crossings = [_crossing(c.fitted, level) for level in levels]  # one per cut (a handful)
+    cuts_arr = np.array([np.nan if i is None else _nice(c.lo[i + 1]) for i in crossings])
+    why = f"cuts where churn crosses {', '.join(f'{x / base:.2g}×' for x in levels)} the average ({base:.0%})"
+    if steps_higher != higher or np.isnan(cuts_arr).any() or np.any(np.diff(cuts_arr) <= 0):
+        quantiles = np.arange(1, len(spec.cuts) + 1) / (len(spec.cuts) + 1)
+        cuts_arr = np.array([_nice(x) for x in np.quantile(c.values, quantiles)])
+        why = "evenly spaced quantile cuts (churn does not cross each step's level)"
+        if steps_higher != higher:
+            why = f"quantile cuts; note the data says {c.direction} but the points run the other way"
+        if np.any(np.diff(cuts_arr) <= 0):
+            return None, "its values are too lumped to place distinct cuts; kept"
+    return ({"method": "steps", "cuts": [float(x) for x in cuts_arr], "points": [float(p) for p in points]},
+            f"{c.direction} (AUC {c.strength:.2f}); {why}")
+
+
+_FROM_CHURN = {"linear": _suggest_linear, "steps": _suggest_steps}  # what a churn curve can place
+
+
 def _suggest_spec(spec: ScoreSpec, values: pd.Series, churned: np.ndarray, bins: int
                   ) -> tuple[dict[str, object] | None, str]:
     """A data-driven replacement for a linear, steps or categories spec (YAML form), or None and why it is kept.
@@ -996,66 +1082,13 @@ def _suggest_spec(spec: ScoreSpec, values: pd.Series, churned: np.ndarray, bins:
     of the score midway between its two steps' points. Steps whose cuts cannot be placed that way fall back
     to quantile cuts. Categories: see ``_suggest_categories``.
     """
-    if isinstance(spec, Categories):
+    if not method_of(spec).numeric:
         return _suggest_categories(spec, values, churned)
-    if not isinstance(spec, Linear | Steps):
+    place = _FROM_CHURN.get(spec.method)
+    if place is None:
         return None, f"{spec.method} scoring has no thresholds to suggest; kept"
-    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
-    has = ~np.isnan(v)
-    v, y = v[has], churned[has]
-    if len(v) < 50 or y.sum() < 10 or (~y).sum() < 10:
-        return None, f"too few training accounts with a value ({len(v)}, {int(y.sum())} churned); kept"
-    auc = roc_auc(v, ~y)  # > 0.5: higher values renew more often
-    strength = max(auc, 1 - auc)  # the AUC with the metric read in its better direction
-    if strength < 0.53:
-        return None, f"its raw value barely relates to churn (AUC {strength:.2f}); kept"
-    higher = auc > 0.5
-    lo, hi, fitted = _isotonic_churn(v, y, higher, bins)
-    base = y.mean()
-    if len(lo) < 3:
-        return None, "fewer than three distinct value bins; kept"
-
-    def edge(level: float, side: str) -> float | None:
-        """Where the churn curve crosses ``level``: the edge of the bin on the ``side`` 'worse' or 'better'."""
-        i = _crossing(fitted, level)
-        if i is None:
-            return None
-        if higher:  # churn falls as the value rises: bins ≤ i are above the level
-            return hi[i] if side == "worse" else lo[i + 1]
-        return lo[i + 1] if side == "worse" else hi[i]
-
-    direction = "higher is better" if higher else "lower is better"
-    if isinstance(spec, Linear):
-        green, red, notes = edge(GREEN_LIFT * base, "better"), edge(RED_LIFT * base, "worse"), ""
-        if red is None:  # churn never reaches twice the average: the worst bin marks red
-            red, notes = (hi[0] if higher else lo[-1]), "; churn never doubles, so red is the worst bin"
-        if green is None:  # ... never falls to half of it: the best bin marks green
-            green, notes = (lo[-1] if higher else hi[0]), notes + "; churn never halves, so green is the best bin"
-        red, green = _nice(red), _nice(green)
-        if red == green or (red < green) != higher:
-            return None, "red and green would coincide; kept"
-        return ({"method": "linear", "red": red, "green": green},
-                f"{direction} (AUC {strength:.2f}); red where churn reaches {RED_LIFT:g}× the average "
-                f"({base:.0%}), green where it falls to {GREEN_LIFT:g}×{notes}")
-
-    points = np.asarray(spec.points, dtype=float)
-    steps_higher = points[-1] > points[0]
-    if not (np.all(np.diff(points) >= 0) or np.all(np.diff(points) <= 0)):
-        return None, "its points go up and down; kept"
-    levels = base * 2.0 ** (1 - (points[:-1] + points[1:]) / 100)
-    crossings = [_crossing(fitted, level) for level in levels]  # one per cut (a handful)
-    cuts_arr = np.array([np.nan if i is None else _nice(lo[i + 1]) for i in crossings])
-    why = f"cuts where churn crosses {', '.join(f'{x / base:.2g}×' for x in levels)} the average ({base:.0%})"
-    if steps_higher != higher or np.isnan(cuts_arr).any() or np.any(np.diff(cuts_arr) <= 0):
-        quantiles = np.arange(1, len(spec.cuts) + 1) / (len(spec.cuts) + 1)
-        cuts_arr = np.array([_nice(c) for c in np.quantile(v, quantiles)])
-        why = "evenly spaced quantile cuts (churn does not cross each step's level)"
-        if steps_higher != higher:
-            why = f"quantile cuts; note the data says {direction} but the points run the other way"
-        if np.any(np.diff(cuts_arr) <= 0):
-            return None, "its values are too lumped to place distinct cuts; kept"
-    return ({"method": "steps", "cuts": [float(c) for c in cuts_arr], "points": [float(p) for p in points]},
-            f"{direction} (AUC {strength:.2f}); {why}")
+    curve = _churn_curve(values, churned, bins)
+    return (None, curve) if isinstance(curve, str) else place(spec, curve)
 
 
 def _score_features(rows: pd.DataFrame, columns: list[str], fill: dict[str, float] | None = None
@@ -1146,7 +1179,7 @@ def starter_model(portfolio: pd.DataFrame, metrics: Sequence[str], *, name: str 
             if low < high:
                 specs[column] = {"method": "linear", "red": _nice(low), "green": _nice(high)}
         else:
-            keys = values.dropna().astype(str).str.strip(" ").str.lower().value_counts().index[:50]
+            keys = category_keys(values.dropna().astype(str)).value_counts().index[:50]
             if len(keys) >= 2:
                 specs[column] = {"method": "categories", "map": dict.fromkeys(keys, 50)}
     if not specs:
@@ -1228,7 +1261,7 @@ def _window_candidates(scorer: LiveScorer, base: Model, at_train: np.ndarray, y_
     tried, out = [], []
     lengths = [n for n in lengths if n <= len(scorer.dates)]
     for name, metric in base.metrics.items() if lengths else ():
-        if metric.window is not None or isinstance(metric.score, Categories):
+        if metric.window is not None or not method_of(metric.score).numeric:
             continue
         for stat in WINDOW_STATS_TRIED:
             strength = [abs(roc_auc(values(metric.column, Window(n, stat)), ~y_train) - 0.5) for n in lengths]

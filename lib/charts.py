@@ -27,6 +27,7 @@ Builders by page (each docstring names the exact input table):
 - Trends: :func:`band_sankey`, :func:`band_flip_matrix`, :func:`score_percentiles`
 - Compare / Validate: :func:`distribution_by_label`, :func:`roc_curve`, :func:`churn_by_band`,
   :func:`lift_by_decile`, :func:`churn_by_bins`, :func:`band_flip_matrix`, :func:`metric_separation`
+- Plays: :func:`play_score_over_time`, :func:`play_band_migrations`, :func:`play_differences`
 - Present: any of the above with ``presentation=True``
 """
 
@@ -43,7 +44,8 @@ import plotly.graph_objects as go
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as _sk_roc_curve
 
-from lib.model import BAND_NAMES
+from lib.methods import VALUE, Method, as_spec, category_keys, category_texts, method_of
+from lib.model import BAND_NAMES, Categories, ModelError, ScoreSpec
 from lib.plan import BANDS as BAND_ORDER
 
 BAND_COLORS = {"red": "#D55E00", "yellow": "#E69F00", "green": "#009E73", "no data": "#9AA0A6"}
@@ -327,19 +329,17 @@ def _cutoff_lines(fig: go.Figure, cutoffs: tuple[float, float], presentation: bo
 # --- spec reading (model dataclasses or their YAML dicts) -------------------------------------------
 
 
-def _spec(spec: object) -> dict[str, Any]:
-    """A score spec as a plain dict with ``method``: accepts `lib.model` spec objects or their YAML dicts."""
-    if isinstance(spec, Mapping):
-        out = dict(spec)
-    elif hasattr(spec, "method"):
-        out = {k: getattr(spec, k) for k in ("method", "red", "green", "cuts", "points", "map", "within",
-                                               "lower_is_better") if hasattr(spec, k)}
-    else:
+def _spec(spec: object) -> tuple[ScoreSpec, Method]:
+    """A score spec and its method: accepts `lib.model` spec objects, their YAML dicts, or look-alikes."""
+    if not isinstance(spec, Mapping) and not hasattr(spec, "method"):
         raise ChartInputError(f"charts: score spec {spec!r} is neither a lib.model spec nor a dict — pass "
                               "model.metrics[column].score or its YAML form, e.g. "
                               "{method: linear, red: 2, green: 12}")
-    out["method"] = str(out.get("method", "")).lower()
-    return out
+    try:
+        found = as_spec(dict(spec) if isinstance(spec, Mapping) else spec)
+    except ModelError as err:
+        raise ChartInputError(f"charts: {err}") from None
+    return found, method_of(found)
 
 
 # --- band mix and trends ----------------------------------------------------------------------------
@@ -871,12 +871,14 @@ def metric_histogram(
     subtitle: str | None = None,
     presentation: bool = False,
 ) -> go.Figure:
-    """One metric's raw values with the thresholds of its score spec drawn over them.
+    """One metric's raw values with the thresholds of its score spec drawn over them (what to draw comes from
+    the spec's :class:`lib.methods.Method`, so every label is the score the engine gives there).
 
     - ``linear``: red line at ``red`` (0 points) and green line at ``green`` (100 points);
     - ``steps`` / ``vs_average``: a dashed line at each cut and the points of each interval written above
-      it (as listed in the spec); with whole-number values (one bar per value) the line sits on the bar
-      boundary between the values below the cut and those at or above it (cut 3 → x = 2.5);
+      it (as the engine scores it: a lower-is-better vs_average reverses the points); with whole-number
+      values (one bar per value) the line sits on the bar boundary between the values below the cut and
+      those at or above it (cut 3 → x = 2.5);
     - ``categories``: a bar per category (every category of the map, plus unmapped ones seen in the data)
       coloured by its points, unmapped ones grey;
     - ``percentile``: the histogram alone (the score is a rank, there are no thresholds).
@@ -894,23 +896,21 @@ def metric_histogram(
         Categories: one Bar trace, x = categories (escaped), y = accounts, ``customdata`` = points.
     """
     title = title if title is not None else f"{label}: distribution"
-    sp = _spec(spec)
-    s = style(presentation)
     raw = pd.Series(values)
+    if raw.dropna().empty:  # before reading the spec: a categories map being written may still be empty
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    sp, method = _spec(spec)
+    s = style(presentation)
     missing = int(raw.isna().sum())
-    if sp["method"] == "categories":
+    if not method.numeric:
         return _category_histogram(raw, sp, label=label, title=title, subtitle=subtitle, presentation=presentation,
                                    missing=missing)
     v = pd.to_numeric(raw, errors="coerce").to_numpy(float)
     v = v[np.isfinite(v)]
     if len(v) == 0:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
-    marks: list[float] = []
-    if sp["method"] == "linear":
-        marks = [float(sp["red"]), float(sp["green"])]
-    elif sp["method"] in ("steps", "vs_average"):
-        marks = [float(c) for c in sp.get("cuts", ())]
-    edges = _value_edges(v, marks, bins)
+    lines = method.lines(sp)
+    edges = _value_edges(v, [line.x for line in lines], bins)
     whole = edges[1] - edges[0] == 1.0 and edges[0] % 1 == 0.5
     counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)
     centres = (edges[:-1] + edges[1:]) / 2
@@ -922,42 +922,46 @@ def metric_histogram(
         hovertemplate="%{customdata}: %{y:,} accounts<extra></extra>",
     ))
     fig.update_layout(bargap=0.05)
-    if sp["method"] == "linear":
-        for key, band, points in (("red", "red", 0), ("green", "green", 100)):
-            x = float(sp[key])
-            _vline(fig, x, color=BAND_COLORS[band], width=s.line, label=f"{BAND_LABELS[band]} {x:g} → {points} pts",
-                   side="right" if key == "red" else "left", font_size=s.legend)
-    elif sp["method"] in ("steps", "vs_average"):
-        # A value scores points[i] while it is below cuts[i]. On whole-number bars the line goes on the
-        # boundary between the last value below the cut and the first at or above it, never through a bar.
-        cuts = [math.ceil(c) - 0.5 if whole else c for c in (float(c) for c in sp.get("cuts", ()))]
-        points = [float(p) for p in sp.get("points", ())]
-        for x, cut in zip(cuts, sp.get("cuts", ()), strict=True):
-            _vline(fig, x, color=INK, width=s.line / 2, dash="dash", label=f"{float(cut):g}", font_size=s.legend)
-        bounds = np.array([edges[0], *cuts, edges[-1]])
+
+    def at(x: float) -> float:
+        """Where a cut is drawn: on whole-number bars, on the boundary between the last value below the cut and
+        the first at or above it (cut 3 → 2.5), never through a bar."""
+        return math.ceil(x) - 0.5 if whole else x
+
+    for line in lines:
+        if line.band is not None:
+            _vline(fig, line.x, color=BAND_COLORS[line.band], width=s.line, side="right" if line.band == "red" else
+                   "left", label=f"{BAND_LABELS[line.band]} {line.x:g} → {line.points:g} pts", font_size=s.legend)
+        else:
+            _vline(fig, at(line.x) if line.boundary else line.x, color=INK, width=s.line / 2, dash="dash",
+                   label=f"{line.x:g}", font_size=s.legend)
+    if method.stepped:  # a score per interval: written above its middle
+        zones = method.zones(sp, float(edges[0]), float(edges[-1]))
+        bounds = np.array([zones[0].lo, *(at(z.lo) for z in zones[1:]), zones[-1].hi])
         mids = (bounds[:-1] + bounds[1:]) / 2
-        for x, p, color in zip(mids, points, _points_colors(np.array(points)), strict=False):
+        points = np.array([z.points for z in zones])
+        for x, p, color in zip(mids, points, _points_colors(points), strict=True):
             fig.add_annotation(x=float(x), y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
                                text=f"{p:g} pts", font={"size": s.legend, "color": color})
-    elif sp["method"] == "percentile":
-        within = sp.get("within") or ()
-        peers = f" within {', '.join(map(str, within))}" if within else ""
-        _note(fig, f"Scored by rank{peers}: no thresholds", presentation)
+    if method.note(sp):
+        _note(fig, method.note(sp), presentation)
     if missing:
         fig.add_annotation(text=f"{missing:,} missing", x=0.0, y=1.0, xref="paper", yref="paper", xanchor="left",
                            yanchor="bottom", yshift=28, showarrow=False, font={"size": s.legend, "color": MUTED})
-    x_title = f"{label} (value ÷ peer average)" if sp["method"] == "vs_average" else label
+    x_title = f"{label}{method.scale.axis}" if method.scale else label
     return base_layout(fig, title=title, subtitle=subtitle, x_title=x_title, y_title=ACCOUNTS_AXIS,
                        presentation=presentation, showlegend=False)
 
 
-def _category_histogram(raw: pd.Series, sp: Mapping[str, Any], *, label: str, title: str, subtitle: str | None,
+def _category_histogram(raw: pd.Series, sp: Categories, *, label: str, title: str, subtitle: str | None,
                         presentation: bool, missing: int, max_bars: int = 30) -> go.Figure:
-    """Bars of category counts coloured by points; categories matched to the map ignoring case and spaces."""
-    mapping = {str(k).strip().lower(): (str(k), float(v)) for k, v in dict(sp.get("map") or {}).items()}
+    """Bars of category counts coloured by points; categories matched to the map as the engine matches them
+    (:func:`lib.model.normalise_category`)."""
+    mapping = {key: (str(k), float(v)) for (key, v), k in zip(sp.lookup().items(), sp.map, strict=True)}
     counts = raw.value_counts(sort=False, dropna=True)  # count first: a few distinct values to normalise
-    seen = pd.DataFrame({"shown": counts.index.astype(str).str.strip(), "accounts": counts.to_numpy()})
-    seen["key"] = seen["shown"].str.lower()
+    seen = pd.DataFrame({"shown": category_texts(pd.Series(counts.index.astype(str))).to_numpy(),
+                         "accounts": counts.to_numpy()})
+    seen["key"] = category_keys(seen["shown"]).to_numpy()
     seen = seen.groupby("key", sort=False).agg(shown=("shown", "first"), accounts=("accounts", "sum"))
     mapped = pd.DataFrame({"key": list(mapping), "shown": [v[0] for v in mapping.values()],
                            "points": [v[1] for v in mapping.values()]}).set_index("key")
@@ -1203,23 +1207,13 @@ def contribution_chart(
                        presentation=presentation, showlegend=False, height=height)
 
 
-def _zones(sp: Mapping[str, Any], value: float) -> tuple[list[tuple[float, float, float]], float, float]:
+def _zones(sp: ScoreSpec, method: Method, value: float) -> tuple[list[tuple[float, float, float]], float, float]:
     """Background zones (x0, x1, points) and the x range for one raw-value bullet row (linear / steps)."""
-    if sp["method"] == "linear":
-        red, green = float(sp["red"]), float(sp["green"])
-        marks = [red, green]
-    else:
-        marks = [float(c) for c in sp.get("cuts", ())]
+    marks = [float(m) for m in method.marks(sp)]
     finite = [m for m in (*marks, value) if np.isfinite(m)]
     span = (max(finite) - min(finite)) or abs(finite[0]) or 1.0
     lo, hi = min(finite) - 0.25 * span, max(finite) + 0.25 * span
-    if sp["method"] == "linear":
-        low_points = 0.0 if red <= green else 100.0
-        a, b = sorted(marks)
-        return [(lo, a, low_points), (a, b, 50.0), (b, hi, 100.0 - low_points)], lo, hi
-    bounds = [lo, *marks, hi]
-    points = [float(p) for p in sp.get("points", ())]
-    return [(bounds[i], bounds[i + 1], points[i]) for i in range(min(len(points), len(bounds) - 1))], lo, hi
+    return [(z.lo, z.hi, z.points) for z in method.zones(sp, lo, hi)], lo, hi
 
 
 _SCORE_ZONES = [(-5.0, 100 / 3, 0.0), (100 / 3, 200 / 3, 50.0), (200 / 3, 105.0, 100.0)]
@@ -1270,20 +1264,20 @@ def metric_bullets(
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     for i, metric in enumerate(metrics, start=1):
-        sp = _spec(specs[metric])
+        sp, method = _spec(specs[metric])
         raw = rows.at[metric, "value"]
         mscore = float(pd.to_numeric(pd.Series([rows.at[metric, "score"]]), errors="coerce").iloc[0])
         label = (labels or {}).get(metric, metric)
         tickvals = ticktext = None
-        if sp["method"] in ("linear", "steps"):
+        if method.scale is VALUE:  # thresholds on the raw value: drawn on it
             x = float(pd.to_numeric(pd.Series([raw]), errors="coerce").iloc[0])
-            zones, lo, hi = _zones(sp, x)
+            zones, lo, hi = _zones(sp, method, x)
         else:
             x = mscore
             zones, lo, hi = _SCORE_ZONES, -5.0, 105.0
             label = f"{label} (score)"
-            if sp["method"] == "categories":
-                cats = pd.Series({str(k): float(v) for k, v in dict(sp.get("map") or {}).items()}, dtype=float)
+            if not method.numeric:  # each category's name at its points
+                cats = pd.Series({str(k): float(v) for k, v in sp.map.items()}, dtype=float)
                 by_points = _plain_series(pd.Series(cats.index)).groupby(cats.to_numpy()).agg(" / ".join)
                 tickvals, ticktext = by_points.index.to_list(), by_points.to_list()
         name = plain_text(label)
@@ -1809,3 +1803,126 @@ def metric_separation(
     return base_layout(fig, title=title, subtitle=subtitle, x_title="AUC (0.5 = chance, 1 = perfect)",
                        presentation=presentation, showlegend=False,
                        height=max(280, 120 + (40 if presentation else 28) * len(t)))
+
+
+# --- Plays: treated vs control ----------------------------------------------------------------------
+
+GROUP_COLORS = {"treated": SERIES_COLORS[0], "control": SERIES_COLORS[1]}  # never band colours
+GROUP_LABELS = {"treated": "Treated (got the play)", "control": "Control (held back)"}
+
+
+def play_score_over_time(
+    trend: pd.DataFrame,
+    *,
+    start: pd.Timestamp,
+    cutoffs: tuple[float, float] | None = None,
+    title: str = "Average score: treated vs control",
+    subtitle: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Average score per snapshot date of a play's two groups, the start marked.
+
+    Args:
+        trend: ``lib.plays.score_over_time(rows, assignments)`` — ``snapshot_date, group, score, accounts``.
+        start: the play's start date (a dotted vertical line).
+        cutoffs: ``(red, yellow)`` band cut-offs, drawn as dashed lines.
+
+    Returns:
+        One Scatter trace per group present, treated first.
+    """
+    if trend.empty:
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    _require(trend, ["snapshot_date", "group", "score", "accounts"], "play_score_over_time",
+             "pass lib.plays.score_over_time(rows, assignments)")
+    s = style(presentation)
+    fig = _figure()
+    for group in ("treated", "control"):
+        part = trend[trend["group"] == group].sort_values("snapshot_date")
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(part["snapshot_date"]), y=part["score"].to_numpy(float), name=GROUP_LABELS[group],
+            mode="lines+markers", line={"color": GROUP_COLORS[group], "width": s.line},
+            customdata=part["accounts"].to_numpy(),
+            hovertemplate=f"{GROUP_LABELS[group]}: %{{y:.1f}} (%{{customdata:,}} accounts)<extra></extra>"))
+    _vline(fig, pd.Timestamp(start).timestamp() * 1000, color=MUTED, width=s.line / 2, dash="dot",
+           label=f"Start {pd.Timestamp(start):%Y-%m-%d}", font_size=s.legend)
+    return _scores_over_time_layout(fig, cutoffs, title=title, subtitle=subtitle, presentation=presentation)
+
+
+def play_band_migrations(
+    moves: pd.DataFrame,
+    *,
+    title: str = "Band at the start → band now",
+    subtitle: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Where each group's accounts went: for every start band, the share of the group now in each band.
+
+    Args:
+        moves: ``lib.plays.band_migrations(table)`` — ``group, band_start, band_latest, accounts, share``.
+
+    Returns:
+        One stacked Bar trace per band now (in BAND_ORDER, band colours), over x = (start band, group) pairs.
+    """
+    if moves.empty:
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    _require(moves, ["group", "band_start", "band_latest", "accounts", "share"], "play_band_migrations",
+             "pass lib.plays.band_migrations(table)")
+    _check_bands([*moves["band_start"], *moves["band_latest"]], "play_band_migrations")
+    starts = [b for b in BAND_ORDER if b in set(moves["band_start"])]
+    x = [[f"From {BAND_LABELS[b].lower()}" for b in starts for _ in GROUP_LABELS],
+         [g for _ in starts for g in GROUP_LABELS]]
+    # Shares within each (group, start band), so the bars of a start band compare the two groups directly.
+    within = moves.assign(share=moves["accounts"] / moves.groupby(["group", "band_start"])["accounts"]
+                          .transform("sum"))
+    fig = _figure()
+    for band in [b for b in BAND_ORDER if b in set(moves["band_latest"])]:
+        part = within[within["band_latest"] == band].set_index(["band_start", "group"])
+        keys = [(b, g) for b in starts for g in GROUP_LABELS]
+        share = part["share"].reindex(keys).fillna(0.0).to_numpy()
+        count = part["accounts"].reindex(keys).fillna(0).astype(int).to_numpy()
+        fig.add_trace(go.Bar(x=x, y=share, name=f"Now {BAND_LABELS[band].lower()}", customdata=count,
+                             marker={"color": BAND_COLORS[band]},
+                             hovertemplate="%{y:.0%} (%{customdata:,} accounts)<extra>" + BAND_LABELS[band]
+                             + "</extra>"))
+    fig.update_layout(barmode="stack", yaxis={"tickformat": ".0%", "range": [0, 1]})
+    return base_layout(fig, title=title, subtitle=subtitle, y_title="Share of the group's accounts",
+                       presentation=presentation)
+
+
+def play_differences(
+    differences: pd.DataFrame,
+    *,
+    title: str = "Treated − control, with 95% intervals",
+    subtitle: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """One row per measure: the treated − control difference as a dot, its 95% interval as a bar, 0 marked.
+    Measures have their own units, so each gets its own small panel row (shared zero line).
+
+    Args:
+        differences: ``lib.plays.differences_table(report)`` — ``measure, estimate, ci_low, ci_high,
+            n_treated, n_control``.
+    """
+    if differences.empty:
+        return empty_figure(title, subtitle=subtitle, presentation=presentation)
+    _require(differences, ["measure", "estimate", "ci_low", "ci_high", "n_treated", "n_control"],
+             "play_differences", "pass lib.plays.differences_table(report)")
+    s = style(presentation)
+    d = differences.reset_index(drop=True)
+    # Rates and ratios read as points (×100); score changes are already points.
+    scale = np.where(d["measure"].isin(["churn rate", "ARR retained"]), 100.0, 1.0)
+    est, lo, hi = (d[c].to_numpy(float) * scale for c in ("estimate", "ci_low", "ci_high"))
+    names = d["measure"].str[:1].str.upper() + d["measure"].str[1:]
+    labels = [f"{plain_text(m)}<br>({t:,} vs {c:,})" for m, t, c in zip(names, d["n_treated"], d["n_control"],
+                                                                        strict=True)]
+    fig = _figure(go.Scatter(
+        x=est, y=labels, mode="markers", marker={"color": INK, "size": 3 * s.line},
+        error_x={"type": "data", "symmetric": False, "array": hi - est, "arrayminus": est - lo,
+                 "color": SERIES_COLORS[0], "thickness": s.line, "width": 6},
+        hovertemplate="%{y}: %{x:+.1f} points<extra></extra>", showlegend=False))
+    _vline(fig, 0.0, color=MUTED, width=s.line / 2, dash="dash")
+    fig.update_yaxes(autorange="reversed")
+    return base_layout(fig, title=title, subtitle=subtitle, x_title="Difference (points; churn and ARR in %-points)",
+                       presentation=presentation, showlegend=False, height=140 + 70 * len(d))

@@ -1,4 +1,4 @@
-"""Headless Health Score Studio: ``python -m lib.cli validate | inspect | score | sql | sample``.
+"""Headless Health Score Studio: ``python -m lib.cli validate | inspect | score | sql | sample | play``.
 
 A thin layer over the library, for scripts and schedulers (see DESIGN.md "The command line"). Files only,
 never stdin. Bad input exits with status 2 and one message per problem on stderr naming the file, row,
@@ -402,6 +402,91 @@ def suggest_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------------------------- plays
+
+
+def _read_csv(text: str, what: str) -> pd.DataFrame:
+    """A small CSV of ids and labels, every cell as text (ids such as 007 keep their zeros)."""
+    path = input_path(text, what)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CliError(f"{text}: cannot read it as CSV ({str(exc).splitlines()[0]}) — save it as CSV with a "
+                       "header row") from None
+
+
+@command("play assign", "hold back a random, stratified control group: account_id,group (treated or control)",
+         arg("accounts", metavar="ACCOUNTS.csv", help="account_id and the strata columns, one row per account"),
+         arg("--control", default="0.2", metavar="SHARE", help="share held back as control, 0.05–0.5 (default 0.2)"),
+         arg("--strata", default="", metavar="COL,COL", help="columns of ACCOUNTS.csv to stratify by"),
+         arg("--seed", type=int, default=0, metavar="N", help="the same accounts and seed give the same groups"),
+         arg("--out", required=True, metavar="ASSIGN.csv", help="where to write account_id,group"))
+def play_assign_command(args: argparse.Namespace) -> int:
+    from lib.plays import PlayError, assign, check_share
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise CliError(f"{args.out}: the folder {out.parent} does not exist — create it first")
+    try:
+        share = check_share(args.control, "--control")
+        accounts = _read_csv(args.accounts, "accounts file")
+        strata = [c.strip() for c in args.strata.split(",") if c.strip()]
+        groups = assign(accounts, share, strata, args.seed, where=args.accounts)
+    except PlayError as exc:
+        raise CliError(str(exc)) from None
+    groups[["account_id", "group"]].to_csv(out, index=False, lineterminator="\n")
+    counts = groups["group"].value_counts()
+    print(f"{args.out}: {counts.get('treated', 0):,} treated, {counts.get('control', 0):,} control "
+          f"(seed {args.seed}{', strata ' + ', '.join(strata) if strata else ''})", file=sys.stderr)
+    return EXIT_OK
+
+
+@command("play report", "treated vs control since the start: churn rate and score change, each with a 95% interval",
+         arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet) with snapshot history"),
+         arg("--assignments", required=True, metavar="ASSIGN.csv", help="account_id,group as `play assign` writes"),
+         arg("--start", required=True, metavar="DATE", help="the play's start date (YYYY-MM-DD)"),
+         arg("--outcome", metavar="COLUMN", help="the outcome column: churned/renewed, yes/no or 1/0 (default: "
+             "detected)"),
+         arg("--model", metavar="MODEL.yaml", help="score the file with this model for the score change"),
+         arg("--roles", metavar="ROLES.yaml", help="column roles when detection needs help"),
+         arg("--json", action="store_true", help="print the result as JSON"))
+def play_report_command(args: argparse.Namespace) -> int:
+    from lib.plays import PlayError, account_table, check_assignments, differences_table, report
+    from lib.scoring import score
+
+    model = read_model(args.model) if args.model is not None else None
+    try:
+        groups = check_assignments(_read_csv(args.assignments, "assignments file"), where=args.assignments)
+    except PlayError as exc:
+        raise CliError(str(exc)) from None
+    portfolio = _outcome_portfolio(args)
+    roles = portfolio.roles.canonical()
+    rows = portfolio.df
+    if model is not None:
+        problems = column_problems(model, portfolio, args.model, args.file)
+        if problems:
+            raise CliError("\n".join(problems))
+        rows = rows.merge(score(model, rows)[["account_id", "snapshot_date", "score", "band"]],
+                          on=["account_id", "snapshot_date"], how="left")
+    try:
+        table = account_table(rows, groups, args.start, outcome=roles.outcome, arr=roles.arr, where=args.file)
+    except PlayError as exc:
+        raise CliError(str(exc).replace("assignments:", f"{args.assignments}:")) from None
+    result = report(table)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        return EXIT_OK
+    print(f"Play from {args.start}: {result.accounts['treated']:,} treated, {result.accounts['control']:,} control")
+    diffs = differences_table(result)
+    print(diffs.drop(columns="clear").round(4).to_string(index=False) if len(diffs) else "no measure to compare yet")
+    if result.too_early:
+        print(f"Too early to tell: about {result.more_needed:,} more known outcomes are needed to detect a "
+              f"{result.effect:.0%} churn difference.")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -409,8 +494,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="python -m lib.cli", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}  # "play assign": subcommand `assign` of `play`
     for cmd in COMMANDS.values():
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        group, _, action = cmd.name.rpartition(" ")
+        if group and group not in groups:
+            groups[group] = sub.add_parser(group, help=f"{group} commands").add_subparsers(
+                dest="action", required=True, metavar="ACTION")
+        p = (groups[group] if group else sub).add_parser(action, help=cmd.help.replace("%", "%%"), description=cmd.help)
+        p.set_defaults(command=cmd.name)
         for flags, kwargs in cmd.arguments:
             p.add_argument(*flags, **kwargs)
     return parser

@@ -128,6 +128,11 @@ class Steps:
     points: tuple[float, ...]
     method: ClassVar[str] = "steps"
 
+    @property
+    def scored_points(self) -> tuple[float, ...]:
+        """The points of the intervals below, between and above the cuts, in that order."""
+        return self.points
+
 
 @dataclass(frozen=True)
 class Categories:
@@ -159,6 +164,12 @@ class VsAverage:
     points: tuple[float, ...]
     lower_is_better: bool = False
     method: ClassVar[str] = "vs_average"
+
+    @property
+    def scored_points(self) -> tuple[float, ...]:
+        """The points of the ratio intervals below, between and above the cuts, in that order: the points as
+        written, reversed when lower is better."""
+        return self.points[::-1] if self.lower_is_better else self.points
 
 
 ScoreSpec = Linear | Steps | Categories | Percentile | VsAverage
@@ -283,9 +294,14 @@ class ModelChange:
     new: Any
 
 
+def category_text(value: object) -> str:
+    """Category text as written, without what matching ignores around it (surrounding spaces: SQL ``trim``)."""
+    return str(value).strip(" ")
+
+
 def normalise_category(value: object) -> str:
     """Category text as matched: lower-cased, surrounding spaces removed (SQL ``lower(trim(x))``)."""
-    return str(value).strip(" ").lower()
+    return category_text(value).lower()
 
 
 # ---------------------------------------------------------------------------------------------- YAML
@@ -858,6 +874,19 @@ def _parse_model(c: _Checker, d: dict, prefix: str, nested: bool) -> Model | Non
     return None if c.problems else model
 
 
+def spec_from_dict(d: Any, key: str = "score") -> ScoreSpec:
+    """Validate one score spec in its YAML form (``{method: linear, red: 2, green: 12}``).
+
+    Raises:
+        ModelError: with every problem found, each naming its key (below ``key``) and the fix.
+    """
+    c = _Checker()
+    spec = _parse_spec(c, d, key)
+    if c.problems or spec is None:
+        raise ModelError(c.problems, key)
+    return spec
+
+
 def model_from_dict(d: Any, source: str = "model") -> Model:
     """Validate a plain dict (as loaded from YAML) and build a :class:`Model`.
 
@@ -1164,5 +1193,5 @@ __all__ = [
     "WINDOW_STATS", "WINDOW_WORDS", "Window", "check_columns", "diff_models", "dump_model", "effective_weights",
     "key_parts",
     "load_model", "model_from_dict", "model_to_dict", "normalise_category", "parse_model", "set_path", "set_value",
-    "spec_to_dict",
+    "category_text", "spec_from_dict", "spec_to_dict",
 ]

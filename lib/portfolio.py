@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from lib.charts import money
-from lib.model import Categories, Linear, Model, Percentile, ScoreSpec, Steps
+from lib.methods import method_of
+from lib.model import Model, ScoreSpec
 from lib.plan import BANDS as BAND_ORDER
 from lib.vectorised import metric_values
 
@@ -569,31 +570,9 @@ def account_snapshot(scored: pd.DataFrame, account_id: str, as_of: pd.Timestamp)
     return None if rows.empty else rows.loc[rows["snapshot_date"].idxmax()]
 
 
-def _n(x: float) -> str:
-    return f"{x:g}"
-
-
-def _steps_text(cuts: Sequence[float], points: Sequence[float], prefix: str = "") -> str:
-    parts = [f"{prefix}< {_n(c)} → {_n(p)}" for c, p in zip(cuts, points, strict=False)]
-    return " · ".join([*parts, f"else {_n(points[-1])}"])
-
-
 def describe_spec(spec: ScoreSpec) -> str:
     """How a score spec turns a raw value into points, in one line ('≤ 2 → 0 · ≥ 8 → 100')."""
-    if isinstance(spec, Linear):
-        lo, hi = sorted((spec.red, spec.green))
-        low_points, high_points = (0, 100) if spec.red <= spec.green else (100, 0)
-        return f"≤ {_n(lo)} → {low_points} · ≥ {_n(hi)} → {high_points} (straight line between)"
-    if isinstance(spec, Steps):
-        return _steps_text(spec.cuts, spec.points)
-    if isinstance(spec, Categories):
-        return " · ".join(f"{k} → {_n(v)}" for k, v in spec.map.items())
-    direction = "lower is better" if spec.lower_is_better else "higher is better"
-    peers = f" within {', '.join(spec.within)}" if spec.within else ""
-    if isinstance(spec, Percentile):
-        return f"percentile rank{peers} ({direction})"
-    points = spec.points[::-1] if spec.lower_is_better else spec.points
-    return f"ratio to the average{peers}: " + _steps_text(spec.cuts, points)
+    return method_of(spec).describe(spec)
 
 
 def _shown(v: object) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from lib.ingest import Roles
+from lib.plays import DEFAULT_SHARE, Play, PlayError, assign
 
 DEFAULT_END = pd.Timestamp("2026-10-01")
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "models" / "default.yaml"
@@ -74,6 +75,16 @@ METRICS = (
 STAGES = ("Onboarding", "Adoption", "Mature", "Renewal")
 DAYS_PER_MONTH = 365.25 / 12
 CONTRACT_MONTHS = 12
+
+# The sample play: executive sponsor calls for the accounts whose CSM rated them red six months before the last
+# snapshot, a fifth held back (stratified by size). It lifts the treated accounts' hidden health by 0.4 (z-scale),
+# most of it within two months: a small real effect, clear in the score, too small yet to show in churn.
+PLAY_NAME = "Executive sponsor calls"
+PLAY_MONTHS_BEFORE_END = 6
+PLAY_LIFT = 0.4
+PLAY_RAMP_MONTHS = 1.5
+PLAY_SEED = 15
+PLAY_STRATA = ("size",)
 
 
 def _periods_per_month(dates: pd.DatetimeIndex) -> float:
@@ -134,12 +145,18 @@ def _quarterly_nps(rng: np.random.Generator, h: np.ndarray, dates: pd.DatetimeIn
     return np.where(answered, answer, np.nan)[:, quarter]
 
 
+def _dates(n_snapshots: int, freq: str, end: str | pd.Timestamp | None) -> pd.DatetimeIndex:
+    dates = pd.date_range(end=pd.Timestamp(end) if end is not None else DEFAULT_END, periods=n_snapshots, freq=freq)
+    return dates.normalize().astype("datetime64[ns]")
+
+
 def generate_portfolio(
     n_accounts: int = 2000,
     n_snapshots: int = 24,
     freq: str = "MS",
     seed: int = 7,
     end: str | pd.Timestamp | None = None,
+    play: bool = True,
 ) -> pd.DataFrame:
     """Generate the sample portfolio as a canonical table (one row per account per snapshot).
 
@@ -149,6 +166,8 @@ def generate_portfolio(
         freq: pandas frequency of snapshots ("MS" monthly, "W-MON" weekly, ...).
         seed: the same seed always gives the same table.
         end: last snapshot date (default 2026-10-01, fixed so the output does not depend on today).
+        play: run the sample play (:func:`sample_play`): its treated accounts' hidden health rises after its
+            start, its control accounts' does not. Rows up to the start are the same either way.
 
     Returns:
         DataFrame with account_id, account_name, snapshot_date, size, stage, region, csm_owner, arr,
@@ -156,10 +175,27 @@ def generate_portfolio(
     """
     if n_accounts < 1 or n_snapshots < 1:
         raise ValueError(f"n_accounts and n_snapshots must be >= 1; got {n_accounts} and {n_snapshots}")
+    book = _generate(n_accounts, n_snapshots, freq, seed, end)
+    planned = sample_play(book) if play else None
+    if planned is None:
+        return book
+    # The play's targets are read off the book at its start (what a team would see), so the book is drawn
+    # again with the same random numbers and the play's lift on the treated accounts' health after the start.
+    start, groups = planned[0].start_date, planned[1]
+    dates = _dates(n_snapshots, freq, end)
+    months = np.clip((dates - start).days.to_numpy() / DAYS_PER_MONTH, 0.0, None)
+    ids = np.char.add("ACC-", np.char.zfill(np.arange(1, n_accounts + 1).astype(str), 5))
+    treated = np.isin(ids, groups.loc[groups["group"] == "treated", "account_id"].to_numpy(dtype=str))
+    lift = np.where(treated[:, None], PLAY_LIFT * (1.0 - np.exp(-months / PLAY_RAMP_MONTHS))[None, :], 0.0)
+    return _generate(n_accounts, n_snapshots, freq, seed, end, lift)
+
+
+def _generate(n_accounts: int, n_snapshots: int, freq: str, seed: int, end: str | pd.Timestamp | None,
+              lift: np.ndarray | None = None) -> pd.DataFrame:
+    """The book from the hidden health process; ``lift`` (accounts × snapshots) is added to the health."""
     rng = np.random.default_rng(seed)
     n, T = n_accounts, n_snapshots
-    dates = pd.date_range(end=pd.Timestamp(end) if end is not None else DEFAULT_END, periods=T, freq=freq)
-    dates = dates.normalize().astype("datetime64[ns]")
+    dates = _dates(T, freq, end)
     per_month = _periods_per_month(dates)
     first = dates[0]
 
@@ -188,6 +224,8 @@ def generate_portfolio(
     # outage, a reorg) that the "Steep drop" alert should catch.
     shocks = (rng.random((n, T)) < 0.012 / per_month) * rng.uniform(-2.2, -1.2, (n, T))
     h = base[:, None] + _ar1(rng, (n, T), 0.45, 0.9, per_month, shocks)  # (n, T)
+    if lift is not None:
+        h = h + lift
 
     # --- grid: tenure, contract anniversaries, churn ----------------------------------------------
     day_of = (dates.values[None, :] - start.values[:, None]).astype("timedelta64[D]").astype(float)
@@ -307,6 +345,26 @@ def generate_portfolio(
         }
     )
     return df.reset_index(drop=True)
+
+
+def sample_play(book: pd.DataFrame, dataset: str = "Sample portfolio") -> tuple[Play, pd.DataFrame] | None:
+    """The sample's play and its groups (``account_id, group, stratum``), read off ``book``: the accounts whose
+    CSM sentiment was red at the start, 20% held back by size. None when the book is too short or small for it."""
+    dates = np.sort(book["snapshot_date"].unique())
+    at = len(dates) - 1 - round(PLAY_MONTHS_BEFORE_END * _periods_per_month(pd.DatetimeIndex(dates)))
+    if at < 1:
+        return None
+    start = pd.Timestamp(dates[at])
+    rows = book[book["snapshot_date"] == start]
+    targets = rows.loc[rows["csm_sentiment"].eq("red"), ["account_id", *PLAY_STRATA]]
+    play = Play(name=PLAY_NAME, dataset=dataset, start_date=start, control_share=DEFAULT_SHARE, strata=PLAY_STRATA,
+                seed=PLAY_SEED, owner="VP Customer Success",
+                description="A call from one of our executives to the customer's sponsor, for accounts their CSM "
+                            "rated red.", source=f"Rule: CSM sentiment red on {start:%Y-%m-%d}")
+    try:
+        return play, assign(targets, play.control_share, play.strata, play.seed, where="the sample's red accounts")
+    except PlayError:
+        return None  # a tiny book: too few red accounts to split
 
 
 def sample_roles() -> Roles:

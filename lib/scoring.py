@@ -262,8 +262,7 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True)
                 whens = " ".join(f"WHEN {quote_literal(key)} THEN {_dbl(p)}" for key, p in spec.lookup().items())
                 expr = f"CASE hs_c{i} {whens} END"
             elif isinstance(spec, VsAverage):
-                points = spec.points[::-1] if spec.lower_is_better else spec.points
-                expr = _steps_sql(f"hs_r{i}_{k}", spec.cuts, points)
+                expr = _steps_sql(f"hs_r{i}_{k}", spec.cuts, spec.scored_points)
             else:
                 continue  # percentile: computed in the window step
             row.append(f"CAST({expr} AS DOUBLE) AS hs_s{i}_{k}")

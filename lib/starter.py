@@ -26,8 +26,8 @@ import pandas as pd
 
 from lib.analysis import AnalysisError, Suggestion, roc_auc, suggest_model
 from lib.ingest import NOT_METRICS, Roles
+from lib.methods import BAD_WORDS, GOOD_WORDS, MAX_CATEGORIES, MIDDLE_WORDS, named
 from lib.model import Model, model_from_dict, model_to_dict, normalise_category
-from lib.tuning import BAD_WORDS, GOOD_WORDS, MAX_CATEGORIES, MIDDLE_WORDS, default_spec
 
 # Words in a column's name that mean a higher value is worse.
 LOWER_IS_BETTER = re.compile(
@@ -339,12 +339,9 @@ def build_model(df: pd.DataFrame, cands: Sequence[Candidate], picks: Sequence[st
         if cand.problem is not None:
             raise AnalysisError(f"column '{column}': {cand.problem}")
         higher = directions.get(column, cand.higher_is_better)
-        if cand.kind == "numeric" and peers:
-            spec: dict[str, object] = {"method": "percentile", "within": list(peers), "lower_is_better": not higher}
-        elif cand.kind == "numeric":
-            spec = default_spec("linear", df[column])
-            if not higher:
-                spec = {"method": "linear", "red": spec["green"], "green": spec["red"]}
+        if cand.kind == "numeric":  # ranked among peers when there are any, else a line over the data's spread
+            spec: dict[str, object] = named("percentile" if peers else "linear").default(df[column], not higher,
+                                                                                          list(peers))
         else:
             names = list(category_counts(df[column]))  # a usable pick has at most MAX_CATEGORIES
             mapped, _ = word_points(names)

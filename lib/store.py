@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lib.ingest import Portfolio, Roles
+from lib.plays import Play
 from lib.sqlutil import connect, quote_ident
 
 WORKSPACE_ENV = "HSS_WORKSPACE"
@@ -50,6 +51,7 @@ SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS dataset_ids START 1;
 CREATE SEQUENCE IF NOT EXISTS note_ids START 1;
 CREATE SEQUENCE IF NOT EXISTS override_ids START 1;
+CREATE SEQUENCE IF NOT EXISTS play_ids START 1;
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS datasets (
     dataset_id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, source_filename VARCHAR,
@@ -70,6 +72,13 @@ CREATE TABLE IF NOT EXISTS notes (
 CREATE TABLE IF NOT EXISTS overrides (
     override_id BIGINT PRIMARY KEY, account_id VARCHAR NOT NULL, score DOUBLE NOT NULL, reason VARCHAR NOT NULL,
     author VARCHAR, expires_on DATE, created_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS plays (
+    play_id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, dataset VARCHAR NOT NULL, description VARCHAR,
+    owner VARCHAR, start_date DATE NOT NULL, control_share DOUBLE NOT NULL, strata_json VARCHAR NOT NULL,
+    seed BIGINT NOT NULL, source VARCHAR, created_at TIMESTAMP, UNIQUE (dataset, name));
+CREATE TABLE IF NOT EXISTS play_accounts (
+    play_id BIGINT NOT NULL, account_id VARCHAR NOT NULL, grp VARCHAR NOT NULL, stratum VARCHAR,
+    PRIMARY KEY (play_id, account_id));
 """
 
 
@@ -441,6 +450,9 @@ class Workspace:
         if not keep_labels:
             cur.execute("DELETE FROM labels WHERE dataset = ?", [name])
             cur.execute("DELETE FROM dataset_models WHERE dataset = ?", [name])
+            cur.execute("DELETE FROM play_accounts WHERE play_id IN (SELECT play_id FROM plays WHERE dataset = ?)",
+                        [name])
+            cur.execute("DELETE FROM plays WHERE dataset = ?", [name])
 
     def delete_dataset(self, name: str) -> None:
         """Delete a dataset, its rows and its hand-set labels."""
@@ -608,14 +620,72 @@ class Workspace:
             [day, day],
         ).df()
 
+    # -- plays ------------------------------------------------------------------------------------------
+    def save_play(self, play: Play, assignments: pd.DataFrame) -> int:
+        """Store a play and its groups (``account_id, group[, stratum]``, from :func:`lib.plays.assign`);
+        returns its id. The groups are stored as drawn and never reshuffled.
+
+        Raises:
+            WorkspaceError: no name, a name already used for this dataset, or no start date.
+        """
+        name = (play.name or "").strip()
+        if not name:
+            raise WorkspaceError("a play needs a name — e.g. 'Executive sponsor calls, Q3'")
+        if self.cursor().execute("SELECT 1 FROM plays WHERE dataset = ? AND name = ?",
+                                 [play.dataset, name]).fetchone():
+            raise WorkspaceError(f"dataset '{play.dataset}' already has a play named '{name}' — choose another name")
+        groups = assignments.reindex(columns=["account_id", "group", "stratum"])
+        with self._transaction() as cur:
+            play_id = int(cur.execute("SELECT nextval('play_ids')").fetchone()[0])
+            cur.execute("INSERT INTO plays VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [play_id, name, play.dataset, play.description, play.owner,
+                         pd.Timestamp(play.start_date).date(), float(play.control_share), json.dumps(list(play.strata)),
+                         int(play.seed), play.source, _now()])
+            cur.register("incoming_groups", groups.assign(play_id=play_id)[
+                ["play_id", "account_id", "group", "stratum"]].astype({"account_id": str}))
+            cur.execute("INSERT INTO play_accounts SELECT * FROM incoming_groups")
+            cur.unregister("incoming_groups")
+        return play_id
+
+    def plays(self, dataset: str | None = None) -> list[Play]:
+        """The plays stored (of one dataset, or all), newest first."""
+        rows = self.cursor().execute(
+            "SELECT play_id, name, dataset, description, owner, start_date, control_share, strata_json, seed, source "
+            "FROM plays WHERE ? IS NULL OR dataset = ? ORDER BY created_at DESC, play_id DESC", [dataset, dataset]
+        ).fetchall()
+        return [Play(name=r[1], dataset=r[2], description=r[3] or "", owner=r[4] or "",
+                     start_date=pd.Timestamp(r[5]), control_share=float(r[6]), strata=tuple(json.loads(r[7])),
+                     seed=int(r[8]), source=r[9] or "", play_id=int(r[0])) for r in rows]
+
+    def play_assignments(self, dataset: str | None = None, play_id: int | None = None) -> pd.DataFrame:
+        """Stored groups: ``play_id, account_id, group, stratum`` (of one play, or every play of a dataset)."""
+        return self.cursor().execute(
+            'SELECT a.play_id, a.account_id, a.grp AS "group", a.stratum FROM play_accounts a JOIN plays p '
+            "USING (play_id) WHERE (? IS NULL OR p.dataset = ?) AND (? IS NULL OR a.play_id = ?) "
+            "ORDER BY a.play_id, a.account_id", [dataset, dataset, play_id, play_id]).df()
+
+    def held_out(self, dataset: str) -> pd.Series:
+        """account_id → 'held out of play X: do not run it', for the control accounts of a dataset's plays."""
+        from lib.plays import held_out
+
+        names = pd.DataFrame([(p.play_id, p.name) for p in self.plays(dataset)], columns=["play_id", "name"])
+        return held_out(names, self.play_assignments(dataset))
+
+    def delete_play(self, play_id: int) -> None:
+        """Delete a play and its groups."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM play_accounts WHERE play_id = ?", [int(play_id)])
+            cur.execute("DELETE FROM plays WHERE play_id = ?", [int(play_id)])
+
     # -- the sample ---------------------------------------------------------------------------------------
     def ensure_sample(self) -> bool:
-        """On the first run, load the sample portfolio as 'Sample portfolio' and the default model as 'Default' v1.
+        """On the first run, load the sample portfolio as 'Sample portfolio' (with its play) and the default model
+        as 'Default' v1.
 
         Runs once per workspace (a deleted sample stays deleted), and never with ``HSS_SAMPLE=0`` (a team's
         workspace without the demo). Returns True when it loaded them now.
         """
-        from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+        from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_play, sample_roles
 
         done = self.cursor().execute("SELECT value FROM meta WHERE key = 'sample_loaded'").fetchone()
         if done or os.environ.get(SAMPLE_ENV, "1").strip().lower() in ("0", "no", "false", "off"):
@@ -624,7 +694,11 @@ class Workspace:
             if self.cursor().execute("SELECT value FROM meta WHERE key = 'sample_loaded'").fetchone():
                 return False  # another session loaded it while this one waited
             if SAMPLE_DATASET not in self.dataset_names():
-                self.save_dataset(SAMPLE_DATASET, generate_portfolio(), sample_roles(), "sample_portfolio.csv")
+                book = generate_portfolio()
+                self.save_dataset(SAMPLE_DATASET, book, sample_roles(), "sample_portfolio.csv")
+                planned = sample_play(book, SAMPLE_DATASET)
+                if planned is not None:  # the Plays page working from the first run
+                    self.save_play(*planned)
             if SAMPLE_MODEL not in self.model_names():
                 version = self.save_model(SAMPLE_MODEL, DEFAULT_MODEL_PATH.read_text(encoding="utf-8"),
                                           "The bundled default model for the sample portfolio")

@@ -28,14 +28,25 @@ import pandas as pd
 
 from lib.analysis import Separation, separation
 from lib.ingest import NOT_METRICS
+from lib.methods import (
+    MAX_CATEGORIES,
+    VALUE,
+    category_keys,
+    category_texts,
+    data_categories,
+    finite,
+    method_of,
+    named,
+    nice_step,
+    replaced,
+    round2,
+)
 from lib.model import (
     DEFAULT_PROFILE,
     WINDOW_WORDS,
     Categories,
-    Linear,
     Model,
     ModelError,
-    Percentile,
     Problem,
     ScoreSpec,
     Steps,
@@ -54,12 +65,7 @@ from lib.model import (
 from lib.plan import BANDS
 from lib.vectorised import LiveScorer, band_codes
 
-MAX_CATEGORIES = 20  # a categorical metric with more distinct values than this is not a category list
 RATIO_RANGE = (0.0, 3.0)  # vs_average cuts apply to value ÷ peer mean; 3× the average is already extreme
-# Category words that say which way is good, for the points a new categories map proposes.
-GOOD_WORDS = {"green", "good", "high", "positive", "healthy", "yes", "true", "happy", "great", "strong"}
-MIDDLE_WORDS = {"yellow", "amber", "medium", "neutral", "ok", "okay", "average", "fair", "moderate"}
-BAD_WORDS = {"red", "bad", "low", "negative", "struggling", "no", "false", "unhappy", "poor", "weak", "at risk"}
 _BAND_CODE_NO_DATA = BANDS.index("no data")
 
 
@@ -85,16 +91,6 @@ class SliderRange:
         return f"%.{self.decimals}f"
 
 
-def nice_step(span: float, target_steps: int = 100) -> float:
-    """The 1-2-5 × 10^k step closest above ``span / target_steps`` (1 for an empty span)."""
-    if not (span > 0 and math.isfinite(span)):
-        return 1.0
-    raw = span / target_steps
-    base = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * base for m in (1, 2, 5, 10) if m * base >= raw * (1 - 1e-9))
-    return float(f"{step:.12g}")
-
-
 def _on_grid(x: float, step: float) -> bool:
     q = x / step
     return abs(q - round(q)) < 1e-6
@@ -105,13 +101,6 @@ def _finer(step: float) -> float:
     exp = math.floor(math.log10(step) + 1e-9)
     mantissa = round(step / 10**exp)
     return float(f"{(5 if mantissa == 1 else 2 if mantissa == 5 else 1) * 10.0 ** (exp - (mantissa == 1)):.12g}")
-
-
-def _finite(values: object) -> np.ndarray:
-    """The finite numbers among ``values`` (text that is not a number, NaN and ±inf dropped)."""
-    s = values if isinstance(values, pd.Series) else pd.Series(values)
-    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return v[np.isfinite(v)]
 
 
 @dataclass(frozen=True)
@@ -126,7 +115,7 @@ class Spread:
     @classmethod
     def of(cls, values: object) -> Spread | None:
         """The spread of the finite values, or None when there are none."""
-        v = _finite(values)
+        v = finite(values)
         if not len(v):
             return None
         p1, p99 = (float(x) for x in np.quantile(v, [0.01, 0.99]))
@@ -183,22 +172,13 @@ def ratio_range(include: Iterable[float] = ()) -> SliderRange:
 
 def lower_is_better(spec: ScoreSpec) -> bool:
     """Whether a spec scores low raw values high (linear red > green, steps with falling points, the flag)."""
-    if isinstance(spec, Linear):
-        return spec.red > spec.green
-    if isinstance(spec, Steps):
-        return spec.points[0] > spec.points[-1]
-    if isinstance(spec, Percentile | VsAverage):
-        return spec.lower_is_better
-    return False
+    return method_of(spec).lower_is_better(spec)
 
 
 def spec_marks(spec: ScoreSpec) -> tuple[float, ...]:
     """The raw-value thresholds a spec draws on its metric's histogram (linear red/green, steps cuts)."""
-    if isinstance(spec, Linear):
-        return (spec.red, spec.green)
-    if isinstance(spec, Steps):
-        return spec.cuts
-    return ()
+    found = method_of(spec)
+    return found.marks(spec) if found.scale is VALUE else ()
 
 
 def threshold_marks(saved: Model, draft: Model, metric: str, profile: str) -> tuple[float, ...]:
@@ -209,44 +189,14 @@ def threshold_marks(saved: Model, draft: Model, metric: str, profile: str) -> tu
     return (*spec_marks(spec), *spec_marks(before))
 
 
-def _round2(x: float) -> float:
-    """Two significant digits: thresholds a person would write (4.7, 120, 0.35)."""
-    return float(f"{x:.2g}") if x != 0 else 0.0
-
-
-def _category_points(names: Sequence[str], numeric_order: bool, lower: bool) -> list[float]:
-    """Points for proposed categories: known good/middle/bad words, else evenly spread over sorted numbers."""
-    if numeric_order and len(names) > 1:
-        pts = np.linspace(0, 100, len(names))
-        return [float(round(p)) for p in (pts[::-1] if lower else pts)]
-    out = []
-    for name in names:
-        key = normalise_category(name)
-        out.append(100.0 if key in GOOD_WORDS else 0.0 if key in BAD_WORDS else 50.0)
-    return out
-
-
-def data_categories(values: object, limit: int = MAX_CATEGORIES) -> list[str]:
-    """Distinct category texts in a column as written (first spelling of each, case/space-insensitive),
-    most frequent first, at most ``limit``."""
-    text = pd.Series(values, dtype=object).dropna().astype(str).str.strip(" ")
-    text = text[text != ""]
-    if text.empty:
-        return []
-    keys = text.str.lower()
-    counts = keys.value_counts(sort=True)
-    first = pd.Series(text.to_numpy(), index=keys.to_numpy()).groupby(level=0).first()
-    return [str(first[k]) for k in counts.index[:limit]]
-
-
 def _category_text(values: object) -> pd.Series:
     """Values as category matching sees them (``lower(trim(cast(x as text)))`` keeps their spelling here):
-    text with surrounding spaces removed, true/false for yes/no values; missing and blank values dropped."""
+    text without what matching trims, true/false for yes/no values; missing and blank values dropped."""
     s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.map({True: "true", False: "false"})
     s = s[s.notna()]
-    text = s.astype(str).str.strip(" ")
+    text = category_texts(s.astype(str))
     return text[text != ""].reset_index(drop=True)
 
 
@@ -262,7 +212,7 @@ def unmapped_categories(values: object, spec: Categories) -> pd.DataFrame:
         frequent first (ties by value). Values are data: show them as text only.
     """
     text = _category_text(values)
-    keys = text.str.lower()
+    keys = category_keys(text)
     unknown = ~keys.isin(list(spec.lookup()))
     text, keys = text[unknown], keys[unknown]
     if text.empty:
@@ -287,56 +237,20 @@ def default_spec(method: str, values: object, previous: ScoreSpec | None = None)
             column with no values; the message says what to do.
     """
     lower = lower_is_better(previous) if previous is not None else False
-    within = list(getattr(previous, "within", ()) or ())
-    if method == "percentile":
-        return {"method": "percentile", "within": within, "lower_is_better": lower}
-    if method == "vs_average":
-        return {"method": "vs_average", "within": within, "cuts": [0.8, 1.2],
-                "points": [0, 50, 100], "lower_is_better": lower}
-    if method == "categories":
-        names = data_categories(values)
-        if not names:
-            raise ValueError("the column has no values to list as categories — pick a numeric method, "
-                             "or load data with values for this metric")
-        numbers = pd.to_numeric(pd.Series(names), errors="coerce")
-        if numbers.notna().all():
-            names = [names[i] for i in np.argsort(numbers.to_numpy(), kind="stable")]
-        points = _category_points(names, bool(numbers.notna().all()), lower)
-        return {"method": "categories", "map": dict(zip(names, points, strict=True))}
-    if method not in ("linear", "steps"):
-        raise ValueError(f"unknown method {method!r} — use linear, steps, categories, percentile or vs_average")
-    v = _finite(values)
-    if not len(v):
-        raise ValueError(f"the column has no numbers, so {method} has nothing to set thresholds from — "
-                         "use categories for a text column")
-    if method == "linear":
-        red, green = _round2(float(np.quantile(v, 0.1))), _round2(float(np.quantile(v, 0.9)))
-        if red == green:
-            green = red + nice_step(max(abs(red), 1.0), 10)
-        if lower:
-            red, green = green, red
-        return {"method": "linear", "red": red, "green": green}
-    cuts = sorted({_round2(float(q)) for q in np.quantile(v, [1 / 3, 2 / 3])})
-    points = [0, 50, 100] if len(cuts) == 2 else [0, 100]
-    return {"method": "steps", "cuts": cuts, "points": points[::-1] if lower else points}
+    within = list(previous.within) if previous is not None and method_of(previous).peers else []
+    return named(method).default(values, lower, within)
 
 
 def reverse_direction(spec: ScoreSpec) -> dict[str, Any] | bool:
     """The edit that flips "lower is better": a swapped linear spec / reversed step points as a spec
     dict, or the new flag value for percentile and vs_average."""
-    if isinstance(spec, Linear):
-        return {"method": "linear", "red": spec.green, "green": spec.red}
-    if isinstance(spec, Steps):
-        return {"method": "steps", "cuts": list(spec.cuts), "points": list(spec.points[::-1])}
-    if isinstance(spec, Percentile | VsAverage):
-        return not spec.lower_is_better
-    raise ValueError("categories have no direction — set each category's points instead")
+    return method_of(spec).reversed(spec)
 
 
 def direction_key(spec: ScoreSpec, key: tuple[str, ...]) -> tuple[str, ...]:
     """The model key (parts) that :func:`reverse_direction`'s value goes to, for a spec edited at ``key``: the
     ``lower_is_better`` flag for percentile and vs_average, else the whole spec."""
-    return (*key, "lower_is_better") if isinstance(spec, Percentile | VsAverage) else key
+    return method_of(spec).direction_key(spec, key)
 
 
 def with_step(spec: Steps | VsAverage, step: float) -> dict[str, Any]:
@@ -353,13 +267,6 @@ def without_step(spec: Steps | VsAverage) -> dict[str, Any]:
         raise ValueError("a step score needs at least one cut — switch the method to drop the steps")
     out = spec_to_dict(spec)
     out["cuts"], out["points"] = list(spec.cuts[:-1]), list(spec.points[:-1])
-    return out
-
-
-def replaced(values: Sequence[float], i: int, value: float) -> list[float]:
-    """``values`` as a list with item ``i`` set to ``value`` (a list edit for one cut or point slider)."""
-    out = list(values)
-    out[i] = value
     return out
 
 
@@ -544,7 +451,7 @@ def add_categories(draft_yaml: str, metric: str, profile: str, values: Iterable[
         return EditResult(draft_yaml, tuple(str(p) for p in err.problems))
     path = spec_path(model, metric, profile) if metric in model.metrics else ("metrics", metric, "score")
     spec = model.spec_for(profile, metric) if metric in model.metrics else None
-    if not isinstance(spec, Categories):
+    if spec is None or method_of(spec).numeric:
         return EditResult(draft_yaml, (str(Problem(".".join(path), "this metric is not scored by categories",
                                                    "switch its method to categories first")),))
     new_map = dict(spec.map)
@@ -588,7 +495,7 @@ def _scope(d: dict[str, Any], expansion: bool) -> tuple[dict[str, Any], str]:
 def _typical_weight(weights: Iterable[float]) -> float:
     """A new metric's or group's starting weight: the median of its siblings' (a typical one), at least 1."""
     w = [float(x) for x in weights]
-    return max(1.0, _round2(float(np.median(w)))) if w else 1.0
+    return max(1.0, round2(float(np.median(w)))) if w else 1.0
 
 
 def metric_candidates(model: Model, columns: Iterable[object], expansion: bool = False) -> list[str]:
@@ -607,7 +514,7 @@ def proposed_method(values: object) -> str:
     present = s.dropna()
     if pd.api.types.is_bool_dtype(s.dtype) or present.empty:
         return "categories" if len(present) else "linear"
-    return "linear" if len(_finite(present)) >= 0.9 * len(present) else "categories"
+    return "linear" if len(finite(present)) >= 0.9 * len(present) else "categories"
 
 
 def suggested_weight(model: Model) -> float:
@@ -690,7 +597,7 @@ def set_window(draft_yaml: str, metric: str, window: Mapping[str, Any] | None,
             (p["metrics"][metric], target.profile(p["name"]).metrics[metric])
             for p in model.get("profiles") or [] if metric in (p.get("metrics") or {})]
         for holder, old in holders:
-            if isinstance(old, Linear | Steps):
+            if method_of(old).scale is VALUE:  # thresholds on the raw value's scale
                 holder["score"] = _proposed(old.method, values, old, f"{prefix}metrics.{metric}.window")
     return _edit(draft_yaml, change)
 
@@ -1327,7 +1234,7 @@ class TuneData:
 
 
 __all__ = [
-    "DEFAULT_GRADES", "EXPANSION_WEIGHT", "add_categories", "add_group", "add_metric", "add_profile",
+    "DEFAULT_GRADES", "EXPANSION_WEIGHT", "MAX_CATEGORIES", "add_categories", "add_group", "add_metric", "add_profile",
     "alert_rule", "band_codes", "base_thresholds", "data_categories", "default_spec", "diff_table", "direction_key",
     "drop_missing_columns", "edit_draft", "EditResult", "expansion_off", "expansion_on", "group_members",
     "group_shares", "grouped_metrics", "groups_off", "has_own_thresholds", "lower_is_better", "metric_candidates",

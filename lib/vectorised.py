@@ -503,8 +503,7 @@ class Evaluator:
                 return out
             mean = pd.Series(v).groupby(group).transform("mean").to_numpy(dtype=float)
             ratio = np.where(np.isnan(v) | (mean == 0), np.nan, round_half_away(v / mean, RATIO_DECIMALS))
-            points = spec.points[::-1] if spec.lower_is_better else spec.points
-            return _steps_np(ratio, spec.cuts, points)
+            return _steps_np(ratio, spec.cuts, spec.scored_points)
 
     def _profile_index(self, plan: Plan) -> np.ndarray:
         def build() -> np.ndarray:

@@ -26,7 +26,7 @@ def test_present_shows_headline_numbers_six_dated_charts_and_an_account_story(pr
     assert not errors(at), errors(at)
     assert at.title[0].value == "Customer health review"
     shown = metrics(at)
-    assert shown["Accounts"] == "1,767" and shown["Share red"].endswith("%")
+    assert shown["Accounts"] == "1,775" and shown["Share red"].endswith("%")
     assert {"Score", "Band", "ARR", "Renews"} <= set(shown)
     assert len(at.get("plotly_chart")) == 6
     assert "### All accounts · 1 Oct 2026" in markdown(at)

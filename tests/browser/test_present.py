@@ -82,7 +82,7 @@ def test_png_pictures_deck_and_scores_download_from_the_page(page):
         page.get_by_role("button", name="Scores (CSV)").click()
     assert scores.value.suggested_filename == "health-scores_default_v1_2026-10-01.csv"
     table = pd.read_csv(scores.value.path())
-    assert len(table) == 1767 and set(table["model"]) == {"Default"} and set(table["model_version"]) == {"v1"}
+    assert len(table) == 1775 and set(table["model"]) == {"Default"} and set(table["model_version"]) == {"v1"}
     assert exception_count(page) == 0
 
 
