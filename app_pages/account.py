@@ -9,7 +9,7 @@ import streamlit as st
 from lib import audit, charts, ui
 from lib import portfolio as pf
 
-KEY = "account.selected"  # also set by the Overview and Trends tables to open an account here
+KEY = ui.ACCOUNT  # set by the account tables of other pages (ui.account_table) to open an account here
 URL_KEY = "account"  # ?account=<id> opens an account by URL (a link from another tool, a bookmark)
 
 
@@ -69,7 +69,7 @@ def peers_panel(account_id: str, row: pd.Series) -> None:
     st.subheader("Among its peers")
     left, right = st.columns([1, 3], vertical_alignment="center")
     segment = left.selectbox("Compare within", ctx.segments, key="account.segment",
-                             format_func=lambda s: s.replace("_", " ").capitalize())
+                             format_func=pf.column_label)
     peers = pf.segment_position(ctx.scored(filtered=False), account_id, row["snapshot_date"], segment)
     percentile = pf.account_percentile(peers)
     left.metric(f"Percentile within {segment}", "–" if percentile is None else f"{percentile:.0f}",

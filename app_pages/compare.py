@@ -8,8 +8,6 @@ from lib import charts, ui
 from lib import portfolio as pf
 from lib import validation_views as vv
 
-ACCOUNT_PAGE, ACCOUNT_KEY = "app_pages/account.py", "account.selected"
-
 
 def label_editor(choices: pd.Series, labels: pd.Series) -> bool:
     """A small form to label accounts by hand; True when labels were saved in this run."""
@@ -36,17 +34,10 @@ def misfit_table(misfits: pd.DataFrame, kind: str) -> None:
     if table.empty:
         st.caption("None.")
         return
-    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True,
-                         key=f"compare.misfits.{kind.split()[0]}",
-                         on_select="rerun", selection_mode="single-row",
-                         column_config={"Account": st.column_config.TextColumn(width="medium"),
-                                        "ID": st.column_config.TextColumn(width="small"),
-                                        "Band": st.column_config.TextColumn(width="small"),
-                                        "Score": st.column_config.NumberColumn(format="%.0f", width="small"),
-                                        "What put it there": st.column_config.TextColumn(width=560)})
-    if event.selection.rows:
-        st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
-        ui.switch_page(ACCOUNT_PAGE)
+    ui.account_table(table, f"compare.misfits.{kind.split()[0]}", Account=st.column_config.TextColumn(width="medium"),
+                     Band=st.column_config.TextColumn(width="small"),
+                     Score=st.column_config.NumberColumn(format="%.0f", width="small"),
+                     **{"What put it there": st.column_config.TextColumn(width=560)})
 
 
 ctx = ui.context()

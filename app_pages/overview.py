@@ -1,23 +1,9 @@
 """Overview: the portfolio's health at the selected snapshot — KPIs, bands, trends, movers, ARR at risk."""
 
-import pandas as pd
 import streamlit as st
 
 from lib import charts, ui
 from lib import portfolio as pf
-
-ACCOUNT_PAGE, ACCOUNT_KEY = "app_pages/account.py", "account.selected"
-
-
-def account_table(rows: pd.DataFrame, key: str) -> None:
-    """A band-coloured account table; selecting a row opens that account on the Account page."""
-    table = pf.display_table(rows)
-    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
-                         selection_mode="single-row", column_config={"ID": st.column_config.TextColumn(width="small")})
-    if event.selection.rows:
-        st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
-        ui.switch_page(ACCOUNT_PAGE)
-
 
 ctx = ui.context()
 scored = ctx.scored()
@@ -59,7 +45,7 @@ if segment_tab.open:
     with segment_tab:
         if ctx.segments:
             segment = st.selectbox("Segment", ctx.segments, key="overview.segment",
-                                   format_func=lambda s: s.replace("_", " ").capitalize())
+                                   format_func=pf.column_label)
             ui.plot(charts.segment_band_heatmap(pf.segment_band_matrix(scored, ctx.as_of, segment),
                                                 segment=segment, subtitle=ctx.caption), key="overview.heatmap")
         else:
@@ -74,11 +60,11 @@ if movers_tab.open:
                     key="overview.movers")
         with table:
             st.caption("Select a row to open the account.")
-            account_table(movers, key="overview.movers_table")
+            ui.account_table(pf.display_table(movers), key="overview.movers_table")
 
 st.subheader("Accounts at risk")
 st.caption("Red, then yellow accounts, each ranked by ARR at risk = ARR × (1 − score / 100). "
            "Select a row to open the account.")
 per_band = st.segmented_control("Accounts per band", [10, 25, 100], default=25, required=True,
                                 key="overview.per_band")
-account_table(pf.arr_at_risk(scored, ctx.as_of, per_band=per_band), key="overview.at_risk")
+ui.account_table(pf.display_table(pf.arr_at_risk(scored, ctx.as_of, per_band=per_band)), key="overview.at_risk")

@@ -94,7 +94,7 @@ scored = pf.apply_filters(everyone, choices[segment])
 
 st.markdown(f"### {ui.md(segment)} · {pr.day(as_of)}")
 st.caption(f"{ui.md(ctx.dataset.name)} · health model {ui.md(model_label)}")
-for col, kpi in zip(st.columns(4), pr.kpis(scored, as_of), strict=True):
+for col, kpi in zip(st.columns(4), pf.kpis(pf.headline(scored, as_of), slide=True), strict=True):
     col.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, border=True)
 
 st.header("Portfolio health", divider="gray")
@@ -103,14 +103,15 @@ for chart in portfolio:
     show(chart)
 
 st.header("Account story", divider="gray")
-accounts = pr.account_choices(scored, as_of)
+accounts = pf.account_choices(scored, as_of)
 story = None
-if not accounts:
+if accounts.empty:
     ui.empty_state(f"No account in {segment} has a snapshot on {pr.day(as_of)}.",
                    "Pick another segment or snapshot date above.")
 else:
-    first = pr.default_account(scored, as_of)
-    account = st.selectbox("Account", list(accounts), index=list(accounts).index(first), format_func=accounts.get,
+    first = pf.default_account(scored, as_of)
+    account = st.selectbox("Account", list(accounts.index), index=list(accounts.index).index(first),
+                           format_func=accounts.get,
                            key="present.account")
     story = pr.account_story(everyone, account, as_of, ctx.model, notes=ui.workspace().notes(account),
                              model_label=model_label)

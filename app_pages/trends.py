@@ -6,18 +6,6 @@ import streamlit as st
 from lib import charts, ui
 from lib import portfolio as pf
 
-ACCOUNT_PAGE, ACCOUNT_KEY = "app_pages/account.py", "account.selected"
-
-
-def account_table(rows: pd.DataFrame, key: str) -> None:
-    """A band-coloured account table; selecting a row opens that account on the Account page."""
-    table = pf.display_table(rows)
-    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
-                         selection_mode="single-row")
-    if event.selection.rows:
-        st.session_state[ACCOUNT_KEY] = str(table["ID"].iloc[event.selection.rows[0]])
-        ui.switch_page(ACCOUNT_PAGE)
-
 
 def day(d: pd.Timestamp) -> str:
     return f"{d:%Y-%m-%d}"
@@ -77,7 +65,7 @@ else:
         st.info("No account was flagged by these rules in this period. Widen the period or pick more rules.")
     else:
         st.caption("Latest flag per account and rule, newest first. Select a row to open the account.")
-        account_table(shown, key="trends.alerts")
+        ui.account_table(pf.display_table(shown), key="trends.alerts")
 
 st.subheader("Scores over time")
 left, right = st.columns(2)
@@ -87,7 +75,7 @@ with left:
 with right:
     if ctx.segments:
         segment = st.selectbox("Average score by", ctx.segments, key="trends.segment",
-                               format_func=lambda s: s.replace("_", " ").capitalize())
+                               format_func=pf.column_label)
         trend = pf.segment_score_over_time(scored, segment, max_values=len(charts.SERIES_COLORS))
         ui.plot(charts.segment_score_trend(trend, segment=segment, cutoffs=cutoffs, subtitle=ctx.caption),
                 key="trends.segment_trend")

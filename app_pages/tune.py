@@ -3,21 +3,12 @@
 The controls bound to the draft live in app_pages/tune_controls.py, the preview in app_pages/tune_preview.py.
 """
 
-import dataclasses
-
 import streamlit as st
 
 from app_pages import tune_controls, tune_preview, tune_structure
 from app_pages.tune_state import Draft
 from lib import tuning, ui
 from lib.model import check_columns
-
-
-@st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
-def _tune_data(dataset: str, revision: object, saved_yaml: str | None, _ctx: ui.Context) -> tuning.TuneData:
-    """``saved_yaml`` None: the saved model does not fit the data (nothing to compare with); ``_ctx`` then
-    carries a draft that fits, to prepare the scorer with."""
-    return tuning.TuneData(_ctx.live_scorer(), _ctx.data().df, None if saved_yaml is None else _ctx.model)
 
 
 @st.fragment  # a slider move reruns only this, not the sidebar and page frame
@@ -35,9 +26,7 @@ def tune(ctx: ui.Context) -> None:
     if problems := check_columns(draft, columns):
         tune_controls.misfit(ctx, draft_yaml, draft, problems, columns)
         return
-    saved_fits = not check_columns(ctx.model, columns)
-    td = _tune_data(ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml if saved_fits else None,
-                    ctx if saved_fits else dataclasses.replace(ctx, model_yaml=draft_yaml, model=draft))
+    td = ctx.tune_data(warm_with=draft_yaml)
     controls, preview = st.columns([1, 1.15], gap="large")
     pv = td.preview(draft, ctx.as_of, ctx.filters, labels=ctx.labels())
     with preview:  # drawn first: the numbers show while the controls' charts are still on their way

@@ -9,7 +9,7 @@ import math
 import streamlit as st
 
 from lib import charts, tuning, ui
-from lib.model import Model
+from lib.model import BAND_NAMES, Model
 
 MOVERS_COLUMNS = {
     "account_name": "Account", "saved_score": st.column_config.NumberColumn("Saved score", format="%.1f"),
@@ -20,8 +20,7 @@ MOVERS_COLUMNS = {
 def preview(ctx: ui.Context, pv: tuning.Preview, draft: Model) -> None:
     """Accounts per band, average score, band changes and separation (each vs saved), then the charts."""
     st.subheader(f"Preview at {ctx.as_of:%Y-%m-%d}")
-    for col, band, colour in zip(st.columns(3), ("red", "yellow", "green"), ("inverse", "off", "normal"),
-                                 strict=True):
+    for col, band, colour in zip(st.columns(len(BAND_NAMES)), BAND_NAMES, ("inverse", "off", "normal"), strict=True):
         col.metric(f"{band.capitalize()} accounts", f"{pv.counts.at[band, 'draft']:,}",
                    delta=pv.band_change(band), delta_color=colour, delta_description="vs saved", border=True)
     avg, moved, auc = st.columns(3)

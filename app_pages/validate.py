@@ -1,55 +1,19 @@
 """Validate: prove a model against history before adopting it — a backtest at a horizon before each outcome,
 churn by metric cohort, a model suggested from the outcomes, a churn probability for reference, model A vs B."""
 
-import pandas as pd
 import streamlit as st
 
 from lib import analysis, charts, ui
 from lib import portfolio as pf
 from lib import validation_views as vv
-from lib.model import parse_model
 
 SUGGESTED, FLASH = "validate.suggested", "validate.flash"
 PERCENT = st.column_config.NumberColumn(format="percent")
 
 
-@st.cache_resource(max_entries=8, show_spinner="Backtesting…")
-def _backtest(dataset: str, revision: pd.Timestamp, model_yaml: str, filters: tuple, horizon: int,
-              _scored: pd.DataFrame) -> analysis.Backtest:
-    return analysis.backtest(_scored, horizon_days=horizon, model_name=parse_model(model_yaml).name)
-
-
-@st.cache_resource(max_entries=4, show_spinner="Suggesting thresholds and weights from the outcomes…")
-def _suggestion(dataset: str, revision: pd.Timestamp, model_yaml: str, horizon: int,
-                _portfolio: pd.DataFrame) -> analysis.Suggestion:
-    return analysis.suggest_model(_portfolio, parse_model(model_yaml), horizon_days=horizon)
-
-
-@st.cache_resource(max_entries=4, show_spinner="Fitting the churn model…")
-def _churn_model(dataset: str, revision: pd.Timestamp, model_yaml: str, filters: tuple, horizon: int,
-                 _bt: analysis.Backtest) -> analysis.ChurnModel:
-    return analysis.fit_churn_model(_bt, parse_model(model_yaml))
-
-
-@st.cache_resource(max_entries=4, show_spinner="Comparing the two models…")
-def _comparison(dataset: str, revision: pd.Timestamp, yaml_a: str, yaml_b: str, filters: tuple, as_of: pd.Timestamp,
-                horizon: int, _ctx: ui.Context) -> analysis.ModelComparison:
-    return analysis.compare_models(_ctx.scored(yaml_a), _ctx.scored(yaml_b), parse_model(yaml_a), parse_model(yaml_b),
-                                   as_of=as_of, horizon_days=horizon)
-
-
 def stats(items: list[vv.Stat]) -> None:
     for column, stat in zip(st.columns(len(items)), items, strict=True):
         column.metric(stat.label, stat.value, stat.delta, help=stat.help, border=True)
-
-
-def open_account(table: pd.DataFrame, key: str, **config: object) -> None:
-    """An account table; selecting a row opens that account on the Account page."""
-    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
-                         selection_mode="single-row", column_config=config)
-    if event.selection.rows:
-        st.session_state["account.selected"] = str(table["ID"].iloc[event.selection.rows[0]])
-        ui.switch_page("app_pages/account.py")
 
 
 def backtest_section() -> None:
@@ -84,13 +48,12 @@ def suggest_section() -> None:
     st.caption("Proposes thresholds (where each metric's churn rate crosses the average) and weights (a regularised "
                "logistic regression) from 70% of the accounts with outcomes, then measures the AUC on the other "
                "30%, which the fit never saw. It uses every account: segment filters do not apply.")
-    key = (ctx.dataset.name, str(ctx.dataset.updated_at), ctx.model_name, ctx.model_version, horizon)
+    key = (*ctx.key, horizon)  # the button's answer belongs to this selection and horizon
     if st.button("Suggest thresholds and weights", key="validate.suggest", icon=":material/auto_fix_high:"):
         st.session_state[SUGGESTED] = key
     if st.session_state.get(SUGGESTED) != key:
         return
-    s = ui.handled(_suggestion, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, horizon,
-                   _portfolio=ui.dataset(ctx.dataset).df, what="No suggestion")
+    s = ui.handled(ctx.suggestion, horizon, what="No suggestion")
     if s is None:
         return
     stats(vv.suggestion_stats(s))
@@ -133,8 +96,7 @@ def adopt(s: analysis.Suggestion, note: str) -> None:
 
 
 def churn_section() -> None:
-    churn = ui.handled(_churn_model, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, filters, horizon,
-                       _bt=bt, what="No churn model")
+    churn = ui.handled(ctx.churn_model, horizon, what="No churn model")
     if churn is None:
         return
     st.info(ui.md(churn.caption) + " A reference beside the rule score, not a replacement.", icon=":material/info:")
@@ -146,9 +108,9 @@ def churn_section() -> None:
     table = vv.churn_table(scored, ctx.as_of, churn)
     st.markdown(f"**The {len(table):,} accounts most likely to churn** at {ctx.as_of:%Y-%m-%d}, by the logistic "
                 "regression. Select one to open it.")
-    open_account(table, "validate.churn_accounts",
-                 Score=st.column_config.NumberColumn(format="%.0f"),
-                 **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+    ui.account_table(table, "validate.churn_accounts", Score=st.column_config.NumberColumn(format="%.0f"),
+                     **{"Churn probability": st.column_config.ProgressColumn(format="percent", min_value=0,
+                                                                             max_value=1)})
 
 
 def a_vs_b_section() -> None:
@@ -165,8 +127,7 @@ def a_vs_b_section() -> None:
     if problems:
         st.error("\n".join(f"- {ui.md(p)}" for p in problems))
         return
-    cmp = ui.handled(_comparison, ctx.dataset.name, ctx.dataset.updated_at, yaml_a, yaml_b, filters, ctx.as_of,
-                     horizon, _ctx=ctx, what="Cannot compare these models on this dataset")
+    cmp = ui.handled(ctx.comparison, yaml_a, yaml_b, horizon, what="Cannot compare these models on this dataset")
     if cmp is None:
         return
     stats(vv.comparison_stats(cmp))
@@ -179,23 +140,21 @@ def a_vs_b_section() -> None:
         return
     st.markdown(f"**Accounts that change band** (the {min(len(cmp.moved), vv.TOP_ROWS):,} biggest moves) and the "
                 "contributions that moved most. Select one to open it.")
-    open_account(vv.moved_table(cmp.moved), "validate.moved",
-                 **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
-                 Change=st.column_config.NumberColumn(format="%+.1f"), Why=st.column_config.TextColumn(width="large"))
+    ui.account_table(vv.moved_table(cmp.moved), "validate.moved",
+                     **{c: st.column_config.NumberColumn(format="%.0f") for c in ("Score A", "Score B")},
+                     Change=st.column_config.NumberColumn(format="%+.1f"),
+                     Why=st.column_config.TextColumn(width="large"))
 
 
 ctx = ui.context()
 scored = ctx.scored()
-# The cached results below are shared between sessions: a CSM's book (their owners) is part of their key.
-filters = (vv.filters_key(ctx.filters), ctx.scope.owners)
 st.title("Validate against outcomes")
 st.caption(ui.md(ctx.caption))
 if flash := st.session_state.pop(FLASH, None):
     st.success(ui.md(flash), icon=":material/check_circle:")
 horizon = st.select_slider("Score each account this many days before its outcome (renewal or churn)", vv.HORIZONS,
                            value=90, key="validate.horizon", format_func=lambda d: f"{d} days")
-bt = ui.handled(_backtest, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml, filters, horizon, _scored=scored,
-                what="No backtest")
+bt = ui.handled(ctx.backtest, horizon, what="No backtest")
 if bt is None:
     ui.empty_state("A backtest needs accounts with a known outcome (churned or renewed) and snapshots before it.",
                    "Map an outcome column when you upload the file on the Data page, or pick a shorter horizon.",

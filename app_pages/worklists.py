@@ -8,8 +8,6 @@ import streamlit as st
 from lib import export, ui
 from lib import presentation as pr
 from lib import worklists as wl
-from lib.model import parse_model
-from lib.scoring import score
 
 MONEY = st.column_config.NumberColumn(format="dollar", step=1)  # step 1: whole dollars
 COLUMNS = {
@@ -28,12 +26,6 @@ COLUMNS = {
     "held_out": st.column_config.TextColumn("Play hold-out", width="medium"),
 }
 PLAYS_PAGE, PLAYS_PENDING = "app_pages/plays.py", "plays.pending"
-
-
-@st.cache_resource(max_entries=2, show_spinner="Scoring the model's expansion score…")
-def expansion_scores(_data: pd.DataFrame, dataset: str, revision: pd.Timestamp, model_yaml: str) -> pd.DataFrame:
-    """The expansion sub-model's scores for the whole dataset (cached per dataset revision and model)."""
-    return score(parse_model(model_yaml).expansion, _data)
 
 
 def downloads(table: pd.DataFrame, kind: str, key: str, about: dict[str, object]) -> None:
@@ -129,9 +121,7 @@ usage = bar[0].selectbox("Usage metric", usage_options, format_func=ctx.label, k
 span = bar[1].number_input("Trend over (snapshots)", 2, 24, 3, key="worklists.trend")
 growth = bar[2].number_input("Minimum growth (%)", 0, 500, 5, key="worklists.growth")
 ranked_by_model = ctx.model.expansion is not None
-# Scored on the whole dataset (peer ranks need every account), then listed only for the rows in scope.
-whole = ui.dataset(ctx.dataset).df
-extra = expansion_scores(whole, ctx.dataset.name, ctx.dataset.updated_at, ctx.model_yaml) if ranked_by_model else None
+extra = ctx.expansion_scores() if ranked_by_model else None
 expansion = ui.handled(wl.expansion_list, scored, data, usage_column=usage, as_of=ctx.as_of,
                        owner=None if per_owner else owner, trend_snapshots=span, min_growth=growth / 100,
                        expansion_scores=extra, usage_label=ctx.label(usage), what="Expansion list")

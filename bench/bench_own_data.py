@@ -124,7 +124,7 @@ def browser_journey(csv: Path, moves: int, tmp: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serve, wait_for_app
-    from tests.browser.test_data import go_to
+    from tests.browser.helpers import go_to
 
     slow = 900_000
     with serve(tmp / "journey.duckdb", tmp / "journey.log", env={"HSS_SAMPLE": "0"}, timeout=120) as url, \

@@ -60,7 +60,7 @@ def build_workspace(path: Path, n_accounts: int, n_snapshots: int, freq: str) ->
 
 
 def apptest_moves(moves: int) -> None:
-    from tests.app.conftest import open_app
+    from tests.app.helpers import open_app
 
     def metric(at, label: str) -> str:
         return next(m.value for m in at.metric if m.label == label)
@@ -87,7 +87,7 @@ def apptest_moves(moves: int) -> None:
 
 
 def apptest_sample_load(runs: int) -> None:
-    from tests.app.conftest import open_app
+    from tests.app.helpers import open_app
 
     times, tune = [], []
     for _ in range(runs + 1):

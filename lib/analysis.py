@@ -47,7 +47,7 @@ from lib.model import (
     spec_to_dict,
 )
 from lib.plan import BANDS
-from lib.portfolio import ATTRIBUTES, attach_attributes
+from lib.portfolio import ATTRIBUTES, attach_attributes, metric_labels
 from lib.scoring import score
 from lib.vectorised import LiveScorer
 
@@ -415,10 +415,6 @@ def labelled_accounts(
     return out.loc[out["label"].notna()].reset_index(drop=True)
 
 
-def _metric_labels(model: Model) -> dict[str, str]:
-    return {column: (metric.label or column) for column, metric in model.metrics.items()}
-
-
 MIN_LABELS = 5  # fewer healthy (or struggling) accounts with a value than this and a metric's AUC is not judged
 
 
@@ -448,7 +444,7 @@ def metric_separation(table: pd.DataFrame, model: Model) -> pd.DataFrame:
     Returns:
         DataFrame ``metric, metric_label, auc, n_healthy, n_struggling, verdict``.
     """
-    names = _metric_labels(model)
+    names = metric_labels(model)
     rows = []
     for column in model.metrics:  # one pass per metric column, each vectorised
         sep = separation(table.get(f"{column}_score", pd.Series(np.nan, index=table.index)), table["label"])
@@ -469,7 +465,7 @@ def label_distributions(table: pd.DataFrame, model: Model) -> pd.DataFrame:
         (``score`` = the metric's 0–100 score, ``value`` = its raw value, numeric where the metric is
         numeric, else the category text).
     """
-    names = _metric_labels(model)
+    names = metric_labels(model)
     base = table[["account_id", "account_name", "label"]] if "account_name" in table.columns else (
         table[["account_id", "label"]].assign(account_name=table["account_id"])
     )
@@ -527,7 +523,7 @@ def misfits(table: pd.DataFrame, model: Model, *, top: int = 2) -> pd.DataFrame:
         first: lowest scores among healthy-but-red, highest among struggling-but-green.
     """
     columns = list(model.metrics)
-    names = np.array([_metric_labels(model)[c] for c in columns], dtype=object)
+    names = np.array([metric_labels(model)[c] for c in columns], dtype=object)
     kind = np.select(
         [(table["label"] == "healthy") & (table["band"] == "red"),
          (table["label"] == "struggling") & (table["band"] == "green")],
@@ -776,7 +772,7 @@ def metric_cohorts(bt: Backtest, model: Model, *, bins: int = 10) -> pd.DataFram
         DataFrame ``metric, metric_label, basis ('value' | 'score'), bin, label, lo, hi, accounts, churned,
         churn_rate, lift`` (see :func:`churn_by_bins`).
     """
-    names = _metric_labels(model)
+    names = metric_labels(model)
     churned = bt.accounts["churned"]
     parts = []
     for column in model.metrics:  # per metric and basis; each table is vectorised
@@ -849,7 +845,7 @@ def compare_models(
     flips = flip_matrix(both["band_a"], both["band_b"], arr)
 
     columns = list(dict.fromkeys([*model_a.metrics, *model_b.metrics]))
-    labels = {**_metric_labels(model_a), **_metric_labels(model_b)}
+    labels = {**metric_labels(model_a), **metric_labels(model_b)}
     contrib_a = np.nan_to_num(_matrix(a.set_index("account_id").loc[both["account_id"]], columns, "contribution"))
     contrib_b = np.nan_to_num(_matrix(b.set_index("account_id").loc[both["account_id"]], columns, "contribution"))
     delta = contrib_b - contrib_a
@@ -1375,7 +1371,7 @@ def suggest_model(
                             f"{int((~y_train).sum())} renewed training accounts (need at least 10 of each) — "
                             "load more history or a longer outcome column")
     columns = list(base.metrics)
-    names = _metric_labels(base)
+    names = metric_labels(base)
     d = {**model_to_dict(base), "name": f"{base.name} (suggested)"}
 
     specs, reasons = {}, {}
@@ -1539,7 +1535,7 @@ def fit_churn_model(bt: Backtest, model: Model, *, test_share: float = 0.3, seed
         raise AnalysisError(f"too few outcomes for a churn model: {int(y.sum())} churned and {int((~y).sum())} "
                             "renewed training accounts (need at least 10 of each)")
     columns = list(model.metrics)
-    names = _metric_labels(model)
+    names = metric_labels(model)
     x, fill = _score_features(train, columns)
     fit = _fit_logistic(x, y, c)
     coef = fit.coef_[0]

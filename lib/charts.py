@@ -45,9 +45,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as _sk_roc_curve
 
 from lib.methods import VALUE, Method, as_spec, category_keys, category_texts, method_of
-from lib.model import Categories, ModelError, ScoreSpec
+from lib.model import BAND_NAMES, Categories, ModelError, ScoreSpec
+from lib.plan import BANDS as BAND_ORDER
 
-BAND_ORDER = ("red", "yellow", "green", "no data")
 BAND_COLORS = {"red": "#D55E00", "yellow": "#E69F00", "green": "#009E73", "no data": "#9AA0A6"}
 BAND_LABELS = {"red": "Red", "yellow": "Yellow", "green": "Green", "no data": "No data"}
 NO_DATA_MESSAGE = "No data for this selection"
@@ -235,7 +235,7 @@ def _check_bands(bands: Sequence[object], builder: str) -> None:
     unknown = sorted({str(b) for b in bands} - set(BAND_ORDER))
     if unknown:
         raise ChartInputError(f"charts.{builder}: unknown band {', '.join(map(repr, unknown))} — bands are "
-                              f"{', '.join(BAND_ORDER)} (lib.scoring.BANDS)")
+                              f"{', '.join(BAND_ORDER)} (lib.plan.BANDS)")
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -247,17 +247,19 @@ def _points_colors(points: np.ndarray) -> list[str]:
     """Colours for metric points 0–100: red band colour at 0, yellow at 50, green at 100; NaN → no-data grey."""
     p = np.asarray(points, dtype=float)
     stops = np.array([0.0, 50.0, 100.0])
-    rgb = np.array([[int(BAND_COLORS[b][i:i + 2], 16) for i in (1, 3, 5)] for b in ("red", "yellow", "green")])
+    rgb = np.array([[int(BAND_COLORS[b][i:i + 2], 16) for i in (1, 3, 5)] for b in BAND_NAMES])
     channels = np.stack([np.interp(np.clip(np.nan_to_num(p), 0, 100), stops, rgb[:, c]) for c in range(3)], axis=1)
     hexes = ["#{:02X}{:02X}{:02X}".format(*np.rint(row).astype(int)) for row in channels]
     return [BAND_COLORS["no data"] if np.isnan(v) else h for v, h in zip(p, hexes, strict=True)]
 
 
-def money(x: float | None) -> str:
-    """Short money text for labels and slides: ``$1.2M``, ``$85.0K``, ``-$1.5K``; ``–`` when unknown."""
+def money(x: float | None, signed: bool = False) -> str:
+    """Short money text for labels, tables and slides: ``$1.2M``, ``$85.0K``, ``-$1.5K``; ``–`` when unknown.
+    ``signed`` (a change): a ``+`` on gains and on no change, so the sign always shows (ASCII minus: st.metric
+    colours a delta by it)."""
     if x is None or not np.isfinite(x):
         return "–"
-    sign, v = ("-" if x < 0 else ""), abs(x)
+    sign, v = ("-" if x < 0 else "+" if signed else ""), abs(x)
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if v >= div:
             return f"{sign}${v / div:.1f}{suffix}"
@@ -577,7 +579,7 @@ def score_histogram(
     values = pd.to_numeric(scores["score"], errors="coerce").to_numpy(float)
     # factorize, then map the few distinct labels: faster than a Categorical over 1 M strings
     codes, uniques = pd.factorize(scores["band"])
-    lookup = np.array([BAND_ORDER[:3].index(u) if u in BAND_ORDER[:3] else -1 for u in uniques] + [-1])
+    lookup = np.array([BAND_NAMES.index(u) if u in BAND_NAMES else -1 for u in uniques] + [-1])
     band_code = lookup[codes]  # -1: 'no data', unknown or missing (code -1 picks the trailing -1)
     scored = ~np.isnan(values) & (band_code >= 0)
     if not scored.any():
@@ -588,9 +590,9 @@ def score_histogram(
     # one pass over the rows: bin index per score (100 falls in the last bin, as in np.histogram), then
     # a bincount keyed by (band, bin)
     idx = np.clip((np.clip(values[scored], 0, 100) / 100 * n_bins).astype(np.int64), 0, n_bins - 1)
-    table = np.bincount(band_code[scored] * n_bins + idx, minlength=3 * n_bins).reshape(3, n_bins)
+    table = np.bincount(band_code[scored] * n_bins + idx, minlength=len(BAND_NAMES) * n_bins).reshape(-1, n_bins)
     fig = _figure()
-    for code, band in enumerate(BAND_ORDER[:3]):
+    for code, band in enumerate(BAND_NAMES):
         counts = table[code]
         if not counts.any():
             continue

@@ -527,11 +527,6 @@ def figures_png(
     return images
 
 
-def figure_png(fig: go.Figure, width: int = 1200, height: int = 675, scale: float = 2.0) -> bytes:
-    """One figure as PNG bytes (``width × scale`` by ``height × scale`` pixels); see `figures_png`."""
-    return figures_png([fig], width=width, height=height, scale=scale)[0]
-
-
 # --- QBR deck -----------------------------------------------------------------------------------
 
 

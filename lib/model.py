@@ -194,11 +194,6 @@ class Window:
         """The statistic in words: 'mean over the last 3 snapshots'."""
         return f"{WINDOW_WORDS.get(self.stat, self.stat)} over the last {self.snapshots} snapshots"
 
-    @property
-    def needs_full(self) -> bool:
-        """Whether the statistic is missing until the account has ``snapshots`` rows."""
-        return self.stat in ("change", "pct_change", "slope")
-
 
 @dataclass(frozen=True)
 class Metric:

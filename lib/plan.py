@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lib.model import TRIM_CHARACTERS, Categories, Model, Problem, ScoreSpec, Window, check_columns
+from lib.model import BAND_NAMES, TRIM_CHARACTERS, Categories, Model, Problem, ScoreSpec, Window, check_columns
 
-BANDS = ("red", "yellow", "green", "no data")
+BANDS = (*BAND_NAMES, "no data")  # a band code is an index into it: 0 red … 3 no data
 ID_COLUMNS = ("account_id", "snapshot_date")
 SCORE_DECIMALS = 6
 RATIO_DECIMALS = 9

@@ -7,21 +7,22 @@ table draws directly. All of it is vectorised pandas; nothing here loops over ac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from lib.charts import money
 from lib.methods import method_of
 from lib.model import Model, ScoreSpec
+from lib.plan import BANDS as BAND_ORDER
 from lib.vectorised import metric_values
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
     from pandas.io.formats.style import Styler
 
-BAND_ORDER = ("red", "yellow", "green", "no data")
 KEY = ["account_id", "snapshot_date"]
 # Added by `apply_overrides`: a CSM's score override in force on that row (NaN / None where there is none).
 OVERRIDE_COLUMNS = ("override_score", "override_reason")
@@ -405,42 +406,35 @@ def live_overrides(overrides: pd.DataFrame, account_id: str, today: pd.Timestamp
 # -- display tables ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Kpi:
-    """One headline figure as text for `st.metric`: label, value, delta (None at the first snapshot)."""
+    """One headline figure as text for `st.metric`: label, value, change text (None at the first snapshot) and
+    whether a rise is good ("normal"), bad ("inverse") or neither ("off")."""
 
     label: str
     value: str
     delta: str | None
-    delta_color: str = "normal"  # "inverse" where a rise is bad (share red)
+    delta_color: str = "normal"
 
 
-def money(x: float | None, signed: bool = False) -> str:
-    """'$48.2M'-style short money text ('–' when missing); `signed` adds '+' to gains."""
-    if x is None or not np.isfinite(x):
-        return "–"
-    sign = ("+" if x > 0 else "-" if x < 0 else "") if signed else ("-" if x < 0 else "")
-    v = abs(x)
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if v >= div:
-            return f"{sign}${v / div:.1f}{suffix}"
-    return f"{sign}${v:,.0f}"
+def kpis(head: Mapping[str, float | int | None], slide: bool = False) -> list[Kpi]:
+    """The four headline KPIs of `headline(...)` for `st.metric`, each with its change since the previous snapshot
+    (None at the first): accounts, ARR, average score and the share of accounts red — "Accounts red" to a tenth
+    of a percent in the app, "Share red" in whole percent on a slide (``slide``, the Present page)."""
 
+    def shown(key: str, fmt: Callable[[float], str]) -> str:
+        value = head.get(key)
+        return "–" if value is None or not np.isfinite(value) else fmt(value)
 
-def kpis(head: Mapping[str, float | int | None]) -> list[Kpi]:
-    """The four headline KPIs of `headline(...)` formatted for `st.metric`, changes vs the previous snapshot."""
-
-    def change(key: str, fmt: str) -> str | None:
+    def change(key: str, fmt: Callable[[float], str]) -> str | None:
         value = head.get(f"{key}_change")
-        return None if value is None or not np.isfinite(value) else fmt.format(value)
+        return None if value is None or not np.isfinite(value) else fmt(value)
 
-    arr_change = head.get("arr_change")
+    red_label, red_format = ("Share red", "{:.0%}") if slide else ("Accounts red", "{:.1%}")
     return [
-        Kpi("Accounts", f"{head['accounts']:,.0f}", change("accounts", "{:+,.0f}")),
-        Kpi("ARR", money(head["arr"]), None if arr_change is None else money(arr_change, signed=True)),
-        Kpi("Average score", "–" if not np.isfinite(head["avg_score"]) else f"{head['avg_score']:.1f}",
-            change("avg_score", "{:+.1f}")),
-        Kpi("Accounts red", "–" if not np.isfinite(head["red_share"]) else f"{head['red_share']:.1%}",
-            None if head.get("red_share_change") is None or not np.isfinite(head["red_share_change"])
-            else f"{head['red_share_change'] * 100:+.1f} pts", "inverse"),
+        Kpi("Accounts", shown("accounts", "{:,.0f}".format), change("accounts", "{:+,.0f}".format), "off"),
+        Kpi("ARR", shown("arr", money), change("arr", lambda v: money(v, signed=True))),
+        Kpi("Average score", shown("avg_score", "{:.1f}".format), change("avg_score", "{:+.1f}".format)),
+        Kpi(red_label, shown("red_share", red_format.format), change("red_share", lambda v: f"{v * 100:+.1f} pts"),
+            "inverse"),
     ]
 
 
@@ -546,18 +540,21 @@ def segment_score_over_time(scored: pd.DataFrame, segment: str, max_values: int 
 
 
 # -- one account ----------------------------------------------------------------------------------------
-def account_choices(scored: pd.DataFrame) -> pd.Series:
-    """Every account as 'Name · ACC-00017', indexed by account id, sorted by name (for a searchable picker)."""
-    last = scored.drop_duplicates("account_id", keep="last")
+def account_choices(scored: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Series:
+    """Accounts as 'Name · ACC-00017' (the id alone when it is the name), indexed by account id, sorted by name
+    (any case), then id — every account, or those with a row at ``as_of`` (for a searchable picker)."""
+    rows = scored if as_of is None else at_date(scored, as_of)
+    last = rows.drop_duplicates("account_id", keep="last")
     ids = last["account_id"].astype(str)
     names = last["account_name"].astype(str) if "account_name" in last.columns else ids
-    labels = pd.Series((names + " · " + ids).to_numpy(), index=ids.to_numpy())
+    labels = pd.Series(names.where(names == ids, names + " · " + ids).to_numpy(), index=ids.to_numpy())
     return labels.iloc[np.lexsort((ids.to_numpy(), names.str.lower().to_numpy()))]
 
 
 def default_account(scored: pd.DataFrame, as_of: pd.Timestamp) -> str | None:
-    """The account a CSM should look at first: the red account with the most ARR at risk at `as_of`, else the
-    yellow one, else the lowest score; None when there is no account."""
+    """The account to open first (the Account page, Present's account story): the red account with the most ARR
+    at risk at `as_of` — the top of the Overview's at-risk table — else the yellow one, else the lowest score;
+    None when there is no account."""
     risky = arr_at_risk(scored, as_of, per_band=1)
     if len(risky):
         return str(risky["account_id"].iloc[0])
@@ -616,9 +613,14 @@ def metric_windows(model: Model) -> dict[str, str]:
             if found.window is not None}
 
 
+def column_label(column: str) -> str:
+    """A column name made readable for a picker or a heading: 'days_since_contact' → 'Days since contact'."""
+    return column.replace("_", " ").capitalize()
+
+
 def metric_labels(model: Model) -> dict[str, str]:
-    """Metric column → display label (the model's label, else the column name made readable)."""
-    return {m: metric.label or m.replace("_", " ").capitalize() for m, metric in model.metrics.items()}
+    """Metric name → display label (the model's label, else the name made readable)."""
+    return {m: metric.label or column_label(m) for m, metric in model.metrics.items()}
 
 
 def metric_specs(model: Model, profile: str | None) -> dict[str, ScoreSpec]:

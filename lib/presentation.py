@@ -10,7 +10,6 @@ Each chart comes with a one-sentence takeaway: shown under the chart on the page
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ import plotly.graph_objects as go
 
 from lib import charts
 from lib import portfolio as pf
-from lib.model import Model
+from lib.model import BAND_NAMES, Model
 
 ALL_ACCOUNTS = "All accounts"
 MAX_SEGMENT_VALUES = 50  # a segment column with more values (e.g. an id-like column) is not offered as a choice
@@ -48,17 +47,6 @@ def _chart(key: str, fig: go.Figure, takeaway: str) -> Chart:
     the titles of charts shown one above the other line up."""
     fig.update_layout(title_xref="container", title_x=0.0, title_xanchor="left", title_pad_l=24)
     return Chart(key, fig, takeaway)
-
-
-@dataclass(frozen=True)
-class Kpi:
-    """One headline number for st.metric: label, value text, change text (None at the first snapshot) and
-    whether a rise is good ("normal"), bad ("inverse") or neither ("off")."""
-
-    label: str
-    value: str
-    delta: str | None
-    delta_color: str
 
 
 @dataclass(frozen=True)
@@ -90,16 +78,12 @@ def day(value: object) -> str:
     return f"{ts.day} {ts:%b %Y}"
 
 
-def _column_label(column: str) -> str:
-    return column.replace("_", " ").capitalize()
-
-
-# -- segment and account choices -----------------------------------------------------------------------------
+# -- segment choices ---------------------------------------------------------------------------------------
 
 
 def filters_label(filters: Mapping[str, Sequence[str]]) -> str:
     """``"Size: SMB · Region: AMER, EMEA"`` for segment filters; ``"All accounts"`` when none is set."""
-    parts = [f"{_column_label(c)}: {', '.join(map(str, v))}" for c, v in filters.items() if v]
+    parts = [f"{pf.column_label(c)}: {', '.join(map(str, v))}" for c, v in filters.items() if v]
     return " · ".join(parts) or ALL_ACCOUNTS
 
 
@@ -121,54 +105,8 @@ def segment_choices(
         if len(values) > MAX_SEGMENT_VALUES:
             continue
         for value in values:
-            choices.setdefault(f"{_column_label(column)}: {value}", {column: (value,)})
+            choices.setdefault(f"{pf.column_label(column)}: {value}", {column: (value,)})
     return choices
-
-
-def account_choices(scored: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, str]:
-    """Accounts present at ``as_of``: account_id → ``"Name (id)"``, ordered by name."""
-    rows = pf.at_date(scored, as_of)[["account_id", "account_name"]].drop_duplicates("account_id")
-    rows = rows.assign(account_id=rows["account_id"].astype(str), account_name=rows["account_name"].astype(str))
-    rows = rows.sort_values(["account_name", "account_id"])
-    labels = rows["account_name"].where(rows["account_name"] == rows["account_id"],
-                                        rows["account_name"] + " (" + rows["account_id"] + ")")
-    return dict(zip(rows["account_id"], labels, strict=True))
-
-
-def default_account(scored: pd.DataFrame, as_of: pd.Timestamp) -> str | None:
-    """The account to tell the story of first: the one with most ARR at risk, else the first by name."""
-    at_risk = pf.arr_at_risk(scored, as_of)
-    if not at_risk.empty:
-        return str(at_risk.sort_values("arr_at_risk", ascending=False, kind="stable")["account_id"].iloc[0])
-    choices = account_choices(scored, as_of)
-    return next(iter(choices), None)
-
-
-# -- headline numbers ----------------------------------------------------------------------------------------
-
-
-def _signed_money(x: float) -> str:
-    return ("-" if x < 0 else "+") + charts.money(abs(x))  # ASCII minus: st.metric colours the delta by it
-
-
-def kpis(scored: pd.DataFrame, as_of: pd.Timestamp) -> list[Kpi]:
-    """Accounts, ARR, average score and share red at ``as_of``, each with its change since the previous snapshot."""
-    h = pf.headline(scored, as_of)
-
-    def delta(name: str, fmt) -> str | None:  # noqa: ANN001 - a formatting callable
-        change = h[f"{name}_change"]
-        return None if change is None or not np.isfinite(change) else fmt(change)
-
-    def shown(value: float, fmt) -> str:  # noqa: ANN001 - a formatting callable
-        return fmt(value) if value is not None and np.isfinite(value) else "–"
-
-    return [
-        Kpi("Accounts", shown(h["accounts"], "{:,.0f}".format), delta("accounts", "{:+,.0f}".format), "off"),
-        Kpi("ARR", shown(h["arr"], charts.money), delta("arr", _signed_money), "normal"),
-        Kpi("Average score", shown(h["avg_score"], "{:.1f}".format), delta("avg_score", "{:+.1f}".format), "normal"),
-        Kpi("Share red", shown(h["red_share"], "{:.0%}".format),
-            delta("red_share", lambda d: f"{d * 100:+.1f} pts"), "inverse"),
-    ]
 
 
 # -- the portfolio charts ------------------------------------------------------------------------------------
@@ -180,7 +118,7 @@ def _band_mix_takeaway(summary: pd.DataFrame, previous: pd.Timestamp | None) -> 
         return "No accounts in this selection."
     rows = summary.set_index("band")
     parts = []
-    for band in ("red", "yellow", "green"):
+    for band in BAND_NAMES:
         n = int(rows.loc[band, "accounts"])
         text = f"{charts.BAND_LABELS[band]} {n:,} ({n / total:.0%})"
         change = rows.loc[band, "accounts_change"]
@@ -273,11 +211,6 @@ def portfolio_charts(
 # -- one account's story -------------------------------------------------------------------------------------
 
 
-def metric_labels(model: Model) -> dict[str, str]:
-    """Metric column → its display label from the model."""
-    return {name: (m.label or _column_label(name)) for name, m in model.metrics.items()}
-
-
 def _override_text(row: pd.Series) -> str:
     """A sentence for a CSM override marked on the row (`lib.portfolio.apply_overrides`), '' when none."""
     value, reason = row.get("override_score"), row.get("override_reason")
@@ -331,7 +264,7 @@ def account_story(
         return None
     now = history.iloc[-1]
     when = pd.Timestamp(now["snapshot_date"])
-    labels = metric_labels(model)
+    labels = pf.metric_labels(model)
     breakdown = pf.account_breakdown(scored, account_id, when, list(model.metrics))
     name = str(now["account_name"])
     score, band = float(now["score"]), str(now["band"])
@@ -376,16 +309,16 @@ def account_story(
     )
 
 
-def story_kpis(story: Story) -> list[Kpi]:
+def story_kpis(story: Story) -> list[pf.Kpi]:
     """The account's headline numbers: score (with its change), band and grade, ARR, renewal date."""
     scored = np.isfinite(story.score)
     band = charts.BAND_LABELS.get(story.band, story.band) + (f" · grade {story.grade}" if story.grade else "")
     return [
-        Kpi("Score", f"{story.score:.0f}" if scored else "–",
+        pf.Kpi("Score", f"{story.score:.0f}" if scored else "–",
             f"{story.change:+.1f}" if np.isfinite(story.change) else None, "normal"),
-        Kpi("Band", band, None, "off"),
-        Kpi("ARR", charts.money(story.arr), None, "off"),
-        Kpi("Renews", day(story.renewal_date) if story.renewal_date is not None else "–", None, "off"),
+        pf.Kpi("Band", band, None, "off"),
+        pf.Kpi("ARR", charts.money(story.arr), None, "off"),
+        pf.Kpi("Renews", day(story.renewal_date) if story.renewal_date is not None else "–", None, "off"),
     ]
 
 
@@ -397,11 +330,6 @@ def takeaways(portfolio: Sequence[Chart], story: Story | None = None) -> list[st
         if story.override:
             lines.append(story.override)
     return lines
-
-
-def figure_key(fig: go.Figure) -> str:
-    """A short stable hash of a figure's content (a cache key for rendered pictures)."""
-    return hashlib.sha256(fig.to_json().encode("utf-8")).hexdigest()[:20]
 
 
 # -- download tables -----------------------------------------------------------------------------------------
@@ -422,7 +350,7 @@ def export_about(dataset: str, segment: str, as_of: pd.Timestamp, **extra: objec
     """Lines for an Excel "About" sheet saying what the file holds (dataset, segment, snapshot, extras)."""
     about: dict[str, object] = {"Dataset": dataset, "Segment": segment,
                                 "Snapshot date": f"{pd.Timestamp(as_of):%Y-%m-%d}"}
-    about.update({_column_label(k): v for k, v in extra.items()})
+    about.update({pf.column_label(k): v for k, v in extra.items()})
     return about
 
 
@@ -451,15 +379,15 @@ def for_owner(table: pd.DataFrame, owner: str) -> pd.DataFrame:
     return table if owner == ALL_OWNERS else table.loc[table["owner"] == owner]
 
 
-def attention_kpis(attention: pd.DataFrame) -> list[Kpi]:
+def attention_kpis(attention: pd.DataFrame) -> list[pf.Kpi]:
     """Headline numbers of an attention list: accounts, ARR at risk and how many carry each reason."""
     at_risk = attention["arr_at_risk"].sum(min_count=1)
     return [
-        Kpi("Need attention", f"{len(attention):,}", None, "off"),
-        Kpi("ARR at risk", charts.money(at_risk) if pd.notna(at_risk) else "–", None, "off"),
-        Kpi("Alert rule hits", f"{int(attention['alert_hit'].sum()):,}", None, "off"),
-        Kpi("Contact overdue", f"{int(attention['contact_overdue'].sum()):,}", None, "off"),
-        Kpi("Renewals in red / yellow", f"{int(attention['renewal_soon'].sum()):,}", None, "off"),
+        pf.Kpi("Need attention", f"{len(attention):,}", None, "off"),
+        pf.Kpi("ARR at risk", charts.money(at_risk) if pd.notna(at_risk) else "–", None, "off"),
+        pf.Kpi("Alert rule hits", f"{int(attention['alert_hit'].sum()):,}", None, "off"),
+        pf.Kpi("Contact overdue", f"{int(attention['contact_overdue'].sum()):,}", None, "off"),
+        pf.Kpi("Renewals in red / yellow", f"{int(attention['renewal_soon'].sum()):,}", None, "off"),
     ]
 
 

@@ -10,7 +10,7 @@ or removed; grades and the expansion score on or off: :func:`add_metric` … :fu
 the draft as a dict and are validated the same way.
 
 :class:`TuneData` holds what the preview needs from one dataset and the saved model, prepared once, so a
-slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.scoring.LiveScorer`)
+slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.vectorised.LiveScorer`)
 plus a few ``bincount`` calls — no per-row DataFrame is built.
 """
 
@@ -66,7 +66,7 @@ from lib.plan import BANDS
 from lib.vectorised import LiveScorer, band_codes
 
 RATIO_RANGE = (0.0, 3.0)  # vs_average cuts apply to value ÷ peer mean; 3× the average is already extreme
-_BAND_CODE_NO_DATA = 3
+_BAND_CODE_NO_DATA = BANDS.index("no data")
 
 
 # ---------------------------------------------------------------------------------------------- ranges
@@ -1030,7 +1030,6 @@ class TuneData:
         names = df["account_name"] if "account_name" in df.columns else df["account_id"]
         self.account_name = names.astype(object).where(names.notna(), df["account_id"]).astype(str) \
             .to_numpy(dtype=object)[order]
-        self.label = self._account_labels(df)
         if saved is None:  # nothing to compare with (the saved model cannot score this data): all "no data"
             self.saved_scores = np.full(len(self.order), np.nan)
             self.saved_bands = np.full(len(self.order), _BAND_CODE_NO_DATA, dtype=np.int8)
@@ -1039,18 +1038,6 @@ class TuneData:
             self.saved_bands = band_codes(self.saved_scores, saved.bands.red, saved.bands.yellow)
         self._memo: dict[tuple, Any] = {}
         self._lock = threading.Lock()
-
-    def _account_labels(self, df: pd.DataFrame) -> np.ndarray:
-        """Each row's account label: the account's last 'healthy' / 'struggling' ``health_label`` (any case,
-        spaces trimmed; other text ignored), as ``lib.analysis.labelled_accounts`` reads it."""
-        if "health_label" not in df.columns:
-            return np.full(len(self.order), None, dtype=object)
-        lab = df["health_label"].astype("string").str.strip().str.lower().to_numpy(dtype=object,
-                                                                                   na_value=None)[self.order]
-        known = np.isin(lab, ["healthy", "struggling"])
-        last = pd.Series(np.where(known, np.arange(len(lab)), -1)).groupby(self.account_code).transform("max")
-        pos = last.to_numpy()
-        return np.where(pos >= 0, lab[np.maximum(pos, 0)], None)
 
     def _memoised(self, key: tuple, build, limit: int | None = None) -> Any:  # noqa: ANN001 - a callable
         """``build()`` once per key; each kind of entry (``key[0]``) keeps at most ``limit`` of its newest.
@@ -1110,11 +1097,9 @@ class TuneData:
             return np.flatnonzero(at if mask is None else at & mask)
         return self._memoised(("at", d, self._filter_key(filters)), build)
 
-    def row_labels(self, labels: pd.Series | None = None) -> np.ndarray:
+    def row_labels(self, labels: pd.Series) -> np.ndarray:
         """Each row's account label from ``labels`` (account_id → 'healthy' / 'struggling': the file's labels
-        with hand-set ones on top, ``lib.validation_views.known_labels``); without it, the file's own."""
-        if labels is None:
-            return self.label
+        with hand-set ones on top, ``lib.validation_views.known_labels``)."""
 
         def build() -> np.ndarray:
             pos = pd.Index(labels.index.astype(str)).get_indexer(self.account_id)
@@ -1123,7 +1108,7 @@ class TuneData:
         return self._memoised(("labels", _labels_key(labels)), build, limit=2)
 
     def labelled_rows(self, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
-                      labels: pd.Series | None = None) -> np.ndarray:
+                      labels: pd.Series) -> np.ndarray:
         """Each labelled account's latest row on or before ``as_of`` (as ``lib.analysis.labelled_accounts``)."""
         d = self.date_index(as_of)
         row_labels = self.row_labels(labels)
@@ -1135,7 +1120,7 @@ class TuneData:
             last = ok & ~(nxt_same & nxt_ok)  # rows are by account then date, so the next row is later
             mask = self.mask(filters)
             return np.flatnonzero(last if mask is None else last & mask)
-        key = ("labelled", d, self._filter_key(filters), None if labels is None else _labels_key(labels))
+        key = ("labelled", d, self._filter_key(filters), _labels_key(labels))
         return self._memoised(key, build)
 
     def _windowed(self, metric: str, model: Model | None) -> bool:
@@ -1201,20 +1186,20 @@ class TuneData:
         key = ("scores", repr((draft.missing, draft.metrics, draft.groups, draft.profiles)))
         return self._memoised(key, lambda: self.scorer.overall(draft), limit=self._SCORES_LIMIT)
 
-    def preview(self, draft: Model, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]],
-                top: int = 15, labels: pd.Series | None = None) -> Preview:
+    def preview(self, draft: Model, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]], *,
+                labels: pd.Series, top: int = 15) -> Preview:
         """Summarise a draft against the saved model at ``as_of`` (segment filters applied); separation is
-        measured on ``labels`` (account_id → 'healthy' / 'struggling'; default the file's own labels)."""
+        measured on ``labels`` (account_id → 'healthy' / 'struggling', as `lib.validation_views.known_labels`)."""
         draft_scores = self.scores(draft)
         mask = self.mask(filters)
         codes = band_codes(draft_scores, draft.bands.red, draft.bands.yellow)
         keep = slice(None) if mask is None else mask
-        cell = self.date_code[keep] * 4 + codes[keep]
-        over = np.bincount(cell, minlength=len(self.dates) * 4).reshape(-1, 4)
+        cell = self.date_code[keep] * len(BANDS) + codes[keep]
+        over = np.bincount(cell, minlength=len(self.dates) * len(BANDS)).reshape(-1, len(BANDS))
         over_time = pd.DataFrame(over, index=self.dates, columns=pd.Index(BANDS, name="band"))
         at = self.rows_at(as_of, filters)
-        now_draft = np.bincount(codes[at], minlength=4)
-        now_saved = np.bincount(self.saved_bands[at], minlength=4)
+        now_draft = np.bincount(codes[at], minlength=len(BANDS))
+        now_saved = np.bincount(self.saved_bands[at], minlength=len(BANDS))
         counts = pd.DataFrame({"draft": now_draft, "saved": now_saved, "change": now_draft - now_saved},
                               index=pd.Index(BANDS, name="band"))
         s_draft, s_saved = draft_scores[at], self.saved_scores[at]

@@ -2,7 +2,9 @@
 
 It owns the cached loaders (workspace, datasets, scored portfolios, the live scorer), the shared sidebar
 (dataset, model version, segment filters, snapshot date) and a few widgets every page uses. Pages call
-`context()` to get the current selection and never touch the workspace or the engine's caches directly.
+`context()` to get the current selection and read what it determines through it (`Context.scored()`,
+`Context.backtest()` …, cached under `Context.key`); they never reach the engine's caches directly. What people
+write — notes, overrides, labels, datasets, model versions — pages read and save through `workspace()`.
 Sign-in (st.login / st.user) lives here too: `signed_in()` resolves the user, `Context.scope` limits every
 read to their accounts, and `allowed()` checks a write's permission (lib.access holds the rules).
 
@@ -13,6 +15,8 @@ more than the work it saves. Callers must treat them as read-only.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -22,12 +26,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import access, starter
+from lib import access, analysis, charts, starter, tuning
 from lib import portfolio as pf
 from lib import validation_views as vv
 from lib.analysis import Suggestion
 from lib.ingest import Roles
 from lib.model import Model, ModelError, check_columns, parse_model
+from lib.scoring import score
 from lib.store import Dataset, DatasetInfo, Workspace, WorkspaceError
 from lib.vectorised import LiveScorer
 
@@ -39,6 +44,7 @@ PENDING = {key: key.replace("ctx.", "ctx.pending_") for key in (DATASET, MODEL, 
 SHOWN_DATASET, PICKED = "ctx.shown_dataset", "ctx.picked"  # the dataset last drawn; a model picked by hand
 USER = "ctx.user"  # the access.User signed in for this session (set by signed_in on every run)
 START_PAGE = "app_pages/start.py"
+ACCOUNT_PAGE, ACCOUNT = "app_pages/account.py", "account.selected"  # the Account page and the account it opens on
 PRESENT_FULLSCREEN = "present.fullscreen"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -131,6 +137,29 @@ class Context:
     scope: access.Scope = field(default_factory=access.Scope)  # the accounts the user may read
 
     @property
+    def key(self) -> tuple[str, str, str, tuple[str, ...]]:
+        """What this selection determines, as one cache key: the dataset, its revision, the model's text (a
+        saved version or a draft, by digest) and the reader's book (a CSM's owners; the caches are shared between
+        sessions). Every cache below is keyed by it, so whatever it reads from the context — the table, the
+        scored portfolio, the model — belongs to this key; segment filters, the date and page settings (a
+        horizon) are passed next to it where a cache depends on them."""
+        digest = hashlib.sha256(self.model_yaml.encode("utf-8")).hexdigest()[:16]
+        return self.dataset.name, str(self.dataset.updated_at), digest, self.scope.owners
+
+    @property
+    def filter_key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The active segment filters, order-free and hashable (for caches of filtered results)."""
+        return vv.filters_key(self.filters)
+
+    def with_model(self, model_yaml: str) -> Context:
+        """The same selection with another model text (a draft, or model B): its own `key`.
+
+        Raises:
+            lib.model.ModelError: the text is not a valid model.
+        """
+        return dataclasses.replace(self, model_yaml=model_yaml, model=parse_model(model_yaml))
+
+    @property
     def roles(self) -> Roles:
         """Roles of the stored (canonical) table."""
         return self.dataset.roles
@@ -139,18 +168,18 @@ class Context:
     def segments(self) -> tuple[str, ...]:
         return self.dataset.roles.segments
 
-    def data(self) -> Dataset:
-        """The canonical portfolio table in the user's scope (shared; read-only). Never score it when the scope
-        is restricted (peer ranks need the whole portfolio): scoring reads the whole table, then scopes."""
+    def data(self, scoped: bool = True) -> Dataset:
+        """The canonical portfolio table in the user's scope (shared; read-only). Never score the scoped table
+        (peer ranks need the whole portfolio): what scores reads it with ``scoped=False``, then scopes."""
         data = _dataset(self.dataset.name, self.dataset.updated_at)
-        return Dataset(self.scope.apply(data.df), data.roles, data.info) if self.scope.restricted else data
+        return Dataset(self.scope.apply(data.df), data.roles, data.info) if scoped and self.scope.restricted else data
 
-    def scored(self, model_yaml: str | None = None, filtered: bool = True) -> pd.DataFrame:
-        """The scored portfolio under the selected (or given) model; segment filters applied after scoring,
-        so percentile peers are always the whole portfolio; then the user's scope (a CSM's book, even when not
-        ``filtered``). CSM overrides in force are marked on each call (`override_score`, `override_reason`; not
-        cached, so a new override shows at once)."""
-        scored = self.scope.apply(_scored(self.dataset.name, self.dataset.updated_at, model_yaml or self.model_yaml))
+    def scored(self, filtered: bool = True) -> pd.DataFrame:
+        """The scored portfolio under the selected model; segment filters applied after scoring, so percentile
+        peers are always the whole portfolio; then the user's scope (a CSM's book, even when not ``filtered``).
+        CSM overrides in force are marked on each call (`override_score`, `override_reason`; not cached, so a new
+        override shows at once)."""
+        scored = self.scope.apply(_scored(self.dataset.name, self.dataset.updated_at, self.model_yaml))
         scored = pf.apply_filters(scored, self.filters) if filtered else scored
         return pf.apply_overrides(scored, workspace().active_overrides())
 
@@ -163,14 +192,36 @@ class Context:
         """Each segment column's distinct values as text, sorted (what filters and profiles select on)."""
         return _facets(self.dataset.name, self.dataset.updated_at).options
 
-    def live_scorer(self) -> LiveScorer:
-        """The numpy scorer for slider loops (shared; its per-spec cache is bounded inside the engine)."""
-        return _live_scorer(self.dataset.name, self.dataset.updated_at, self.model_yaml)
+    # -- results cached per selection (see `key`); each raises what its lib function raises
+    def tune_data(self, warm_with: str) -> tuning.TuneData:
+        """Tune's rows and the selected model's scores to compare drafts with — nothing to compare with when the
+        model does not fit the data; ``warm_with`` (a draft that fits) then prepares the scorer instead."""
+        return _tune_data(self.key, _ctx=self, _warm_with=warm_with)
+
+    def backtest(self, horizon: int) -> analysis.Backtest:
+        """The filtered portfolio's backtest ``horizon`` days before each outcome."""
+        return _backtest(self.key, self.filter_key, horizon, _ctx=self)
+
+    def churn_model(self, horizon: int) -> analysis.ChurnModel:
+        """The logistic churn model fitted on :meth:`backtest`."""
+        return _churn_model(self.key, self.filter_key, horizon, _ctx=self)
+
+    def suggestion(self, horizon: int) -> Suggestion:
+        """Thresholds and weights suggested from the outcomes of every account (filters do not apply)."""
+        return _suggestion(self.key, horizon, _ctx=self)
+
+    def comparison(self, model_a: str, model_b: str, horizon: int) -> analysis.ModelComparison:
+        """Two model texts compared on this selection's dataset, filters and date (each with its own key)."""
+        a, b = self.with_model(model_a), self.with_model(model_b)
+        return _comparison(a.key, b.key, self.filter_key, self.as_of, horizon, _a=a, _b=b)
+
+    def expansion_scores(self) -> pd.DataFrame:
+        """The model's expansion score for the whole dataset (the model must have one)."""
+        return _expansion_scores(self.key, _ctx=self)
 
     def label(self, metric: str) -> str:
         """A metric's display label."""
-        m = self.model.metrics.get(metric)
-        return (m.label if m is not None and m.label else metric.replace("_", " ").capitalize())
+        return pf.metric_labels(self.model).get(metric) or pf.column_label(metric)
 
     @property
     def caption(self) -> str:
@@ -178,6 +229,42 @@ class Context:
         parts = [self.dataset.name, f"{self.model_name} v{self.model_version}", f"{self.as_of:%Y-%m-%d}"]
         parts += [f"{k}: {', '.join(v)}" for k, v in self.filters.items() if v]
         return " · ".join(parts)
+
+
+# Caches of what a selection determines: keyed by `Context.key` (plus the settings named beside it), the context
+# itself passed unhashed (``_ctx``) — it is the same selection whenever the key is.
+@st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
+def _tune_data(key: tuple, _ctx: Context, _warm_with: str) -> tuning.TuneData:
+    df = _ctx.data(scoped=False).df
+    saved = None if check_columns(_ctx.model, df.columns) else _ctx.model
+    scorer = _live_scorer(_ctx.dataset.name, _ctx.dataset.updated_at, _ctx.model_yaml if saved else _warm_with)
+    return tuning.TuneData(scorer, df, saved)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Backtesting…")
+def _backtest(key: tuple, filters: tuple, horizon: int, _ctx: Context) -> analysis.Backtest:
+    return analysis.backtest(_ctx.scored(), horizon_days=horizon, model_name=_ctx.model.name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Fitting the churn model…")
+def _churn_model(key: tuple, filters: tuple, horizon: int, _ctx: Context) -> analysis.ChurnModel:
+    return analysis.fit_churn_model(_ctx.backtest(horizon), _ctx.model)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Suggesting thresholds and weights from the outcomes…")
+def _suggestion(key: tuple, horizon: int, _ctx: Context) -> Suggestion:
+    return analysis.suggest_model(_ctx.data(scoped=False).df, _ctx.model, horizon_days=horizon)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Scoring the model's expansion score…")
+def _expansion_scores(key: tuple, _ctx: Context) -> pd.DataFrame:
+    return score(_ctx.model.expansion, _ctx.data(scoped=False).df)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the two models…")
+def _comparison(key_a: tuple, key_b: tuple, filters: tuple, as_of: pd.Timestamp, horizon: int, _a: Context,
+                _b: Context) -> analysis.ModelComparison:
+    return analysis.compare_models(_a.scored(), _b.scored(), _a.model, _b.model, as_of=as_of, horizon_days=horizon)
 
 
 def _pick(key: str, options: list[Any], default: Any) -> None:
@@ -340,7 +427,7 @@ def _filter_widgets(options: dict[str, list[str]]) -> dict[str, tuple[str, ...]]
         for segment, values in options.items():
             key = FILTER_PREFIX + segment
             st.session_state[key] = [v for v in st.session_state.get(key, []) if v in values]
-            chosen[segment] = tuple(st.multiselect(segment.replace("_", " ").capitalize(), values, key=key,
+            chosen[segment] = tuple(st.multiselect(pf.column_label(segment), values, key=key,
                                                    placeholder="All"))
     return chosen
 
@@ -497,6 +584,17 @@ def md(text: object) -> str:
 def plot(fig: go.Figure, key: str) -> None:
     """Draw a Plotly figure full width with the product's toolbar settings."""
     st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG, theme=None)
+
+
+def account_table(table: pd.DataFrame, key: str, **column_config: Any) -> None:
+    """A band-coloured account table (a `lib.portfolio.display_table`-style frame with an 'ID' column);
+    selecting a row opens that account on the Account page. ``column_config`` adds to the ID column's."""
+    event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
+                         selection_mode="single-row",
+                         column_config={"ID": st.column_config.TextColumn(width="small"), **column_config})
+    if event.selection.rows:
+        st.session_state[ACCOUNT] = str(table["ID"].iloc[event.selection.rows[0]])
+        switch_page(ACCOUNT_PAGE)
 
 
 def empty_state(message: str, action: str, page: str | None = None) -> None:

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from lib import analysis
+from lib.charts import money
 from lib.model import Model, check_columns, dump_model, parse_model
-from lib.portfolio import at_date, money, style_bands
+from lib.portfolio import at_date, style_bands
 from lib.store import Workspace, WorkspaceError
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here

@@ -628,11 +628,11 @@ class Evaluator:
             score_bits = max(int(scaled.max()), 1).bit_length()
         scaled <<= account_bits
         scaled += rows.account_code
-        group = rows.date_code.astype(np.int64) * 4 + band
+        group = rows.date_code.astype(np.int64) * len(BANDS) + band  # one group per (date, band)
         cells = len(rows.dates) << account_bits  # (date, account) pairs
-        if (rows.repeated or (len(rows.dates) * 4).bit_length() + score_bits + account_bits > 62
+        if (rows.repeated or (len(rows.dates) * len(BANDS)).bit_length() + score_bits + account_bits > 62
                 or cells > 4 * rows.n + 1024):
-            return ranks(group, len(rows.dates) * 4, scaled, ties="first")
+            return ranks(group, len(rows.dates) * len(BANDS), scaled, ties="first")
         # Every (date, account) has one row: sort (group, score, account) as one integer (a fast value sort,
         # no argsort), then find each row again from its date and account.
         shift = score_bits + account_bits
@@ -640,13 +640,14 @@ class Evaluator:
         scaled.sort()
         row_of = np.empty(cells, dtype=np.int64)
         row_of[(rows.date_code.astype(np.int64) << account_bits) + rows.account_code] = np.arange(rows.n)
-        starts = np.r_[0, np.cumsum(np.bincount(group, minlength=len(rows.dates) * 4))]
+        starts = np.r_[0, np.cumsum(np.bincount(group, minlength=len(rows.dates) * len(BANDS)))]
         out = np.empty(rows.n, dtype=np.int32 if rows.n < 2**31 else np.int64)
         mask = (1 << account_bits) - 1
         for a in range(0, rows.n, 1 << 20):  # in blocks: a few small temporaries instead of several big ones
             key = scaled[a:a + (1 << 20)]
             g = key >> shift
-            out[row_of[((g >> 2) << account_bits) + (key & mask)]] = np.arange(a + 1, a + 1 + len(key)) - starts[g]
+            date = g // len(BANDS)
+            out[row_of[(date << account_bits) + (key & mask)]] = np.arange(a + 1, a + 1 + len(key)) - starts[g]
         return out
 
     def columns(self, sc: Scored, rows: slice | np.ndarray | None = None, names: list[str] | None = None,
@@ -769,8 +770,8 @@ class LiveScorer(Evaluator):
 
     def band_counts(self, model: Model) -> pd.DataFrame:
         """Accounts per band per snapshot date: index snapshot_date, columns :data:`BANDS` (counts)."""
-        codes = self.rows.date_code * 4 + band_codes(self.overall(model), model.bands.red, model.bands.yellow)
-        counts = np.bincount(codes, minlength=len(self.dates) * 4).reshape(-1, 4)
+        codes = self.rows.date_code * len(BANDS) + band_codes(self.overall(model), model.bands.red, model.bands.yellow)
+        counts = np.bincount(codes, minlength=len(self.dates) * len(BANDS)).reshape(-1, len(BANDS))
         return pd.DataFrame(counts, index=self.dates, columns=pd.Index(BANDS, name="band"))
 
     def rescore(self, model: Model) -> pd.DataFrame:

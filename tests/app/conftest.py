@@ -1,41 +1,10 @@
-"""AppTest helpers: every page is tested through app.py (st.navigation), the way a person reaches it."""
-
-from pathlib import Path
+"""AppTest fixtures; the helpers the page tests import live in tests/app/helpers.py."""
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import portfolio as pf
-from lib import ui
-from lib.model import parse_model
-from lib.scoring import score
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-PAGES = ["overview", "trends", "account", "tune", "compare", "validate", "present", "worklists", "data"]
-
-
-def open_app(page: str | None = None, timeout: float = 120) -> AppTest:
-    """Run app.py on the sample workspace and switch to `app_pages/<page>.py` (the default page when None)."""
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
-    if page is not None:
-        at.switch_page(f"app_pages/{page}.py").run()
-    return at
-
-
-def scored_as_shown(at: AppTest) -> pd.DataFrame:
-    """The sample scored as the page sees it: its dataset and model version, no filter, all snapshot dates."""
-    # The selection the page shows (another test in this process may have saved a newer model version).
-    ctx = at.session_state["_ctx"]
-    data = ui.workspace().load_dataset(ctx.dataset.name)
-    model = parse_model(ctx.model_yaml)
-    return pf.attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
-
-
-def errors(at: AppTest) -> list[str]:
-    """Exception messages shown on the page (empty when it rendered cleanly)."""
-    return [e.message for e in at.exception]
+from tests.app.helpers import open_app, scored_as_shown
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import portfolio as pf
 from lib import ui
-from tests.app.conftest import APP, errors, open_app
+from tests.app.helpers import APP, errors, open_app
 
 PICKER = "account.selected"
 

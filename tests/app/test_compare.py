@@ -13,7 +13,7 @@ from lib import analysis, ui
 from lib.model import parse_model
 from lib.sample import generate_portfolio, sample_roles
 from lib.store import SAMPLE_DATASET
-from tests.app.conftest import APP, errors, open_app
+from tests.app.helpers import APP, errors, open_app
 
 AUC = "Healthy vs struggling (AUC)"
 

@@ -15,7 +15,7 @@ import pytest
 
 from lib.ingest import load_portfolio
 from lib.store import Workspace
-from tests.app.conftest import errors, open_app
+from tests.app.helpers import errors, open_app
 
 UPLOAD = Path(__file__).resolve().parents[1] / "fixtures" / "upload"
 

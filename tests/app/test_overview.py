@@ -7,7 +7,7 @@ import pytest
 
 from lib import portfolio as pf
 from lib import ui
-from tests.app.conftest import errors, open_app
+from tests.app.helpers import errors, open_app
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.app.conftest import PAGES, errors, open_app
+from tests.app.helpers import PAGES, errors, open_app
 
 
 @pytest.mark.parametrize("page", PAGES)

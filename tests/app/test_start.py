@@ -11,7 +11,7 @@ from lib.ingest import load_portfolio
 from lib.model import check_columns, parse_model
 from lib.store import SAMPLE_DATASET, Workspace
 from tests import foreign
-from tests.app.conftest import errors, open_app
+from tests.app.helpers import errors, open_app
 
 OWN = "Acme CRM export"
 

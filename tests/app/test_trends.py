@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lib import portfolio as pf
-from tests.app.conftest import errors, open_app, scored_as_shown
+from tests.app.helpers import errors, open_app, scored_as_shown
 
 
 @pytest.fixture(scope="module")

@@ -6,31 +6,15 @@ from __future__ import annotations
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from app_pages.tune_state import Draft, key
+from app_pages.tune_state import key
 from lib import ui
 from lib.model import dump_model, model_from_dict, model_to_dict, parse_model
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
 from lib.store import SAMPLE_DATASET, Workspace
-from tests.app.conftest import errors, open_app
+from tests.app.helpers import control, draft, errors, number, open_app
 
 RED_CUTOFF = ("bands",)
 LOGINS = ("metrics", "logins_per_user", "score")
-
-
-def number(at, label: str) -> float:
-    """The value of the st.metric labelled ``label`` as a number ("1,234" → 1234)."""
-    values = [m.value for m in at.metric if m.label == label]
-    assert values, f"no metric labelled {label!r}: {[m.label for m in at.metric]}"
-    return float(values[0].replace(",", ""))
-
-
-def draft(at):
-    return parse_model(at.session_state[Draft.YAML])
-
-
-def control(at, *parts) -> str:
-    """The widget key of the Tune control bound to the draft that ``parts`` name (at the draft's revision)."""
-    return key(*parts, revision=at.session_state[Draft.REVISION])
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from lib import ui
 from lib.ingest import load_portfolio
 from lib.model import dump_model, model_from_dict, parse_model
 from lib.store import Workspace
-from tests.app.conftest import errors, open_app
-from tests.app.test_tune import control, draft, number
+from tests.app.helpers import control, draft, errors, number, open_app
 from tests.foreign import foreign_portfolio
 
 

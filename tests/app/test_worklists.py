@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import ui
 from lib.sample import DEFAULT_MODEL_PATH
-from tests.app.conftest import APP, errors, open_app
+from tests.app.helpers import APP, errors, open_app
 
 EXPANSION = {
     "bands": {"red": 30, "yellow": 60},

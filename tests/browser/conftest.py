@@ -27,12 +27,19 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test in this folder as a browser test and keep them on one xdist worker (one server)."""
+    """Mark every test in this folder as a browser test, one xdist group per module.
+
+    A module's tests run in order on one worker (they share its page set-up and leave the server as they found
+    it), while the modules spread over the workers: with xdist's default reordering the groups, largest first,
+    start before the single unit tests, so both workers drive a browser early and finish the unit tests
+    together. Each worker starts its own server (the session-scoped ``app_url``) when it first needs one.
+    """
     here = Path(__file__).parent
     for item in items:
-        if here in Path(item.fspath).parents:
+        path = Path(item.fspath)
+        if here in path.parents:
             item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.xdist_group(f"browser.{path.stem}"))
 
 
 def free_port() -> int:

@@ -1,14 +1,17 @@
 """Page actions shared by the browser tests: read an st.metric, take a whole-page screenshot, open an account
-from a table row. (Fixtures and server set-up stay in conftest.py.)"""
+from a table row, follow the sidebar's navigation, move a slider. (Fixtures and server set-up stay in
+conftest.py.)"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot, wait_for_app
+from tests.browser.conftest import open_page, screenshot, wait_for_app
 
 WIDTH, HEIGHT = 1440, 900  # the page fixture's window
 MAX_HEIGHT = 8000  # px: the tallest window a whole-page screenshot grows to
@@ -22,31 +25,43 @@ def metric_value(tab, label: str, timeout: float = 30_000) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 
 
+_CONTENT_HEIGHT = ("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                   "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)")
+# What moves while the page still lays out: its height, and each chart's and table's drawn size.
+_LAYOUT = (f"[{_CONTENT_HEIGHT}, ...[...document.querySelectorAll('.js-plotly-plot .main-svg, "
+           "[data-testid=\"stDataFrame\"] canvas')].map(e => `${e.getAttribute('width')}x${e.getAttribute('height')}`)"
+           "].join('|')")
+
+
+def _settled(tab, read: Callable[[], object], interval_ms: int = 250, timeout_ms: int = 5_000):
+    """What ``read()`` returns once it is the same on two reads ``interval_ms`` apart (at most ``timeout_ms``):
+    waits as long as the page is still drawing rather than a fixed time."""
+    value = read()
+    for _ in range(timeout_ms // interval_ms):
+        tab.wait_for_timeout(interval_ms)
+        again = read()
+        if again == value:
+            return value
+        value = again
+    return value
+
+
 def whole_page_screenshot(tab, name: str) -> Path:
     """Screenshot the whole page under test-artifacts/: the app scrolls inside its own container, so the window
     first grows to the content's height (at most `MAX_HEIGHT`), then goes back to 1440×900."""
-    tab.wait_for_timeout(1000)  # the last tables settle before the page is measured
-    height = tab.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
-                          "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)")
+    height = _settled(tab, lambda: tab.evaluate(_CONTENT_HEIGHT))  # the last tables and charts have drawn
     tab.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, min(int(height) + 40, MAX_HEIGHT))})
-    tab.wait_for_timeout(1500)  # charts re-lay out to the new size
+    _settled(tab, lambda: tab.evaluate(_LAYOUT))  # charts and tables re-lay out to the new size
     tab.mouse.move(0, 0)  # no hover label in the picture
     path = screenshot(tab, name)
     tab.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     return path
 
 
-def _settled_box(tab, locator, timeout_ms: int = 10_000) -> dict:
+def _settled_box(tab, locator) -> dict:
     """The locator's bounding box once it stops moving: charts above a table finish drawing late under load
     and push it down, and a click computed from an earlier box lands on the wrong row."""
-    box = locator.bounding_box()
-    for _ in range(timeout_ms // 250):
-        tab.wait_for_timeout(250)
-        again = locator.bounding_box()
-        if again == box:
-            return box
-        box = again
-    return box
+    return _settled(tab, locator.bounding_box, timeout_ms=10_000)
 
 
 def open_row_on_account_page(tab, grid, row: int, tries: int = 4) -> None:
@@ -81,3 +96,37 @@ def pick_model(tab, name: str) -> None:
     sidebar_model(tab).click()
     tab.get_by_role("option", name=name, exact=True).click()
     wait_for_app(tab)
+
+
+def go_to(page, title: str, timeout: float = 60_000) -> None:
+    """Follow the sidebar's navigation link (same session, so the sidebar's selection is kept)."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click(timeout=timeout)
+    expect(page.get_by_role("heading", level=1).first).to_be_visible(timeout=timeout)
+    wait_for_app(page)
+
+
+def open_via_navigation(page, title: str, timeout: float = 60_000) -> None:
+    """Open the app, then follow the sidebar's navigation link (a first visit straight to a page's URL would run
+    that page without app.py's navigation and sidebar)."""
+    open_page(page, "/")
+    go_to(page, title, timeout=timeout)
+
+
+def thumbs(tab, label: str):
+    """The thumbs (``input type=range``, one per handle) of the st.slider labelled ``label``."""
+    return tab.locator('[data-testid="stSlider"]').filter(has_text=label).first.locator('input[type="range"]')
+
+
+def wait_for_change(tab, label: str, before: str, timeout: float = 30_000) -> str:
+    """Wait until the st.metric labelled ``label`` no longer shows ``before``; its new value."""
+    tab.wait_for_function(
+        """([label, before]) => {
+             const box = [...document.querySelectorAll('[data-testid="stMetric"]')]
+               .find(b => b.innerText.includes(label));
+             const v = box && box.querySelector('[data-testid="stMetricValue"]');
+             return v && v.innerText !== before;
+           }""",
+        arg=[label, before], timeout=timeout,
+    )
+    wait_for_app(tab)
+    return metric_value(tab, label)

@@ -9,6 +9,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
+from tests.browser.helpers import go_to
 
 UPLOAD = Path(__file__).resolve().parents[1] / "fixtures" / "upload"
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -43,13 +44,6 @@ def save_as(page, name: str) -> None:
 
 def sidebar_dataset(page):
     return page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Dataset")
-
-
-def go_to(page, title: str) -> None:
-    """Follow the sidebar's navigation link (same session, so the sidebar's selection is kept)."""
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click(timeout=SLOW)
-    expect(page.get_by_role("heading", level=1).first).to_be_visible(timeout=SLOW)
-    wait_for_app(page)
 
 
 def shown_as_text(page, text: str):

@@ -12,9 +12,7 @@ from playwright.sync_api import expect
 
 from tests import foreign
 from tests.browser.conftest import exception_count, serve, wait_for_app
-from tests.browser.helpers import metric_value, whole_page_screenshot
-from tests.browser.test_data import go_to
-from tests.browser.test_tune import thumbs, wait_for_change
+from tests.browser.helpers import go_to, metric_value, thumbs, wait_for_change, whole_page_screenshot
 
 SLOW = 60_000  # ms
 

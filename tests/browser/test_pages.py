@@ -3,7 +3,7 @@ JavaScript dialog. Screenshots land in test-artifacts/ for people to look at."""
 
 import pytest
 
-from tests.app.conftest import PAGES
+from tests.app.helpers import PAGES
 from tests.browser.conftest import exception_count, open_page, screenshot
 
 

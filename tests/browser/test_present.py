@@ -11,24 +11,15 @@ from playwright.sync_api import expect
 from pptx import Presentation
 
 from lib.export import png_size
-from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
-from tests.browser.helpers import whole_page_screenshot
+from tests.browser.conftest import exception_count, screenshot, wait_for_app
+from tests.browser.helpers import open_via_navigation, whole_page_screenshot
 
 SLOW = 90_000  # ms: a fresh server builds the sample workspace and scores it on the first visit
 RENDER = 120_000  # ms: the first PNG starts a headless browser inside the server
 
 
-def go_to(page, title: str) -> None:
-    """Open the app, then follow the sidebar's navigation link (a first visit straight to /present would run
-    the page without app.py's navigation and sidebar)."""
-    open_page(page, "/")
-    nav = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
-    nav.click(timeout=SLOW)
-    wait_for_app(page)
-
-
 def open_present(page) -> None:
-    go_to(page, "Present")
+    open_via_navigation(page, "Present", timeout=SLOW)
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(6, timeout=SLOW)
     wait_for_app(page)
 
@@ -89,7 +80,7 @@ def test_png_pictures_deck_and_scores_download_from_the_page(page):
 
 
 def test_worklists_render_attention_and_expansion_lists(page):
-    go_to(page, "Worklists")
+    open_via_navigation(page, "Worklists", timeout=SLOW)
     expect(page.locator("h1").first).to_have_text("Worklists", timeout=SLOW)
     expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(3, timeout=SLOW)
     assert exception_count(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()

@@ -5,26 +5,14 @@ from __future__ import annotations
 import re
 
 from tests.browser.conftest import exception_count, open_page, wait_for_app
-from tests.browser.helpers import metric_value, pick_model, sidebar_model, whole_page_screenshot
-
-
-def thumbs(tab, label: str):
-    """The thumbs (``input type=range``, one per handle) of the st.slider labelled ``label``."""
-    return tab.locator('[data-testid="stSlider"]').filter(has_text=label).first.locator('input[type="range"]')
-
-
-def wait_for_change(tab, label: str, before: str, timeout: float = 30_000) -> str:
-    tab.wait_for_function(
-        """([label, before]) => {
-             const box = [...document.querySelectorAll('[data-testid="stMetric"]')]
-               .find(b => b.innerText.includes(label));
-             const v = box && box.querySelector('[data-testid="stMetricValue"]');
-             return v && v.innerText !== before;
-           }""",
-        arg=[label, before], timeout=timeout,
-    )
-    wait_for_app(tab)
-    return metric_value(tab, label)
+from tests.browser.helpers import (
+    metric_value,
+    pick_model,
+    sidebar_model,
+    thumbs,
+    wait_for_change,
+    whole_page_screenshot,
+)
 
 
 def test_keyboard_on_the_red_cut_off_changes_the_band_counts(page):

@@ -1,40 +1,9 @@
-"""Shared helpers for the engine's tests (model, scoring, properties, SQL export, CLI)."""
+"""Fixtures for the engine's tests; the plain helpers they import live in tests/lib/helpers.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
-
-from lib.model import Model, model_from_dict
-
-ROOT = Path(__file__).resolve().parents[2]
-MODELS = ROOT / "tests" / "fixtures" / "models"
-
-
-def make_model(metrics: dict, **top) -> Model:
-    """A model from a metrics mapping plus any top-level keys (bands default {red: 30, yellow: 70})."""
-    return model_from_dict({"name": "Test", "bands": {"red": 30, "yellow": 70}, **top, "metrics": metrics})
-
-
-def frame(rows: list[dict], start: str = "2025-01-01", freq: str = "MS") -> pd.DataFrame:
-    """A canonical portfolio table from rows; ``t`` (0, 1, …) picks the snapshot date, default 0."""
-    df = pd.DataFrame(rows)
-    if "snapshot_date" not in df:
-        dates = pd.date_range(start, periods=int(df.get("t", pd.Series([0])).max()) + 1, freq=freq)
-        df["snapshot_date"] = dates[df["t"].to_numpy()] if "t" in df else dates[0]
-        df = df.drop(columns=[c for c in ("t",) if c in df])
-    df["account_id"] = df["account_id"].astype(str)
-    return df
-
-
-def assert_same_scores(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    """Two score tables equal row for row (numbers to 1e-9)."""
-    assert list(a.columns) == list(b.columns)
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False,
-                                  rtol=1e-9, atol=1e-9)
 
 
 @pytest.fixture

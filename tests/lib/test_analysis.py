@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_model
 from sklearn.metrics import precision_score, roc_auc_score
 
 from lib import analysis
 from lib.model import dump_model, load_model, parse_model
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
+from tests.lib.helpers import make_model
 
 
 @pytest.fixture(scope="module")

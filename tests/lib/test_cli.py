@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import textwrap
 
 import pandas as pd
 import pytest
 import sqlglot
-from conftest import ROOT
 
 from tests.foreign import ARR, CHURNED, DATE, ID, LOGINS, STATUS, foreign_portfolio
+from tests.lib.helpers import bad, run
 
 MODEL = """
 name: CLI test
@@ -36,19 +33,6 @@ acc-1,2025-02-01,SMB,5,yellow
 acc-2,2025-01-01,Enterprise,0,red
 acc-2,2025-02-01,Enterprise,n/a,green
 """
-
-
-def run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so `-m lib.cli` works from any folder
-    return subprocess.run([sys.executable, "-m", "lib.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
-
-
-def bad(result: subprocess.CompletedProcess) -> str:
-    """Assert a clean bad-input exit and return stderr."""
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    return result.stderr
 
 
 @pytest.fixture
@@ -298,10 +282,8 @@ def test_score_streaming_names_a_blank_id_or_a_bad_date_and_keeps_the_old_output
 
 def test_score_on_spark_without_java_names_the_fix(files, tmp_path):
     """Issue #14: no traceback from a JVM that cannot start — the message says what to install."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": str(tmp_path), "JAVA_HOME": str(tmp_path / "no-java")}
-    result = subprocess.run([sys.executable, "-m", "lib.cli", "score", str(files / "data.csv"), "--model",
-                             str(files / "model.yaml"), "--engine", "spark"], capture_output=True, text=True,
-                            timeout=120, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+    result = run("score", files / "data.csv", "--model", files / "model.yaml", "--engine", "spark",
+                 env={"PATH": str(tmp_path), "JAVA_HOME": str(tmp_path / "no-java")})
     message = bad(result)
     assert "--engine spark needs" in message and ("Java" in message or "pyspark" in message)
     assert "requirements-spark.txt" in message or "Java 17" in message

@@ -13,8 +13,7 @@ import pytest
 from lib.cli import main
 from lib.model import load_model
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.lib.helpers import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -230,8 +230,8 @@ needs_browser = pytest.mark.skipif(
 
 
 @needs_browser
-def test_figure_png_returns_a_png_of_the_requested_pixel_size():
-    data = export.figure_png(_figure("Band mix", ["red", "green"], [3, 9]), width=400, height=300, scale=2)
+def test_figures_png_returns_a_png_of_the_requested_pixel_size():  # in a browser session of its own
+    data = export.figures_png([_figure("Band mix", ["red", "green"], [3, 9])], width=400, height=300, scale=2)[0]
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert export.png_size(data) == (800, 600)
 
@@ -262,7 +262,7 @@ def test_png_export_without_a_browser_raises_an_error_that_says_how_to_fix_it(mo
     reason = export.png_unavailable_reason()
     assert reason is not None and NO_BROWSER in reason and "apt-get install chromium" in reason
     with pytest.raises(ExportError, match="BROWSER_PATH"):
-        export.figure_png(_figure("A", ["x"], [1]))
+        export.figures_png([_figure("A", ["x"], [1])])
 
 
 def test_png_size_rejects_data_that_is_not_a_png():

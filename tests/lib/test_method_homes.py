@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from lib import charts
 from lib.methods import BY_NAME, RATIO, as_spec, method_of
 from lib.model import METHODS, normalise_category
 from lib.vectorised import LiveScorer
+from tests.lib.helpers import make_model
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = {"scoring.py", "plan.py", "vectorised.py", "parquet_scoring.py", "model.py", "methods.py"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import MODELS, ROOT, make_model
 
 from lib.model import (
     Categories,
@@ -25,6 +24,7 @@ from lib.model import (
     set_path,
     set_value,
 )
+from tests.lib.helpers import MODELS, ROOT, make_model
 
 GOOD = """
 name: Good

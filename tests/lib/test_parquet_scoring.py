@@ -10,7 +10,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, assert_same_scores, frame, make_model
 from hypothesis import given
 from test_scoring_properties import SETTINGS, cases
 
@@ -19,6 +18,7 @@ from lib.model import ModelError, load_model
 from lib.parquet_scoring import score_parquet
 from lib.sample import generate_portfolio
 from lib.scoring import score, score_file
+from tests.lib.helpers import ROOT, assert_same_scores, frame, make_model
 
 DEFAULT_MODEL = ROOT / "data" / "models" / "default.yaml"
 

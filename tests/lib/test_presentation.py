@@ -82,15 +82,15 @@ def test_filters_label_names_each_chosen_segment():
 
 def test_account_choices_are_the_accounts_at_the_date_by_name_with_their_id(book):
     scored, _ = book
-    assert presentation.account_choices(scored, D1) == {"C": f"{FORMULA} (C)", "A": "Acme (A)", "B": "Bolt (B)"}
-    assert list(presentation.account_choices(scored, D3)) == ["D", "C", "A", "B"]
+    assert pf.account_choices(scored, D1).to_dict() == {"C": f"{FORMULA} · C", "A": "Acme · A", "B": "Bolt · B"}
+    assert list(pf.account_choices(scored, D3).index) == ["D", "C", "A", "B"]
 
 
-def test_default_account_is_the_one_with_most_arr_at_risk(book):
+def test_the_story_opens_on_the_red_account_with_most_arr_at_risk_as_the_account_page_does(book):
     scored, _ = book
-    # B: 400k × (1 − 0.56) = 176k beats A: 100k × (1 − 0.12) = 88k.
-    assert presentation.default_account(scored, D3) == "B"
-    assert presentation.default_account(scored.loc[scored["account_id"] == "C"], D3) == "C"  # nobody at risk
+    # A (red, 100k × (1 − 0.12) = 88k at risk) comes before B (yellow, 176k): red first, as the Overview ranks.
+    assert pf.default_account(scored, D3) == "A"
+    assert pf.default_account(scored.loc[scored["account_id"] == "C"], D3) == "C"  # nobody at risk
 
 
 # -- headline numbers and portfolio charts -------------------------------------------------------------------
@@ -98,13 +98,13 @@ def test_default_account_is_the_one_with_most_arr_at_risk(book):
 
 def test_kpis_give_each_number_with_its_change_since_the_previous_snapshot(book):
     scored, _ = book
-    kpis = {k.label: k for k in presentation.kpis(scored, D3)}
+    kpis = {k.label: k for k in pf.kpis(pf.headline(scored, D3), slide=True)}
     assert (kpis["Accounts"].value, kpis["Accounts"].delta) == ("4", "+0")
     assert (kpis["ARR"].value, kpis["ARR"].delta) == ("$750.0K", "+$0")
     assert (kpis["Average score"].value, kpis["Average score"].delta) == ("62.5", "-13.0")
     assert (kpis["Share red"].value, kpis["Share red"].delta, kpis["Share red"].delta_color) == \
         ("25%", "+25.0 pts", "inverse")
-    assert all(k.delta is None for k in presentation.kpis(scored, D1))
+    assert all(k.delta is None for k in pf.kpis(pf.headline(scored, D1), slide=True))
 
 
 def test_portfolio_charts_are_dated_and_carry_the_numbers_in_their_takeaways(book):
@@ -208,13 +208,6 @@ def test_takeaways_list_the_charts_then_the_account(book):
     lines = presentation.takeaways(charts, story)
     assert lines == [*(c.takeaway for c in charts), story.headline, story.what_changed]
     assert presentation.takeaways(charts) == [c.takeaway for c in charts]
-
-
-def test_figure_key_is_stable_and_changes_with_the_figure(book):
-    scored, _ = book
-    a, b = presentation.portfolio_charts(scored, D3), presentation.portfolio_charts(scored, D3)
-    assert presentation.figure_key(a[0].figure) == presentation.figure_key(b[0].figure)
-    assert presentation.figure_key(a[0].figure) != presentation.figure_key(a[1].figure)
 
 
 # -- download tables -----------------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, assert_same_scores, frame, make_model
 
 from lib.model import ModelError, load_model, parse_model, set_value
 from lib.plan import BANDS
 from lib.scoring import compile_sql, metric_quality, score
 from lib.vectorised import LiveScorer
+from tests.lib.helpers import ROOT, assert_same_scores, frame, make_model
 
 
 def scored(model, df) -> pd.DataFrame:

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_same_scores
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lib.model import DEFAULT_PROFILE, Categories, Linear, Model, ModelError, Percentile, Steps, model_from_dict
 from lib.scoring import score
 from lib.vectorised import LiveScorer
+from tests.lib.helpers import assert_same_scores
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NUMBERS = [0.0, 1.0, 2.5, 4.0, 5.0, 7.0, 10.0, 12.0, 20.0]

@@ -6,10 +6,10 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlglot
-from conftest import ROOT, assert_same_scores, frame, make_model
 
 from lib.model import load_model
 from lib.scoring import DIALECTS, compile_sql, score, to_dialect
+from tests.lib.helpers import ROOT, assert_same_scores, frame, make_model
 
 EVIL = 'x"; DROP TABLE portfolio; --'
 

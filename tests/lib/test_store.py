@@ -18,8 +18,8 @@ from lib.model import ModelError
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
 from lib.store import SAMPLE_DATASET, SAMPLE_MODEL, Workspace, WorkspaceError
 from tests.foreign import ARR, foreign_portfolio
+from tests.lib.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "ingest"
 MODEL_YAML = DEFAULT_MODEL_PATH.read_text(encoding="utf-8")
 

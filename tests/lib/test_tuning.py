@@ -10,6 +10,7 @@ import pytest
 
 from lib import analysis, tuning
 from lib import portfolio as pf
+from lib import validation_views as vv
 from lib.model import (
     METHODS,
     Categories,
@@ -316,6 +317,12 @@ def portfolio():
 
 
 @pytest.fixture(scope="module")
+def file_labels(portfolio):
+    """The portfolio file's own health labels, as the Tune page passes them (with none set by hand)."""
+    return vv.file_labels(portfolio)
+
+
+@pytest.fixture(scope="module")
 def data(portfolio, model):
     return tuning.TuneData(LiveScorer(portfolio, model), portfolio, model)
 
@@ -333,10 +340,10 @@ DRAFTS = {
 
 @pytest.mark.parametrize("edit", DRAFTS)
 @pytest.mark.parametrize("filters", [{}, {"size": ("SMB", "Enterprise")}])
-def test_preview_aggregates_equal_the_sql_engine(data, portfolio, model, edit, filters):
+def test_preview_aggregates_equal_the_sql_engine(data, portfolio, model, edit, filters, file_labels):
     draft = DRAFTS[edit](model)
     as_of = data.dates[-2]
-    pv = data.preview(draft, as_of, filters)
+    pv = data.preview(draft, as_of, filters, labels=file_labels)
     new = pf.apply_filters(_scored(draft, portfolio), filters)
     old = pf.apply_filters(_scored(model, portfolio), filters)
     assert pv.counts["draft"].to_dict() == pf.band_summary(new, as_of).set_index("band")["accounts"].to_dict()
@@ -353,19 +360,19 @@ def test_preview_aggregates_equal_the_sql_engine(data, portfolio, model, edit, f
         (expected.auc, expected.n_healthy, expected.n_struggling), nan_ok=True)
 
 
-def test_raising_the_red_cut_off_never_lowers_the_red_count(data, model):
+def test_raising_the_red_cut_off_never_lowers_the_red_count(data, model, file_labels):
     as_of = data.dates[-1]
     reds = []
     for red in (20, 40, 50, 60):
         draft = set_value(model, "bands.red", red)
-        reds.append(data.preview(draft, as_of, {}).counts.at["red", "draft"])
+        reds.append(data.preview(draft, as_of, {}, labels=file_labels).counts.at["red", "draft"])
     assert reds == sorted(reds) and reds[0] < reds[-1]
 
 
-def test_movers_are_the_accounts_that_change_band_biggest_change_first(data, portfolio, model):
+def test_movers_are_the_accounts_that_change_band_biggest_change_first(data, portfolio, model, file_labels):
     draft = set_value(model, "metrics.logins_per_user.score", {"method": "linear", "red": 6, "green": 12})
     as_of = data.dates[-1]
-    pv = data.preview(draft, as_of, {}, top=5)
+    pv = data.preview(draft, as_of, {}, top=5, labels=file_labels)
     both = pf.at_date(_scored(model, portfolio), as_of).merge(
         pf.at_date(_scored(draft, portfolio), as_of), on="account_id", suffixes=("_saved", "_draft"))
     moved = both.loc[both["band_saved"] != both["band_draft"]]
@@ -380,15 +387,15 @@ def test_movers_are_the_accounts_that_change_band_biggest_change_first(data, por
     assert first["account_name"] == row["account_name_saved"]
 
 
-def test_saved_model_as_draft_moves_nothing(data, model):
-    pv = data.preview(model, data.dates[-1], {})
+def test_saved_model_as_draft_moves_nothing(data, model, file_labels):
+    pv = data.preview(model, data.dates[-1], {}, labels=file_labels)
     assert pv.n_changed == 0 and pv.movers.empty
     assert (pv.counts["change"] == 0).all()
     assert pv.separation == pv.separation_saved
 
 
-def test_preview_changes_are_the_draft_minus_the_saved_model(data, model):
-    pv = data.preview(DRAFTS["threshold"](model), data.dates[-1], {})
+def test_preview_changes_are_the_draft_minus_the_saved_model(data, model, file_labels):
+    pv = data.preview(DRAFTS["threshold"](model), data.dates[-1], {}, labels=file_labels)
     bands = ["red", "yellow", "green"]
     assert [pv.band_change(b) for b in bands] == pv.counts.loc[bands, "change"].tolist()
     assert pv.avg_score_change == round(pv.avg_score - pv.avg_score_saved, 1) != 0
@@ -633,10 +640,10 @@ def test_dropping_missing_columns_refuses_a_profile_left_without_weight(model):
     assert "profile 'Onboarding' gives no metric a positive weight" in result.problems[0]
 
 
-def test_preview_without_a_saved_model_counts_the_draft_and_compares_nothing(portfolio, model):
+def test_preview_without_a_saved_model_counts_the_draft_and_compares_nothing(portfolio, model, file_labels):
     data = tuning.TuneData(LiveScorer(portfolio, model), portfolio, None)
     as_of = data.dates[-1]
-    pv = data.preview(model, as_of, {})
+    pv = data.preview(model, as_of, {}, labels=file_labels)
     scored = _scored(model, portfolio)
     assert pv.counts["draft"].to_dict() == pf.band_summary(scored, as_of).set_index("band")["accounts"].to_dict()
     assert not pv.compared and pv.n_changed == 0 and pv.movers.empty

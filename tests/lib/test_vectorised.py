@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, assert_same_scores
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +13,7 @@ from lib.model import load_model
 from lib.sample import generate_portfolio
 from lib.scoring import score
 from lib.vectorised import LiveScorer, band_codes, previous_rows, ranks
+from tests.lib.helpers import ROOT, assert_same_scores
 
 KEYS = st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.0, 1.5, 2.0, 2.0, -3.0, np.nan, 7.25])),
                 max_size=60)

@@ -8,13 +8,14 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_same_scores, frame, make_model
-from test_cli import bad, run
 
+from lib.ingest import load_portfolio
 from lib.model import ModelError, Window, check_columns, dump_model, model_from_dict, parse_model, set_value
 from lib.parquet_scoring import score_parquet
 from lib.scoring import score, to_dialect
 from lib.vectorised import LiveScorer
+from tests.foreign import write_foreign_csv
+from tests.lib.helpers import assert_same_scores, bad, frame, make_model, run
 
 NAN = np.nan
 # A linear score from -1000 (0 points) to 1000 (100 points) shows a statistic: value = 20 · score − 1000.
@@ -286,15 +287,6 @@ def test_metric_quality_counts_the_column_a_metric_reads():
 @pytest.fixture(scope="module")
 def declining(tmp_path_factory):
     """A foreign-named portfolio where a quarter of the accounts slowly decline before they churn."""
-    import sys
-
-    from conftest import ROOT
-
-    from lib.ingest import load_portfolio
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from foreign import write_foreign_csv
-
     path = write_foreign_csv(tmp_path_factory.mktemp("trend") / "book.csv", accounts=1500, snapshots=18)
     return load_portfolio(path)
 
