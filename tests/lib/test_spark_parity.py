@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import MODELS, ROOT, assert_same_scores, make_model
 from hypothesis import HealthCheck, Phase, given, settings
 from test_scoring_properties import cases
 from test_windows import window_model
@@ -22,6 +21,7 @@ from lib.parquet_scoring import score_parquet
 from lib.scoring import score, score_file, tidy
 from lib.spark_engine import score_spark, spark_problem, spark_session, to_pandas, write_spark
 from lib.vectorised import LiveScorer
+from tests.lib.helpers import MODELS, ROOT, assert_same_scores, make_model
 
 PROBLEM = spark_problem()
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.skipif(PROBLEM is not None, reason=PROBLEM or "")]
