@@ -347,8 +347,10 @@ def sidebar() -> Context | None:
         model_name = st.selectbox("Model", models, key=MODEL, on_change=_picked)
         versions = ws.list_models().query("name == @model_name")
         numbers = [int(v) for v in versions["version"]]
-        about = {int(v): "".join(f" · {text[:40]}" for text in (who, note) if text) for v, who, note in
-                 zip(versions["version"], versions["author"].fillna(""), versions["note"].fillna(""), strict=True)}
+        # who saved it (not on a laptop without sign-in, where everyone is 'local') and their note
+        who = versions["author"].fillna("").replace(access.LOCAL_USER.email, "")
+        about = {int(v): "".join(f" · {text[:40]}" for text in (w, note) if text) for v, w, note in
+                 zip(versions["version"], who, versions["note"].fillna(""), strict=True)}
         _pick(VERSION, numbers, numbers[0])
         version = st.selectbox("Version", numbers, key=VERSION, on_change=_picked,
                                format_func=lambda v: f"v{v}{about.get(v, '')}", help="Who saved it, and their note")

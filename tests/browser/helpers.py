@@ -20,7 +20,7 @@ GRID_HEADER = GRID_ROW = 35  # px: st.dataframe's header and row heights
 
 def metric_value(tab, label: str, timeout: float = 30_000) -> str:
     """The text of the st.metric value labelled ``label`` (waits up to ``timeout`` ms for the metric)."""
-    box = tab.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    box = tab.locator('[data-testid="stMetric"]').filter(has=tab.get_by_text(label, exact=True)).first
     box.wait_for(timeout=timeout)
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 

@@ -19,7 +19,7 @@ def test_a_play_created_from_a_worklist_opens_on_its_report(page):
     start.click()
     wait_for_app(page)
     expect(page.locator("h1").first).to_have_text("Plays", timeout=SLOW)
-    expect(page.get_by_text(f"The Worklists selection ({listed} accounts)")).to_be_visible()
+    expect(page.get_by_text(f"The Worklists selection ({listed} accounts)")).to_be_visible(timeout=SLOW)
     name = page.get_by_label("Name", exact=True)
     name.fill("Sponsor calls for the attention list")
     name.press("Enter")
