@@ -8,6 +8,7 @@ import streamlit as st
 
 from lib import audit, charts, ui
 from lib import portfolio as pf
+from lib.model import column_label, metric_labels
 
 KEY = ui.ACCOUNT  # set by the account tables of other pages (ui.account_table) to open an account here
 URL_KEY = "account"  # ?account=<id> opens an account by URL (a link from another tool, a bookmark)
@@ -69,7 +70,7 @@ def peers_panel(account_id: str, row: pd.Series) -> None:
     st.subheader("Among its peers")
     left, right = st.columns([1, 3], vertical_alignment="center")
     segment = left.selectbox("Compare within", ctx.segments, key="account.segment",
-                             format_func=pf.column_label)
+                             format_func=column_label)
     peers = pf.segment_position(ctx.scored(filtered=False), account_id, row["snapshot_date"], segment)
     percentile = pf.account_percentile(peers)
     left.metric(f"Percentile within {segment}", "–" if percentile is None else f"{percentile:.0f}",
@@ -132,7 +133,7 @@ if held_out := ws.held_out(ctx.dataset.name).get(str(account_id)):
 if row["alerts"]:
     st.warning(f"Alerts at this snapshot: {ui.md(row['alerts'])}", icon=":material/notifications:")
 
-labels, specs = pf.metric_labels(ctx.model), pf.metric_specs(ctx.model, row["profile"])
+labels, specs = metric_labels(ctx.model), pf.metric_specs(ctx.model, row["profile"])
 breakdown = pf.account_breakdown(scored, account_id, ctx.as_of, list(ctx.model.metrics))
 st.markdown(ui.md(pf.explain_change(breakdown, labels)))
 cutoffs = (ctx.model.bands.red, ctx.model.bands.yellow)

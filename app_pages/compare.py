@@ -7,6 +7,7 @@ import streamlit as st
 from lib import charts, ui
 from lib import portfolio as pf
 from lib import validation_views as vv
+from lib.model import metric_labels
 
 
 def label_editor(choices: pd.Series, labels: pd.Series) -> bool:
@@ -77,7 +78,7 @@ with right:
             key="compare.score_distribution")
 
 st.subheader("Which metrics separate best")
-labels_by_metric = pf.metric_labels(ctx.model)
+labels_by_metric = metric_labels(ctx.model)
 left, right = st.columns(2)
 with left:
     ui.plot(charts.metric_separation(view.metrics, labels=labels_by_metric, title="Each metric on its own"),

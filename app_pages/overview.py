@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib import charts, ui
 from lib import portfolio as pf
+from lib.model import column_label
 
 ctx = ui.context()
 scored = ctx.scored()
@@ -45,7 +46,7 @@ if segment_tab.open:
     with segment_tab:
         if ctx.segments:
             segment = st.selectbox("Segment", ctx.segments, key="overview.segment",
-                                   format_func=pf.column_label)
+                                   format_func=column_label)
             ui.plot(charts.segment_band_heatmap(pf.segment_band_matrix(scored, ctx.as_of, segment),
                                                 segment=segment, subtitle=ctx.caption), key="overview.heatmap")
         else:

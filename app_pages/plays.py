@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import charts, export, ui
+from lib import play_groups as pg
 from lib import plays as pl
 
 LIST_COLUMNS = {"account_id": "ID", "account_name": "Account", "band": "Band at start",
@@ -65,7 +66,7 @@ def new_play() -> None:
         help="The same accounts and seed always draw the same control group; it is stored with the play.")
     strata = ["band"] + ([] if segment == "(band only)" else [segment])
     at_start = pl.snapshot_at(scored[scored["account_id"].astype(str).isin(ids)], start)
-    groups = ui.handled(pl.assign, at_start.assign(band=at_start["band"].fillna("no data")), share / 100, strata,
+    groups = ui.handled(pg.assign, at_start.assign(band=at_start["band"].fillna("no data")), share / 100, strata,
                         int(seed), where="the selected accounts", what="No control group")
     if groups is None:
         return
@@ -76,7 +77,7 @@ def new_play() -> None:
     st.markdown("**The two groups at the start** — comparable, so a later difference is the play's doing:")
     st.dataframe(pl.balance_display(pl.balance(table)), key="plays.preview")
     if st.button("Create play", type="primary", icon=":material/science:", key="plays.create"):
-        play = pl.Play(name=name.strip(), dataset=ctx.dataset.name, start_date=pd.Timestamp(start),
+        play = pg.Play(name=name.strip(), dataset=ctx.dataset.name, start_date=pd.Timestamp(start),
                        control_share=share / 100, strata=tuple(strata), seed=int(seed), description=description,
                        owner=owner, source=caption)
         play_id = ui.handled(ws.save_play, play, groups, ui.author(),
@@ -89,7 +90,7 @@ def new_play() -> None:
             st.rerun()
 
 
-def downloads(play: pl.Play, treated: pd.DataFrame) -> None:
+def downloads(play: pg.Play, treated: pd.DataFrame) -> None:
     about = {"Play": play.name, "Start": f"{play.start_date:%Y-%m-%d}", "Dataset": ctx.dataset.name}
     name = partial(export.export_filename, f"play-treated {play.name}", ctx.model_name, ctx.model_version)
     csv_col, xlsx_col, _ = st.columns([1, 1, 4])

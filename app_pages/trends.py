@@ -5,6 +5,7 @@ import streamlit as st
 
 from lib import charts, ui
 from lib import portfolio as pf
+from lib.model import column_label
 
 
 def day(d: pd.Timestamp) -> str:
@@ -75,7 +76,7 @@ with left:
 with right:
     if ctx.segments:
         segment = st.selectbox("Average score by", ctx.segments, key="trends.segment",
-                               format_func=pf.column_label)
+                               format_func=column_label)
         trend = pf.segment_score_over_time(scored, segment, max_values=len(charts.SERIES_COLORS))
         ui.plot(charts.segment_score_trend(trend, segment=segment, cutoffs=cutoffs, subtitle=ctx.caption),
                 key="trends.segment_trend")

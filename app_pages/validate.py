@@ -4,8 +4,8 @@ churn by metric cohort, a model suggested from the outcomes, a churn probability
 import streamlit as st
 
 from lib import analysis, charts, ui
-from lib import portfolio as pf
 from lib import validation_views as vv
+from lib.model import metric_labels
 
 SUGGESTED, FLASH = "validate.suggested", "validate.flash"
 PERCENT = st.column_config.NumberColumn(format="percent")
@@ -62,7 +62,7 @@ def suggest_section() -> None:
         st.warning(ui.md(warning), icon=":material/warning:")
     left, right = st.columns([3, 2])
     with left:
-        ui.plot(charts.weights_bar(vv.suggestion_weights(s), labels=pf.metric_labels(ctx.model),
+        ui.plot(charts.weights_bar(vv.suggestion_weights(s), labels=metric_labels(ctx.model),
                                    title="Weights now and suggested"), key="validate.suggested_weights")
     with right:
         st.markdown("**Every candidate tried** — the one best on the training accounts is suggested")

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lib.scored_portfolio import attach_attributes
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -55,7 +57,6 @@ def step(name: str, csv: Path, workspace: Path) -> None:
     import pandas as pd
 
     from lib import ingest, mapping, starter
-    from lib import portfolio as pf
     from lib.store import Workspace
     from lib.vectorised import LiveScorer
 
@@ -91,7 +92,7 @@ def step(name: str, csv: Path, workspace: Path) -> None:
                 cands = list(starter.survey(df, roles.canonical(), roles).candidates)
                 model = starter.build_model(df, cands, starter.preselect(cands), "Acme export health")
                 # What the app's loader does: the dataset's prepared numpy scorer (the SQL is tested equal).
-                seconds, _ = _timed(lambda: pf.attach_attributes(LiveScorer(df, model).rescore(model), df,
+                seconds, _ = _timed(lambda: attach_attributes(LiveScorer(df, model).rescore(model), df,
                                                                  roles.segments, model))
                 con = duckdb.connect()
                 con.register("df", df)

@@ -25,9 +25,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from lib.ingest import Roles
+from lib.ingest import Roles, find_owner_column
 from lib.model import Problem
-from lib.worklists import find_owner_column
 
 ACCESS_ENV = "HSS_ACCESS"
 DEFAULT_ACCESS_PATH = Path(__file__).resolve().parents[1] / "data" / "access.yaml"

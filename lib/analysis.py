@@ -41,13 +41,14 @@ from lib.model import (
     Window,
     diff_models,
     effective_weights,
+    metric_labels,
     model_from_dict,
     model_to_dict,
     normalise_category,
     spec_to_dict,
 )
 from lib.plan import BANDS
-from lib.portfolio import ATTRIBUTES, attach_attributes, metric_labels
+from lib.scored_portfolio import ATTRIBUTES, attach_attributes
 from lib.scoring import score
 from lib.vectorised import LiveScorer
 
@@ -396,7 +397,7 @@ def labelled_accounts(
     with neither are left out.
 
     Args:
-        scored: score table joined with the portfolio attributes (``lib.portfolio.attach_attributes``).
+        scored: score table joined with the portfolio attributes (``lib.attach_attributes``).
         labels: hand-set labels, e.g. from the workspace.
         as_of: snapshot date to compare at; default each account's latest snapshot.
 

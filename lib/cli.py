@@ -471,7 +471,7 @@ def _read_csv(text: str, what: str) -> pd.DataFrame:
          arg("--seed", type=int, default=0, metavar="N", help="the same accounts and seed give the same groups"),
          arg("--out", required=True, metavar="ASSIGN.csv", help="where to write account_id,group"))
 def play_assign_command(args: argparse.Namespace) -> int:
-    from lib.plays import PlayError, assign, check_share
+    from lib.play_groups import PlayError, assign, check_share
 
     out = Path(args.out)
     if not out.parent.exists():
@@ -500,7 +500,8 @@ def play_assign_command(args: argparse.Namespace) -> int:
          arg("--roles", metavar="ROLES.yaml", help="column roles when detection needs help"),
          arg("--json", action="store_true", help="print the result as JSON"))
 def play_report_command(args: argparse.Namespace) -> int:
-    from lib.plays import PlayError, account_table, check_assignments, differences_table, report
+    from lib.play_groups import PlayError, check_assignments
+    from lib.plays import account_table, differences_table, report
     from lib.scoring import score
 
     model = read_model(args.model) if args.model is not None else None

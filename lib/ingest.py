@@ -18,7 +18,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -1173,3 +1173,36 @@ def inspect_file(path: str | Path, date_order: str | None = None) -> str:
     lines += ["", "Problems:" if problems else "Problems: none"]
     lines += [f"  - {p}" for p in problems]
     return "\n".join(lines)
+
+
+# -- columns found by how CRM exports name them (worklists, a CSM's book) ----------------------------------
+
+OWNER_CANDIDATES = ("csm_owner", "owner", "csm", "account_owner", "csm_name")
+CONTACT_CANDIDATES = ("days_since_last_contact", "days_since_contact", "last_contact_date", "last_contact")
+# Names a CRM export gives them (matched on the normalised name: 'CS Rep' → 'cs rep').
+OWNER_NAME = re.compile(r"\b(owner|csm|cs rep|cs manager|success manager|account manager|account exec(utive)?|"
+                        r"rep|representative|am|tam)\b")
+CONTACT_NAME = re.compile(r"(days? since|last) (last )?(contact|touch|touchpoint|call|meeting|conversation)")
+
+
+def _first_present(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
+    present = set(columns)
+    return next((c for c in candidates if c in present), None)
+
+
+def _named_like(columns: Iterable[str], pattern: re.Pattern[str]) -> str | None:
+    return next((c for c in columns if pattern.search(normalise_name(c))), None)
+
+
+def find_owner_column(columns: Iterable[str]) -> str | None:
+    """The owner column among ``columns``: ``csm_owner``, ``owner``, ``csm`` … by name, else the first whose
+    name reads like one in a CRM export (``CS Rep``, ``Account Manager``, ``CSM Name``); None when none does."""
+    columns = list(columns)
+    return _first_present(columns, OWNER_CANDIDATES) or _named_like(columns, OWNER_NAME)
+
+
+def find_contact_column(columns: Iterable[str]) -> str | None:
+    """The contact-recency column among ``columns`` (``days_since_last_contact``, ``last_contact_date``, …, or a
+    name such as ``Days Since Last Touch``)."""
+    columns = list(columns)
+    return _first_present(columns, CONTACT_CANDIDATES) or _named_like(columns, CONTACT_NAME)

@@ -1197,10 +1197,20 @@ def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str
     return problems
 
 
+def column_label(column: str) -> str:
+    """A column name made readable for a picker or a heading: 'days_since_contact' → 'Days since contact'."""
+    return column.replace("_", " ").capitalize()
+
+
+def metric_labels(model: Model) -> dict[str, str]:
+    """Metric name → display label (the model's label, else the name made readable)."""
+    return {m: metric.label or column_label(m) for m, metric in model.metrics.items()}
+
+
 __all__ = [
     "Alert", "Bands", "Categories", "DEFAULT_PROFILE", "Linear", "MAX_WINDOW", "METHODS", "Metric", "Model",
     "ModelChange", "ModelError", "Percentile", "Problem", "Profile", "ScoreSpec", "Steps", "TRIM_CHARACTERS",
     "VsAverage", "WINDOW_STATS", "WINDOW_WORDS", "Window", "category_text", "check_columns", "diff_models",
-    "dump_model", "effective_weights", "key_parts", "load_model", "model_from_dict", "model_to_dict",
-    "normalise_category", "parse_model", "set_path", "set_value", "spec_from_dict", "spec_to_dict",
+    "column_label", "dump_model", "effective_weights", "key_parts", "load_model", "metric_labels", "model_from_dict",
+    "model_to_dict", "normalise_category", "parse_model", "set_path", "set_value", "spec_from_dict", "spec_to_dict",
 ]

@@ -1,8 +1,8 @@
 """Portfolio summaries for the pages: filters, band KPIs, movers, migrations, one account's story.
 
 Every function takes the *scored portfolio* — the score table from `lib.scoring.score` joined with the
-portfolio's attributes by `attach_attributes` — and returns a small DataFrame that a chart builder or a
-table draws directly. All of it is vectorised pandas; nothing here loops over accounts.
+portfolio's attributes by `lib.scored_portfolio.attach_attributes` — and returns a small DataFrame that a chart
+builder or a table draws directly. All of it is vectorised pandas; nothing here loops over accounts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from lib.charts import money
 from lib.methods import method_of
 from lib.model import Model, ScoreSpec
 from lib.plan import BANDS as BAND_ORDER
-from lib.vectorised import metric_values
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
     from pandas.io.formats.style import Styler
@@ -26,39 +25,6 @@ if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the ann
 KEY = ["account_id", "snapshot_date"]
 # Added by `apply_overrides`: a CSM's score override in force on that row (NaN / None where there is none).
 OVERRIDE_COLUMNS = ("override_score", "override_reason")
-# Columns of the canonical portfolio that travel with the scores; segments and metrics are added by name.
-ATTRIBUTES = ("account_name", "arr", "renewal_date", "churned", "health_label")
-
-
-def attach_attributes(
-    scores: pd.DataFrame, portfolio: pd.DataFrame, segments: Sequence[str] = (), metrics: Sequence[str] | Model = ()
-) -> pd.DataFrame:
-    """Join the score table with the account attributes, segment columns and metric values.
-
-    Values are suffixed `_value` so they never collide with the engine's `{metric}_score`. Given the model,
-    `{metric}_value` is the value each metric scores: the raw value of the column it reads, or its window
-    statistic. Given column names, it is those columns' raw values (a name that is not a column is skipped).
-    """
-    keep = [c for c in (*ATTRIBUTES, *segments) if c in portfolio.columns and c not in scores.columns]
-    right = portfolio[[*KEY, *keep]].copy()
-    if isinstance(metrics, Model):
-        values = metric_values(metrics, portfolio)
-    else:
-        values = {m: portfolio[m].to_numpy() for m in metrics if m in portfolio.columns}
-    for metric, column in values.items():
-        right[f"{metric}_value"] = column
-    if isinstance(metrics, Model):  # a window metric's raw value too, beside the statistic it scores
-        for metric, found in metrics.metrics.items():
-            if found.window is not None:
-                right[f"{metric}_raw"] = portfolio[found.column].to_numpy()
-    scored = scores.merge(right, on=KEY, how="left", validate="one_to_one")
-    if "account_name" not in scored.columns:
-        scored["account_name"] = scored["account_id"]
-    else:
-        scored["account_name"] = scored["account_name"].fillna(scored["account_id"]).astype(str)
-    return scored
-
-
 def apply_filters(scored: pd.DataFrame, filters: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     """Keep rows whose segment columns take one of the chosen values; an empty choice keeps everything.
 
@@ -611,16 +577,6 @@ def metric_windows(model: Model) -> dict[str, str]:
     snapshots of Logins/User')."""
     return {m: f"{found.window.text} of {found.column}" for m, found in model.metrics.items()
             if found.window is not None}
-
-
-def column_label(column: str) -> str:
-    """A column name made readable for a picker or a heading: 'days_since_contact' → 'Days since contact'."""
-    return column.replace("_", " ").capitalize()
-
-
-def metric_labels(model: Model) -> dict[str, str]:
-    """Metric name → display label (the model's label, else the name made readable)."""
-    return {m: metric.label or column_label(m) for m, metric in model.metrics.items()}
 
 
 def metric_specs(model: Model, profile: str | None) -> dict[str, ScoreSpec]:

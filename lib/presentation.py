@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from lib import charts
 from lib import portfolio as pf
-from lib.model import BAND_NAMES, Model
+from lib.model import BAND_NAMES, Model, column_label, metric_labels
 
 ALL_ACCOUNTS = "All accounts"
 MAX_SEGMENT_VALUES = 50  # a segment column with more values (e.g. an id-like column) is not offered as a choice
@@ -83,7 +83,7 @@ def day(value: object) -> str:
 
 def filters_label(filters: Mapping[str, Sequence[str]]) -> str:
     """``"Size: SMB · Region: AMER, EMEA"`` for segment filters; ``"All accounts"`` when none is set."""
-    parts = [f"{pf.column_label(c)}: {', '.join(map(str, v))}" for c, v in filters.items() if v]
+    parts = [f"{column_label(c)}: {', '.join(map(str, v))}" for c, v in filters.items() if v]
     return " · ".join(parts) or ALL_ACCOUNTS
 
 
@@ -105,7 +105,7 @@ def segment_choices(
         if len(values) > MAX_SEGMENT_VALUES:
             continue
         for value in values:
-            choices.setdefault(f"{pf.column_label(column)}: {value}", {column: (value,)})
+            choices.setdefault(f"{column_label(column)}: {value}", {column: (value,)})
     return choices
 
 
@@ -264,7 +264,7 @@ def account_story(
         return None
     now = history.iloc[-1]
     when = pd.Timestamp(now["snapshot_date"])
-    labels = pf.metric_labels(model)
+    labels = metric_labels(model)
     breakdown = pf.account_breakdown(scored, account_id, when, list(model.metrics))
     name = str(now["account_name"])
     score, band = float(now["score"]), str(now["band"])
@@ -350,7 +350,7 @@ def export_about(dataset: str, segment: str, as_of: pd.Timestamp, **extra: objec
     """Lines for an Excel "About" sheet saying what the file holds (dataset, segment, snapshot, extras)."""
     about: dict[str, object] = {"Dataset": dataset, "Segment": segment,
                                 "Snapshot date": f"{pd.Timestamp(as_of):%Y-%m-%d}"}
-    about.update({pf.column_label(k): v for k, v in extra.items()})
+    about.update({column_label(k): v for k, v in extra.items()})
     return about
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from lib.ingest import Roles
-from lib.plays import DEFAULT_SHARE, Play, PlayError, assign
+from lib.play_groups import DEFAULT_SHARE, Play, PlayError, assign
 
 DEFAULT_END = pd.Timestamp("2026-10-01")
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "models" / "default.yaml"

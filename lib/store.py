@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from lib.ingest import Portfolio, Roles
-from lib.plays import Play
+from lib.play_groups import Play
 from lib.sqlutil import connect, quote_ident
 
 WORKSPACE_ENV = "HSS_WORKSPACE"
@@ -714,7 +714,7 @@ class Workspace:
 
     def held_out(self, dataset: str) -> pd.Series:
         """account_id → 'held out of play X: do not run it', for the control accounts of a dataset's plays."""
-        from lib.plays import held_out
+        from lib.play_groups import held_out
 
         names = pd.DataFrame([(p.play_id, p.name) for p in self.plays(dataset)], columns=["play_id", "name"])
         return held_out(names, self.play_assignments(dataset))

@@ -31,7 +31,8 @@ from lib import portfolio as pf
 from lib import validation_views as vv
 from lib.analysis import Suggestion
 from lib.ingest import Roles
-from lib.model import Model, ModelError, check_columns, parse_model
+from lib.model import Model, ModelError, check_columns, column_label, metric_labels, parse_model
+from lib.scored_portfolio import attach_attributes
 from lib.scoring import score
 from lib.store import Dataset, DatasetInfo, Workspace, WorkspaceError
 from lib.vectorised import LiveScorer
@@ -77,7 +78,7 @@ def _scored(name: str, revision: pd.Timestamp, model_yaml: str) -> pd.DataFrame:
     # The numpy evaluation of the one scoring definition (held equal to the SQL row for row by the property
     # tests) on the dataset's prepared scorer, shared with Tune: after it is prepared, a model costs one rescore.
     scores = _live_scorer(name, revision, model_yaml).rescore(model)
-    return pf.attach_attributes(scores, data.df, data.roles.segments, model)
+    return attach_attributes(scores, data.df, data.roles.segments, model)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Preparing the live preview…")
@@ -221,7 +222,7 @@ class Context:
 
     def label(self, metric: str) -> str:
         """A metric's display label."""
-        return pf.metric_labels(self.model).get(metric) or pf.column_label(metric)
+        return metric_labels(self.model).get(metric) or column_label(metric)
 
     @property
     def caption(self) -> str:
@@ -429,7 +430,7 @@ def _filter_widgets(options: dict[str, list[str]]) -> dict[str, tuple[str, ...]]
         for segment, values in options.items():
             key = FILTER_PREFIX + segment
             st.session_state[key] = [v for v in st.session_state.get(key, []) if v in values]
-            chosen[segment] = tuple(st.multiselect(pf.column_label(segment), values, key=key,
+            chosen[segment] = tuple(st.multiselect(column_label(segment), values, key=key,
                                                    placeholder="All"))
     return chosen
 

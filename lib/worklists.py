@@ -28,21 +28,14 @@ Everything is vectorised (merge / groupby / column arithmetic); nothing loops ov
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from lib.ingest import normalise_name
-from lib.portfolio import attach_attributes
+from lib.ingest import find_contact_column, find_owner_column
+from lib.scored_portfolio import attach_attributes
 
-OWNER_CANDIDATES = ("csm_owner", "owner", "csm", "account_owner", "csm_name")
-CONTACT_CANDIDATES = ("days_since_last_contact", "days_since_contact", "last_contact_date", "last_contact")
-# Names a CRM export gives them (matched on lib.ingest's normalised name: 'CS Rep' → 'cs rep').
-OWNER_NAME = re.compile(r"\b(owner|csm|cs rep|cs manager|success manager|account manager|account exec(utive)?|"
-                        r"rep|representative|am|tam)\b")
-CONTACT_NAME = re.compile(r"(days? since|last) (last )?(contact|touch|touchpoint|call|meeting|conversation)")
 UNASSIGNED = "Unassigned"
 KEY = ["account_id", "snapshot_date"]
 _SCORE_COLUMNS = ("account_id", "snapshot_date", "score", "band")
@@ -50,29 +43,6 @@ _SCORE_COLUMNS = ("account_id", "snapshot_date", "score", "band")
 
 class WorklistError(ValueError):
     """Input a worklist cannot use; the message says which column or value and how to fix it."""
-
-
-def _first_present(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
-    present = set(columns)
-    return next((c for c in candidates if c in present), None)
-
-
-def _named_like(columns: Iterable[str], pattern: re.Pattern[str]) -> str | None:
-    return next((c for c in columns if pattern.search(normalise_name(c))), None)
-
-
-def find_owner_column(columns: Iterable[str]) -> str | None:
-    """The owner column among ``columns``: ``csm_owner``, ``owner``, ``csm`` … by name, else the first whose
-    name reads like one in a CRM export (``CS Rep``, ``Account Manager``, ``CSM Name``); None when none does."""
-    columns = list(columns)
-    return _first_present(columns, OWNER_CANDIDATES) or _named_like(columns, OWNER_NAME)
-
-
-def find_contact_column(columns: Iterable[str]) -> str | None:
-    """The contact-recency column among ``columns`` (``days_since_last_contact``, ``last_contact_date``, …, or a
-    name such as ``Days Since Last Touch``)."""
-    columns = list(columns)
-    return _first_present(columns, CONTACT_CANDIDATES) or _named_like(columns, CONTACT_NAME)
 
 
 def _check_columns(df: pd.DataFrame, needed: Iterable[str], table: str, fix: str) -> None:

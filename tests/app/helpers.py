@@ -7,9 +7,9 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from app_pages.tune_state import Draft, key
-from lib import portfolio as pf
 from lib import ui
 from lib.model import parse_model
+from lib.scored_portfolio import attach_attributes
 from lib.scoring import score
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def scored_as_shown(at: AppTest) -> pd.DataFrame:
     ctx = at.session_state["_ctx"]
     data = ui.workspace().load_dataset(ctx.dataset.name)
     model = parse_model(ctx.model_yaml)
-    return pf.attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
+    return attach_attributes(score(model, data.df), data.df, data.roles.segments, list(model.metrics))
 
 
 def errors(at: AppTest) -> list[str]:

@@ -16,6 +16,7 @@ from lib import worklists as wl
 from lib.access import User, scope_for
 from lib.model import parse_model
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.scored_portfolio import attach_attributes
 from lib.scoring import score
 from lib.store import SAMPLE_DATASET, SAMPLE_MODEL, Workspace
 from tests.browser.conftest import free_port, open_page, serve, wait_for_app
@@ -39,7 +40,7 @@ def book(portfolio) -> dict[str, object]:
     owner = str(df.loc[df["snapshot_date"] == latest, "csm_owner"].value_counts().index[-1])  # the smallest book
     scope = scope_for(User(CSM, "csm", (owner,)), df, roles)
     model = parse_model(DEFAULT_MODEL_PATH.read_text())
-    scored = scope.apply(pf.attach_attributes(score(model, df), df, roles.segments, model))
+    scored = scope.apply(attach_attributes(score(model, df), df, roles.segments, model))
     attention = wl.attention_list(scored, scope.apply(df), as_of=latest)
     others = df.loc[~df["account_id"].isin(scope.accounts), "account_id"]
     return {"owner": owner, "accounts": scope.accounts, "other": str(others.iloc[0]),

@@ -15,6 +15,7 @@ from lib.access import AccessDenied, AccessError, Scope, User, can, parse_access
 from lib.ingest import load_portfolio
 from lib.model import parse_model
 from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.scored_portfolio import attach_attributes
 from lib.scoring import score
 from lib.store import Workspace
 from tests.foreign import OWNER, foreign_portfolio
@@ -91,7 +92,7 @@ def sample():
     df = generate_portfolio(n_accounts=150, n_snapshots=6)
     model = parse_model(DEFAULT_MODEL_PATH.read_text())
     roles = sample_roles().canonical()
-    scored = pf.attach_attributes(score(model, df), df, roles.segments, model)
+    scored = attach_attributes(score(model, df), df, roles.segments, model)
     owner = access.owner_column(roles)
     latest = df.loc[df["snapshot_date"] == df["snapshot_date"].max()]
     grace = str(latest[owner].value_counts().index[0])

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import plays
+from lib import play_groups, plays
 from lib.ingest import load_portfolio
-from lib.plays import Play, PlayError
+from lib.play_groups import Play, PlayError
 from lib.sample import generate_portfolio, sample_play
 from lib.store import Workspace, WorkspaceError
 from tests.foreign import TIER, foreign_portfolio
@@ -108,8 +108,8 @@ def test_assignment_is_reproducible_disjoint_and_stratified(cells, share, seed):
     accounts = _accounts(cells)
     if len(accounts) * share < 1:
         return
-    groups = plays.assign(accounts, share, ["band", "size"], seed)
-    again = plays.assign(accounts.sample(frac=1.0, random_state=seed % 1000), share, ["band", "size"], seed)
+    groups = play_groups.assign(accounts, share, ["band", "size"], seed)
+    again = play_groups.assign(accounts.sample(frac=1.0, random_state=seed % 1000), share, ["band", "size"], seed)
     pd.testing.assert_frame_equal(groups, again)  # the same whatever the input's row order
     assert sorted(groups["account_id"]) == sorted(accounts["account_id"]) and groups["account_id"].is_unique
     per = groups.groupby("stratum")["group"].agg(size="size", control=lambda g: (g == "control").sum())
@@ -119,7 +119,7 @@ def test_assignment_is_reproducible_disjoint_and_stratified(cells, share, seed):
 
 def test_another_seed_draws_another_control_group():
     accounts = pd.DataFrame({"account_id": [f"a{i}" for i in range(100)]})
-    first, second = (plays.assign(accounts, 0.2, seed=s) for s in (1, 2))
+    first, second = (play_groups.assign(accounts, 0.2, seed=s) for s in (1, 2))
     assert (first["group"] == "control").sum() == 20
     assert not first["group"].equals(second["group"])
 
@@ -138,7 +138,7 @@ def test_another_seed_draws_another_control_group():
 ])
 def test_bad_assignment_requests_say_what_and_where(accounts, share, strata, message):
     with pytest.raises(PlayError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        plays.assign(accounts, share, strata, where="targets.csv")
+        play_groups.assign(accounts, share, strata, where="targets.csv")
 
 
 def test_report_refuses_unknown_accounts_and_a_start_after_the_data():
@@ -150,7 +150,7 @@ def test_report_refuses_unknown_accounts_and_a_start_after_the_data():
     with pytest.raises(PlayError, match="1 account\\(s\\) are not in book.csv: 'zz'"):
         plays.account_table(rows, stranger, "2025-01-01", where="book.csv")
     with pytest.raises(PlayError, match="row 3, column group: 'maybe' is not treated or control"):
-        plays.check_assignments(pd.DataFrame({"account_id": ["a", "b"], "group": ["treated", "maybe"]}))
+        play_groups.check_assignments(pd.DataFrame({"account_id": ["a", "b"], "group": ["treated", "maybe"]}))
 
 
 # -- own data: a CRM export with foreign names ----------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_a_play_on_a_foreign_export_reads_arr_and_outcome_through_the_roles():
     roles = book.roles.canonical()
     start = sorted(book.df["snapshot_date"].unique())[3]
     targets = book.df[book.df["snapshot_date"] == start][["account_id", TIER]]
-    groups = plays.assign(targets, 0.25, [TIER], seed=9)
+    groups = play_groups.assign(targets, 0.25, [TIER], seed=9)
     table = plays.account_table(book.df, groups, start, outcome=roles.outcome, arr=roles.arr)
     result = plays.report(table)
     latest = book.df.sort_values("snapshot_date").groupby("account_id").tail(1).set_index("account_id")
@@ -172,7 +172,7 @@ def test_a_play_on_a_foreign_export_reads_arr_and_outcome_through_the_roles():
 # -- storage --------------------------------------------------------------------------------------------------
 def test_a_play_and_its_groups_survive_a_restart_and_a_second_play_with_its_name_is_refused(tmp_path):
     path = tmp_path / "ws.duckdb"
-    groups = plays.assign(pd.DataFrame({"account_id": [f"a{i}" for i in range(20)]}), 0.2, seed=4)
+    groups = play_groups.assign(pd.DataFrame({"account_id": [f"a{i}" for i in range(20)]}), 0.2, seed=4)
     play = Play(name="Sponsor calls", dataset="Book", start_date=pd.Timestamp("2025-03-01"), seed=4,
                 owner="Maya", description="<b>calls</b>", source="Worklists: Maya, 20 accounts")
     with Workspace(path) as ws:
@@ -184,7 +184,7 @@ def test_a_play_and_its_groups_survive_a_restart_and_a_second_play_with_its_name
         assert stored == Play(**{**play.__dict__, "play_id": play_id})
         kept = ws.play_assignments(play_id=play_id)
         pd.testing.assert_frame_equal(kept[["account_id", "group", "stratum"]], groups)
-        held = plays.held_out(pd.DataFrame({"play_id": [play_id], "name": [stored.name]}), kept)
+        held = play_groups.held_out(pd.DataFrame({"play_id": [play_id], "name": [stored.name]}), kept)
         assert len(held) == 4 and held.iloc[0] == "held out of play Sponsor calls: do not run it"
 
 

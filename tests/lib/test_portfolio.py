@@ -6,6 +6,7 @@ import pytest
 
 from lib import portfolio as pf
 from lib.model import Categories, Linear, Percentile, Steps, VsAverage
+from lib.scored_portfolio import attach_attributes
 
 D1, D2 = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-02-01")
 
@@ -37,7 +38,7 @@ def test_attach_attributes_joins_segments_and_suffixes_raw_metric_values():
     scores = pd.DataFrame({"account_id": ["A"], "snapshot_date": [D1], "score": [50.0], "logins_score": [50.0]})
     portfolio = pd.DataFrame({"account_id": ["A"], "snapshot_date": [D1], "account_name": [None],
                               "size": ["SMB"], "logins": [7.0]})
-    out = pf.attach_attributes(scores, portfolio, segments=["size"], metrics=["logins"])
+    out = attach_attributes(scores, portfolio, segments=["size"], metrics=["logins"])
     assert out.loc[0, "size"] == "SMB"
     assert out.loc[0, "logins_value"] == 7.0
     assert out.loc[0, "account_name"] == "A", "a missing name falls back to the id"
@@ -300,7 +301,7 @@ def test_a_window_metric_shows_its_statistic_its_raw_value_and_what_is_scored():
         "logins mean": {"column": "logins", "window": {"snapshots": 2, "stat": "mean"}, "weight": 1,
                         "score": {"method": "linear", "red": 0, "green": 10}}}})
     portfolio = pd.DataFrame({"account_id": ["A", "A"], "snapshot_date": [D1, D2], "logins": [2.0, 6.0]})
-    scored = pf.attach_attributes(score(model, portfolio), portfolio, metrics=model)
+    scored = attach_attributes(score(model, portfolio), portfolio, metrics=model)
     assert list(scored["logins mean_value"]) == [2.0, 4.0] and list(scored["logins mean_raw"]) == [2.0, 6.0]
     assert "logins_raw" not in scored.columns
     breakdown = pf.account_breakdown(scored, "A", D2, list(model.metrics))

@@ -11,6 +11,7 @@ import pytest
 from lib import export, presentation, worklists
 from lib import portfolio as pf
 from lib.model import parse_model
+from lib.scored_portfolio import attach_attributes
 from lib.scoring import score
 
 D1, D2, D3 = pd.Timestamp("2026-08-01"), pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-01")
@@ -53,7 +54,7 @@ def book() -> tuple[pd.DataFrame, pd.DataFrame]:
     portfolio["arr"] = portfolio["account_id"].map(lambda a: info[a][2])
     portfolio["renewal_date"] = D3 + pd.Timedelta(days=30)
     portfolio["days_since_last_contact"] = 5.0
-    scored = pf.attach_attributes(score(MODEL, portfolio), portfolio, ["size", "csm_owner"], list(MODEL.metrics))
+    scored = attach_attributes(score(MODEL, portfolio), portfolio, ["size", "csm_owner"], list(MODEL.metrics))
     return scored, portfolio
 
 

@@ -27,6 +27,7 @@ from lib.model import (
     set_value,
 )
 from lib.sample import generate_portfolio
+from lib.scored_portfolio import attach_attributes
 from lib.scoring import score
 from lib.vectorised import LiveScorer
 
@@ -328,7 +329,7 @@ def data(portfolio, model):
 
 
 def _scored(model, portfolio):
-    return pf.attach_attributes(score(model, portfolio), portfolio, ["size", "stage", "region"], [])
+    return attach_attributes(score(model, portfolio), portfolio, ["size", "stage", "region"], [])
 
 
 DRAFTS = {

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from lib import worklists
-from lib.portfolio import attach_attributes
+from lib.scored_portfolio import attach_attributes
 from lib.worklists import WorklistError
 
 D1, D2, D3 = pd.Timestamp("2026-08-01"), pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-01")
@@ -199,7 +199,7 @@ def test_expansion_list_score_threshold_and_growth_floor(book):
 
 
 def test_expansion_list_takes_a_scored_portfolio_that_already_holds_raw_values(book):
-    """The pages hold the scored portfolio (``lib.portfolio.attach_attributes``), whose ``{metric}_value``
+    """The pages hold the scored portfolio (``lib.attach_attributes``), whose ``{metric}_value``
     columns clashed with the usage values joined from the portfolio (KeyError on the usage column)."""
     scores, portfolio = book
     scored = attach_attributes(scores, portfolio, ["csm_owner"], ["logins_per_user"])
