@@ -6,9 +6,10 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from lib import audit, charts, ui
-from lib import portfolio as pf
-from lib.model import column_label, metric_labels
+from lib import charts, ui
+from lib.engine.model import column_label, metric_labels
+from lib.views import audit
+from lib.views import portfolio as pf
 
 KEY = ui.ACCOUNT  # set by the account tables of other pages (ui.account_table) to open an account here
 URL_KEY = "account"  # ?account=<id> opens an account by URL (a link from another tool, a bookmark)

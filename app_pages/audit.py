@@ -3,7 +3,9 @@ after), labels, notes and overrides — exportable as CSV; each model's versions
 
 import streamlit as st
 
-from lib import access, audit, ui
+from lib import ui
+from lib.data import access
+from lib.views import audit
 
 ws = ui.workspace()
 st.title("Audit log")

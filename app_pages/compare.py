@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from lib import charts, ui
-from lib import portfolio as pf
-from lib import validation_views as vv
-from lib.model import metric_labels
+from lib.engine.model import metric_labels
+from lib.views import portfolio as pf
+from lib.views import validation as vv
 
 
 def label_editor(choices: pd.Series, labels: pd.Series) -> bool:

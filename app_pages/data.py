@@ -5,10 +5,12 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lib import ingest, mapping, ui
-from lib import portfolio as pf
-from lib.scoring import metric_quality
-from lib.store import WorkspaceError
+from lib import ui
+from lib.data import ingest
+from lib.data import role_mapping as mapping
+from lib.data.workspace import WorkspaceError
+from lib.engine.sql import metric_quality
+from lib.views import portfolio as pf
 
 ROLE_COLUMNS = {
     "column": st.column_config.TextColumn("Column", pinned=True),

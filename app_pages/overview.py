@@ -3,8 +3,8 @@
 import streamlit as st
 
 from lib import charts, ui
-from lib import portfolio as pf
-from lib.model import column_label
+from lib.engine.model import column_label
+from lib.views import portfolio as pf
 
 ctx = ui.context()
 scored = ctx.scored()

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from lib import charts, export, ui
-from lib import play_groups as pg
-from lib import plays as pl
+from lib.analysis import plays as pl
+from lib.data import play_groups as pg
 
 LIST_COLUMNS = {"account_id": "ID", "account_name": "Account", "band": "Band at start",
                 "score": st.column_config.NumberColumn("Score at start", format="%.0f"),

@@ -6,8 +6,8 @@ from functools import partial
 import streamlit as st
 
 from lib import export, ui
-from lib import portfolio as pf
-from lib import presentation as pr
+from lib.views import portfolio as pf
+from lib.views import present as pr
 
 
 @st.cache_resource(show_spinner="Starting the chart renderer (a few seconds, once)…",

@@ -5,9 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.tune_controls import FLASH
-from lib import starter, tuning, ui
-from lib.analysis import AnalysisError
-from lib.model import dump_model
+from lib import ui
+from lib.analysis import AnalysisError, starter
+from lib.engine.model import dump_model
+from lib.views import tuning
 
 HIGHER, LOWER, PER_CATEGORY = "Higher is better", "Lower is better", "Points per category"
 SPREAD, OUTCOMES = "spread", "outcomes"

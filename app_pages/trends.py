@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from lib import charts, ui
-from lib import portfolio as pf
-from lib.model import column_label
+from lib.engine.model import column_label
+from lib.views import portfolio as pf
 
 
 def day(d: pd.Timestamp) -> str:

@@ -7,8 +7,9 @@ import streamlit as st
 
 from app_pages import tune_controls, tune_preview, tune_structure
 from app_pages.tune_state import Draft
-from lib import tuning, ui
-from lib.model import check_columns
+from lib import ui
+from lib.engine.model import check_columns
+from lib.views import tuning
 
 
 @st.fragment  # a slider move reruns only this, not the sidebar and page frame

@@ -2,8 +2,8 @@
 band / missing / profile controls, a metric's thresholds, weights) that draw them.
 
 Not a page (app.py registers pages explicitly): app_pages/tune.py imports it. The draft is owned by
-:class:`app_pages.tune_state.Draft`; every edit goes through :func:`lib.tuning.edit_draft` or another
-:mod:`lib.tuning` edit, so a bad value comes back as the model's own message, shown beside the control that
+:class:`app_pages.tune_state.Draft`; every edit goes through :func:`lib.views.tuning.edit_draft` or another
+:mod:`lib.views.tuning` edit, so a bad value comes back as the model's own message, shown beside the control that
 made it. A control is named by the model key it edits (as parts), which also makes its widget key.
 """
 
@@ -13,8 +13,9 @@ from typing import Any
 import streamlit as st
 
 from app_pages.tune_state import Draft, Parts, key
-from lib import charts, methods, tuning, ui
-from lib.model import (
+from lib import charts, ui
+from lib.engine import methods
+from lib.engine.model import (
     DEFAULT_PROFILE,
     MAX_WINDOW,
     METHODS,
@@ -25,6 +26,7 @@ from lib.model import (
     ScoreSpec,
     effective_weights,
 )
+from lib.views import tuning
 
 BASE, FLASH = "tune.base", "tune.flash"  # which saved model the draft started from; a message for the next run
 DEFAULT_NEW_POINTS = 50.0  # points for a data value added to a categories map
@@ -56,7 +58,7 @@ def changed(control: Parts, path: Sequence[str], convert: Convert | None = None,
 
 
 def edit(control: Parts, func: Callable[..., tuning.EditResult], *args: Any, **kwargs: Any) -> bool:
-    """Apply a :mod:`lib.tuning` edit ``func(draft_yaml, *args, **kwargs)``; its problems go beside ``control``.
+    """Apply a :mod:`lib.views.tuning` edit ``func(draft_yaml, *args, **kwargs)``; its problems go beside ``control``.
     True when it was made."""
     draft = Draft()
     return draft.take(control, func(draft.yaml, *args, **kwargs))
@@ -337,7 +339,7 @@ def weight_sliders(model: Model, profile: str, root: Parts = ()) -> None:
 
 def misfit(ctx: ui.Context, draft_yaml: str, draft: Model, problems: Sequence[object], columns: list[str]) -> None:
     """The draft reads columns the dataset lacks: say what and where (``problems``, the model's
-    :class:`~lib.model.Problem` lines), and offer the fix that removes them."""
+    :class:`~lib.engine.model.Problem` lines), and offer the fix that removes them."""
     st.error(f"The draft reads columns that dataset **{ui.md(ctx.dataset.name)}** does not have, so it cannot "
              "score it:\n\n" + "\n".join(f"- {ui.md(str(p))}" for p in problems), icon=":material/error:")
     fixed = tuning.drop_missing_columns(draft_yaml, columns)

@@ -1,15 +1,16 @@
 """Tune page preview: how the draft scores the portfolio at the date, against the saved model.
 
 Not a page (app.py registers pages explicitly): app_pages/tune.py imports it. Everything here reads a
-:class:`lib.tuning.Preview` and draws it; nothing edits the draft.
+:class:`lib.views.tuning.Preview` and draws it; nothing edits the draft.
 """
 
 import math
 
 import streamlit as st
 
-from lib import charts, tuning, ui
-from lib.model import BAND_NAMES, Model
+from lib import charts, ui
+from lib.engine.model import BAND_NAMES, Model
+from lib.views import tuning
 
 MOVERS_COLUMNS = {
     "account_name": "Account", "saved_score": st.column_config.NumberColumn("Saved score", format="%.1f"),

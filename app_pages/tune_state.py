@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from lib.model import Model, parse_model
-from lib.tuning import EditResult
+from lib.engine.model import Model, parse_model
+from lib.views.tuning import EditResult
 
 Parts = tuple[object, ...]  # what names a control: usually the model key it edits, as parts
 

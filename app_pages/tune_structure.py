@@ -2,7 +2,7 @@
 expansion score — added, renamed and removed.
 
 Not a page (app.py registers pages explicitly): app_pages/tune.py draws it through
-:func:`app_pages.tune_controls.draft_controls`. Every change is a :mod:`lib.tuning` edit of the draft, applied
+:func:`app_pages.tune_controls.draft_controls`. Every change is a :mod:`lib.views.tuning` edit of the draft, applied
 by the callbacks in :mod:`app_pages.tune_controls`, so a refusal is the model's "key: problem — fix" line shown
 beside the control that made it. Names come from data: labels (markdown) escape them with :func:`lib.ui.md`, options
 (plain text) show them as written, keys carry them as parts.
@@ -15,9 +15,11 @@ import streamlit as st
 
 from app_pages.tune_controls import RAW, edit, edit_value, metric_panel, pick_metric, show_problems, weight_sliders
 from app_pages.tune_state import Draft, Parts, key
-from lib import methods, tuning, ui
-from lib.ingest import NOT_METRICS
-from lib.model import BAND_NAMES, DEFAULT_PROFILE, MAX_WINDOW, WINDOW_STATS, Alert, Model
+from lib import ui
+from lib.data.ingest import NOT_METRICS
+from lib.engine import methods
+from lib.engine.model import BAND_NAMES, DEFAULT_PROFILE, MAX_WINDOW, WINDOW_STATS, Alert, Model
+from lib.views import tuning
 
 SECTIONS = {"metrics": "Metrics", "groups": "Groups", "profiles": "Profiles", "alerts": "Alerts",
             "grades": "Grades", "expansion": "Expansion"}

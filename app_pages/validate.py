@@ -4,8 +4,8 @@ churn by metric cohort, a model suggested from the outcomes, a churn probability
 import streamlit as st
 
 from lib import analysis, charts, ui
-from lib import validation_views as vv
-from lib.model import metric_labels
+from lib.engine.model import metric_labels
+from lib.views import validation as vv
 
 SUGGESTED, FLASH = "validate.suggested", "validate.flash"
 PERCENT = st.column_config.NumberColumn(format="percent")

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from lib import export, ui
-from lib import presentation as pr
-from lib import worklists as wl
+from lib.views import present as pr
+from lib.views import worklists as wl
 
 MONEY = st.column_config.NumberColumn(format="dollar", step=1)  # step 1: whole dollars
 COLUMNS = {

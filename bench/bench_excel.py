@@ -5,7 +5,7 @@ once as .xlsx (ids as text cells, amounts such as "$11,500" and percentages as t
 as dates, blanks as empty cells) and as CSV, into ``bench/out/`` (git-ignored). Each case runs in its own
 subprocess, so its peak RSS is its own:
 
-- ``xlsx``: ``lib.ingest.read_table`` on the workbook (what an upload or the CLI runs), then ``load_portfolio``
+- ``xlsx``: ``lib.data.ingest.read_table`` on the workbook (what an upload or the CLI runs), then ``load_portfolio``
   (read, detect roles, build the canonical table).
 - ``csv``: the same two on the same table as CSV — the reference: a format pandas reads in C.
 - ``openpyxl``: ``pandas.read_excel(engine="openpyxl")`` on the workbook — the engine ingest used before.
@@ -69,7 +69,7 @@ def write_inputs(rows: int) -> tuple[Path, Path]:
 
 def worker(case: str, path: Path, runs: int) -> dict:
     """Time one case ``runs`` times in this process; the result as a dict (printed as JSON)."""
-    from lib.ingest import load_portfolio, read_table
+    from lib.data.ingest import load_portfolio, read_table
 
     result: dict = {"case": case, "file_mb": path.stat().st_size / 1e6}
     if case == "openpyxl":

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib.scored_portfolio import attach_attributes
+from lib.engine.scored_portfolio import attach_attributes
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,9 +56,11 @@ def step(name: str, csv: Path, workspace: Path) -> None:
     import duckdb
     import pandas as pd
 
-    from lib import ingest, mapping, starter
-    from lib.store import Workspace
-    from lib.vectorised import LiveScorer
+    from lib.analysis import starter
+    from lib.data import ingest
+    from lib.data import role_mapping as mapping
+    from lib.data.workspace import Workspace
+    from lib.engine.numpy_eval import LiveScorer
 
     data = csv.read_bytes()
     raw, report = ingest.read_table(data, csv.name), None

@@ -3,13 +3,13 @@
 Two cases, each measured in its own subprocess so peak RSS belongs to that case alone:
 
 (a) ``live``: the Tune page's slider loop. 10,000 accounts × 104 weekly snapshots from
-    ``lib.sample.generate_portfolio`` scored with the bundled default model (6 metrics incl. a percentile, a
+    ``lib.data.sample.generate_portfolio`` scored with the bundled default model (6 metrics incl. a percentile, a
     categorical metric and an Onboarding profile). Times :meth:`LiveScorer.band_counts` after one slider
     move (a threshold, then a weight) against a hand-written numpy reference doing the same work in the same
     run, plus the full numpy rescore, the full DuckDB score and a per-row pandas ``apply`` on a subsample
     (extrapolated).
 (b) ``parquet``: 1,000,000 accounts × 12 monthly snapshots scored from Parquet to Parquet as the CLI does
-    (``lib.scoring.score_file``: numpy, :mod:`lib.parquet_scoring`), with the CLI's default columns and with
+    (``lib.engine.sql.score_file``: numpy, :mod:`lib.engine.parquet_files`), with the CLI's default columns and with
     ``--full`` (every column), each against pyarrow copying as many columns with no scoring in the same run;
     ``--with-sql`` adds the compiled SQL run by DuckDB under a memory limit. The input file is generated
     once, vectorised and in chunks, into ``bench/out/`` (git-ignored).
@@ -73,8 +73,8 @@ class HandWrittenNumpy:
     hierarchical renormalisation with 2-D array arithmetic, the rounded sum, bands and counts per date.
     """
 
-    def __init__(self, df: pd.DataFrame, model) -> None:  # noqa: ANN001 - a lib.model.Model
-        from lib.model import Categories, Linear, Percentile, Steps
+    def __init__(self, df: pd.DataFrame, model) -> None:  # noqa: ANN001 - a lib.engine.model.Model
+        from lib.engine.model import Categories, Linear, Percentile, Steps
 
         self.names = list(model.metrics)
         self.date_code, self.dates = pd.factorize(df["snapshot_date"], sort=True)
@@ -130,7 +130,7 @@ class HandWrittenNumpy:
 
 def pandas_apply_seconds(df: pd.DataFrame, model, sample_rows: int) -> float:  # noqa: ANN001
     """Per-row ``DataFrame.apply`` on a subsample (percentiles precomputed), extrapolated to all rows."""
-    from lib.model import Categories, Linear, Steps
+    from lib.engine.model import Categories, Linear, Steps
 
     sub = df.sample(n=min(sample_rows, len(df)), random_state=1)
     pct = {m: sub.groupby("snapshot_date")[m].rank(pct=True) * 100 for m, x in model.metrics.items()
@@ -162,10 +162,10 @@ def pandas_apply_seconds(df: pd.DataFrame, model, sample_rows: int) -> float:  #
 
 
 def live_worker(args: argparse.Namespace) -> dict:
-    from lib.model import load_model, set_value
-    from lib.sample import generate_portfolio
-    from lib.scoring import score
-    from lib.vectorised import LiveScorer
+    from lib.data.sample import generate_portfolio
+    from lib.engine.model import load_model, set_value
+    from lib.engine.numpy_eval import LiveScorer
+    from lib.engine.sql import score
 
     n_accounts, n_snapshots = (1000, 20) if args.quick else (10_000, 104)
     df = generate_portfolio(n_accounts=n_accounts, n_snapshots=n_snapshots, freq="W-MON")
@@ -264,9 +264,9 @@ WINDOW_METRICS = {
 }
 
 
-def bench_model(windows: bool):  # noqa: ANN201 - a lib.model.Model
+def bench_model(windows: bool):  # noqa: ANN201 - a lib.engine.model.Model
     """The default model, with :data:`WINDOW_METRICS` added when ``windows``."""
-    from lib.model import load_model, model_from_dict, model_to_dict
+    from lib.engine.model import load_model, model_from_dict, model_to_dict
 
     model = load_model(DEFAULT_MODEL)
     if not windows:
@@ -280,7 +280,7 @@ def pyarrow_copy(source: Path, target: Path, width: int) -> None:
     columns (ids, then a metric column repeated) in the same row groups, with no scoring at all."""
     import pyarrow.parquet as pq
 
-    from lib.parquet_scoring import CHUNK_ROWS
+    from lib.engine.parquet_files import CHUNK_ROWS
 
     table = pq.read_table(source, columns=["account_id", "snapshot_date", "logins_per_user"])
     wide = table.select(["account_id", "snapshot_date"])
@@ -296,8 +296,8 @@ def parquet_worker(args: argparse.Namespace) -> dict:
     pyarrow for the numpy engine, DuckDB for the SQL one."""
     import pyarrow.parquet as pq
 
-    from lib.scoring import score_file
-    from lib.sqlutil import connect, quote_literal
+    from lib.engine.sql import score_file
+    from lib.engine.sqlutil import connect, quote_literal
 
     source, target = Path(args.input), OUT / f"scored_{args.engine}.parquet"
     model = bench_model(args.windows)
@@ -328,7 +328,7 @@ def report_parquet(runs: list[dict], n_accounts: int, memory_limit: str) -> None
     secs = [r["seconds"] for r in runs]
     rss = [r["peak_rss_mb"] for r in runs]
     engine = runs[0]["engine"]
-    how = "numpy, lib.parquet_scoring" if engine == "numpy" else f"SQL in DuckDB, memory_limit {memory_limit}"
+    how = "numpy, lib.engine.parquet_files" if engine == "numpy" else f"SQL in DuckDB, memory_limit {memory_limit}"
     order = "by snapshot date" if engine == "numpy" else "in no particular order"
     what = " + two window metrics" if runs[0]["windows"] else ""
     print(f"(b) Parquet → Parquet ({how}{what}): {runs[0]['rows']:,} rows ({n_accounts:,} accounts × 12 monthly), "

@@ -3,8 +3,8 @@ requirements-spark.txt and Java 17).
 
 The same model scored from the same Parquet file (1,000,000 accounts × 12 monthly snapshots by default,
 ``bench.bench_scoring.write_big_parquet``: nanosecond timestamps and real NaN, as pandas/pyarrow write them)
-by the default engine (``lib.scoring.score_file``, as ``lib.cli score big.parquet --out x.parquet`` runs it) and
-by Spark (``lib.spark_engine``, as ``--engine spark --master local[2]`` runs it: a Parquet folder partitioned by
+by the default engine (``lib.engine.sql.score_file``, as ``lib.cli score big.parquet --out x.parquet`` runs it) and
+by Spark (``lib.engine.spark``, as ``--engine spark --master local[2]`` runs it: a Parquet folder partitioned by
 snapshot date). Each run is a subprocess of its own, so its peak memory is its own: for Spark, the driver's
 peak RSS plus the JVM's (``VmHWM``). For Spark, the tasks of each stage (``StatusTracker``) show how far each
 step of the plan spreads over a cluster.
@@ -36,8 +36,8 @@ def _vm_hwm_mb(pid: int) -> float:
 
 def spark_worker(source: Path, master: str) -> dict:
     """Score ``source`` on Spark into a partitioned Parquet folder; wall time, memory, tasks per stage."""
-    from lib.model import load_model
-    from lib.spark_engine import score_spark, spark_session, write_spark
+    from lib.engine.model import load_model
+    from lib.engine.spark import score_spark, spark_session, write_spark
 
     model = load_model(DEFAULT_MODEL)
     t0 = time.perf_counter()
@@ -69,8 +69,8 @@ def spark_worker(source: Path, master: str) -> dict:
 
 def default_worker(source: Path) -> dict:
     """Score ``source`` as the CLI does by default (numpy, file to file)."""
-    from lib.model import load_model
-    from lib.scoring import score_file
+    from lib.engine.model import load_model
+    from lib.engine.sql import score_file
 
     model = load_model(DEFAULT_MODEL)
     columns = ["account_id", "snapshot_date", "score", "band", "grade", "change",

@@ -1,7 +1,7 @@
 """Tune page benchmarks — figures, not assertions. Run: ``.venv/bin/python -m bench.bench_tune``.
 
 Builds a throwaway workspace (``HSS_WORKSPACE`` in a temp dir) holding a 10,000-account × 104-weekly-snapshot
-portfolio from ``lib.sample.generate_portfolio(n_accounts=10000, n_snapshots=104, freq='W-MON')`` as the
+portfolio from ``lib.data.sample.generate_portfolio(n_accounts=10000, n_snapshots=104, freq='W-MON')`` as the
 first dataset (so the sidebar opens on it) and the default model, then measures slider move → preview
 updated:
 
@@ -43,9 +43,9 @@ def median_ms(times: list[float]) -> str:
 
 def build_workspace(path: Path, n_accounts: int, n_snapshots: int, freq: str) -> None:
     """A workspace with the big portfolio first (the sidebar's default) and the default model."""
-    from lib.model import load_model  # noqa: F401 - the default model must parse before we time anything
-    from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
-    from lib.store import Workspace
+    from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+    from lib.data.workspace import Workspace
+    from lib.engine.model import load_model  # noqa: F401 - the default model must parse before we time anything
 
     t0 = time.perf_counter()
     df = generate_portfolio(n_accounts=n_accounts, n_snapshots=n_snapshots, freq=freq)

@@ -1,7 +1,7 @@
 """Plotly figure builders for every page: data in, figure out.
 
 Every builder is a pure, deterministic function that takes a small table (usually the output of a
-`lib.portfolio` or `lib.analysis` function, or rows of the score table) and returns a
+`lib.views.portfolio` or `lib.analysis` function, or rows of the score table) and returns a
 `plotly.graph_objects.Figure`. Nothing here touches Streamlit, files or the network.
 
 Shared rules, so the charts read as one product:
@@ -44,9 +44,9 @@ import plotly.graph_objects as go
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as _sk_roc_curve
 
-from lib.methods import VALUE, Method, as_spec, category_keys, category_texts, method_of
-from lib.model import BAND_NAMES, Categories, ModelError, ScoreSpec
-from lib.plan import BANDS as BAND_ORDER
+from lib.engine.methods import VALUE, Method, as_spec, category_keys, category_texts, method_of
+from lib.engine.model import BAND_NAMES, Categories, ModelError, ScoreSpec
+from lib.engine.plan import BANDS as BAND_ORDER
 
 BAND_COLORS = {"red": "#D55E00", "yellow": "#E69F00", "green": "#009E73", "no data": "#9AA0A6"}
 BAND_LABELS = {"red": "Red", "yellow": "Yellow", "green": "Green", "no data": "No data"}
@@ -235,7 +235,7 @@ def _check_bands(bands: Sequence[object], builder: str) -> None:
     unknown = sorted({str(b) for b in bands} - set(BAND_ORDER))
     if unknown:
         raise ChartInputError(f"charts.{builder}: unknown band {', '.join(map(repr, unknown))} — bands are "
-                              f"{', '.join(BAND_ORDER)} (lib.plan.BANDS)")
+                              f"{', '.join(BAND_ORDER)} (lib.engine.plan.BANDS)")
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -330,9 +330,9 @@ def _cutoff_lines(fig: go.Figure, cutoffs: tuple[float, float], presentation: bo
 
 
 def _spec(spec: object) -> tuple[ScoreSpec, Method]:
-    """A score spec and its method: accepts `lib.model` spec objects, their YAML dicts, or look-alikes."""
+    """A score spec and its method: accepts `lib.engine.model` spec objects, their YAML dicts, or look-alikes."""
     if not isinstance(spec, Mapping) and not hasattr(spec, "method"):
-        raise ChartInputError(f"charts: score spec {spec!r} is neither a lib.model spec nor a dict — pass "
+        raise ChartInputError(f"charts: score spec {spec!r} is neither a lib.engine.model spec nor a dict — pass "
                               "model.metrics[column].score or its YAML form, e.g. "
                               "{method: linear, red: 2, green: 12}")
     try:
@@ -350,7 +350,8 @@ def _band_values(data: object, column: str, builder: str) -> pd.Series:
     if isinstance(data, pd.DataFrame):
         if len(data) == 0:
             return pd.Series(0.0, index=list(BAND_ORDER))
-        _require(data, ["band", column], builder, f"pass lib.portfolio.band_summary(...) (columns band, {column})")
+        _require(data, ["band", column], builder,
+                 f"pass lib.views.portfolio.band_summary(...) (columns band, {column})")
         series = pd.to_numeric(data[column], errors="coerce").groupby(data["band"].astype(str)).sum()
     elif isinstance(data, pd.Series):
         series = pd.to_numeric(data, errors="coerce")
@@ -375,7 +376,7 @@ def band_mix(
     """Accounts per band now: one horizontal 100 % stacked bar (or a donut) with counts and shares.
 
     Args:
-        counts: accounts per band — ``lib.portfolio.band_summary(...)`` (columns ``band, accounts``), a Series
+        counts: accounts per band — ``lib.views.portfolio.band_summary(...)`` (columns ``band, accounts``), a Series
             indexed by band, or a dict ``{"red": 12, ...}``. Bands are BAND_ORDER names; absent bands count 0.
         kind: ``"bar"`` (one trace per band, x = share in %) or ``"donut"`` (one Pie trace).
 
@@ -421,7 +422,7 @@ def _wide_counts(counts: pd.DataFrame, builder: str) -> pd.DataFrame:
     bands = [c for c in frame.columns if str(c) in BAND_ORDER]
     if not bands:
         raise ChartInputError(f"charts.{builder}: no band columns among {list(frame.columns)[:12]} — pass counts "
-                              "per date with one column per band (lib.portfolio.band_counts_over_time or "
+                              "per date with one column per band (lib.views.portfolio.band_counts_over_time or "
                               "LiveScorer.band_counts)")
     wide = frame[bands].copy()
     wide.columns = [str(c) for c in bands]
@@ -442,7 +443,7 @@ def band_trend(
 
     Args:
         counts: account COUNTS per date and band, wide: index ``snapshot_date`` (or a ``snapshot_date``
-            column) and one column per band — ``lib.portfolio.band_counts_over_time(scored)`` (without
+            column) and one column per band — ``lib.views.portfolio.band_counts_over_time(scored)`` (without
             ``share=True``) or ``LiveScorer.band_counts(model)``. Other columns are ignored.
         share: plot each band's % of the date's accounts instead of counts.
 
@@ -527,7 +528,7 @@ def arr_by_band(
     """Bars of ARR per band, labelled "$1.2M · 340 accounts".
 
     Args:
-        summary: ``lib.portfolio.band_summary(...)`` (columns ``band, arr`` and optionally ``accounts``), or a
+        summary: ``lib.views.portfolio.band_summary(...)`` (columns ``band, arr`` and optionally ``accounts``), or a
             Series / dict band → ARR in dollars.
 
     Returns:
@@ -626,7 +627,7 @@ def segment_band_heatmap(
 
     Args:
         matrix: account COUNTS, index = segment values, one column per band —
-            ``lib.portfolio.segment_band_matrix(scored, as_of, segment)``.
+            ``lib.views.portfolio.segment_band_matrix(scored, as_of, segment)``.
         segment: the segment column's name for titles (default: ``matrix.index.name``).
         max_rows: the largest segment values kept; the rest are summed into one "Other (n values)" row.
 
@@ -700,7 +701,7 @@ def top_movers(
     """Diverging horizontal bars of score change, one per account, labelled by account name.
 
     Args:
-        movers: ``lib.portfolio.movers(scored, as_of, n)`` — columns ``account_id, change`` and optionally
+        movers: ``lib.views.portfolio.movers(scored, as_of, n)`` — columns ``account_id, change`` and optionally
             ``account_name, score, band, arr``; for the Tune page's "what moved", pass new − saved score as
             ``change``. Rows with a missing or zero change are left out.
 
@@ -711,7 +712,7 @@ def top_movers(
     """
     if len(movers) == 0:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
-    _require(movers, ["account_id", "change"], "top_movers", "pass lib.portfolio.movers(...)")
+    _require(movers, ["account_id", "change"], "top_movers", "pass lib.views.portfolio.movers(...)")
     rows = movers.assign(change=pd.to_numeric(movers["change"], errors="coerce"))
     rows = rows.loc[rows["change"].notna() & (rows["change"] != 0)].sort_values("change", kind="stable")
     if rows.empty:
@@ -772,7 +773,7 @@ def score_percentiles(
     Reads well for 24–104 dates (a box per date would crowd). Band cut-offs, if given, are dashed lines.
 
     Args:
-        quantiles: ``lib.portfolio.score_distribution_over_time(scored)`` — index ``snapshot_date`` (or a
+        quantiles: ``lib.views.portfolio.score_distribution_over_time(scored)`` — index ``snapshot_date`` (or a
             ``snapshot_date`` column), columns ``p10, p25, median, p75, p90``.
         cutoffs: ``(red, yellow)`` band cut-offs, drawn as horizontal lines.
 
@@ -783,7 +784,7 @@ def score_percentiles(
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
     q = quantiles.set_index("snapshot_date") if "snapshot_date" in quantiles.columns else quantiles
     cols = ["p10", "p25", "median", "p75", "p90"]
-    _require(q, cols, "score_percentiles", "pass lib.portfolio.score_distribution_over_time(scored)")
+    _require(q, cols, "score_percentiles", "pass lib.views.portfolio.score_distribution_over_time(scored)")
     q = q[cols].apply(pd.to_numeric, errors="coerce").dropna(how="all")
     if q.empty:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
@@ -817,7 +818,7 @@ def segment_score_trend(
     """Average score over time, one line per segment value.
 
     Args:
-        trend: ``lib.portfolio.segment_score_over_time(scored, segment)`` — index ``snapshot_date``, one
+        trend: ``lib.views.portfolio.segment_score_over_time(scored, segment)`` — index ``snapshot_date``, one
             column per segment value (names from data: shown as text).
         segment: the segment column's name, for the title.
         cutoffs: ``(red, yellow)`` band cut-offs, drawn as dashed lines.
@@ -872,7 +873,7 @@ def metric_histogram(
     presentation: bool = False,
 ) -> go.Figure:
     """One metric's raw values with the thresholds of its score spec drawn over them (what to draw comes from
-    the spec's :class:`lib.methods.Method`, so every label is the score the engine gives there).
+    the spec's :class:`lib.engine.methods.Method`, so every label is the score the engine gives there).
 
     - ``linear``: red line at ``red`` (0 points) and green line at ``green`` (100 points);
     - ``steps`` / ``vs_average``: a dashed line at each cut and the points of each interval written above
@@ -956,7 +957,7 @@ def metric_histogram(
 def _category_histogram(raw: pd.Series, sp: Categories, *, label: str, title: str, subtitle: str | None,
                         presentation: bool, missing: int, max_bars: int = 30) -> go.Figure:
     """Bars of category counts coloured by points; categories matched to the map as the engine matches them
-    (:func:`lib.model.normalise_category`)."""
+    (:func:`lib.engine.model.normalise_category`)."""
     mapping = {key: (str(k), float(v)) for (key, v), k in zip(sp.lookup().items(), sp.map, strict=True)}
     counts = raw.value_counts(sort=False, dropna=True)  # count first: a few distinct values to normalise
     seen = pd.DataFrame({"shown": category_texts(pd.Series(counts.index.astype(str))).to_numpy(),
@@ -998,7 +999,7 @@ def weights_bar(
 
     Args:
         weights: metric → weight (any scale; normalised here), or profile → metric → weight as
-            ``lib.model.effective_weights(model)`` returns (one bar trace per profile, grouped).
+            ``lib.engine.model.effective_weights(model)`` returns (one bar trace per profile, grouped).
         groups: metric → group name (``model.metrics[m].group``); with one profile, bars are ordered and
             coloured by group.
         labels: metric → display label (default the metric column name).
@@ -1073,12 +1074,12 @@ def score_history(
     """One account's score over time on band-coloured background bands, with alert and override markers.
 
     Args:
-        history: ``lib.portfolio.account_history(scored, account_id)`` — columns ``snapshot_date, score`` and
+        history: ``lib.views.portfolio.account_history(scored, account_id)`` — columns ``snapshot_date, score`` and
             optionally ``band`` (colours the points), ``alerts`` (rule names joined by '; ', '' when none),
             ``override_reason`` (text where a CSM override applies to that snapshot, else empty / NA).
         cutoffs: ``(red, yellow)`` band cut-offs: draws three background rectangles (0–red, red–yellow,
             yellow–100) and colours the points when there is no ``band`` column.
-        marks: ``(date, label)`` where the model's version changed (``lib.audit.version_marks``): a dotted
+        marks: ``(date, label)`` where the model's version changed (``lib.views.audit.version_marks``): a dotted
             vertical line labelled at the top (``layout.shapes`` / ``layout.annotations``).
 
     Returns:
@@ -1089,7 +1090,7 @@ def score_history(
     if len(history) == 0:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
     _require(history, ["snapshot_date", "score"], "score_history",
-             "pass lib.portfolio.account_history(scored, account_id)")
+             "pass lib.views.portfolio.account_history(scored, account_id)")
     h = history.sort_values("snapshot_date", kind="stable")
     y = pd.to_numeric(h["score"], errors="coerce").to_numpy(float)
     if np.isnan(y).all():
@@ -1156,7 +1157,7 @@ def contribution_chart(
     Horizontal, so long metric labels stay readable: metrics from the top, largest contribution first.
 
     Args:
-        breakdown: ``lib.portfolio.account_breakdown(...)`` — columns ``metric, contribution`` and optionally
+        breakdown: ``lib.views.portfolio.account_breakdown(...)`` — columns ``metric, contribution`` and optionally
             ``score`` (metric score 0–100), ``weight`` (0–1), ``value`` (raw value). One row per metric; a
             missing contribution (metric without a value) is drawn as 0 and labelled "missing".
         labels: metric → display label.
@@ -1170,7 +1171,7 @@ def contribution_chart(
     if len(breakdown) == 0:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
     _require(breakdown, ["metric", "contribution"], "contribution_chart",
-             "pass lib.portfolio.account_breakdown(...)")
+             "pass lib.views.portfolio.account_breakdown(...)")
     b = breakdown.assign(contribution=pd.to_numeric(breakdown["contribution"], errors="coerce"))
     if b["contribution"].isna().all():
         return empty_figure(title, subtitle=subtitle, message="No metric has a value for this snapshot",
@@ -1245,7 +1246,7 @@ def metric_bullets(
     the marker label in every case; those rows' labels end in "(score)".
 
     Args:
-        breakdown: ``lib.portfolio.account_breakdown(...)`` — columns ``metric, value, score`` (value = raw
+        breakdown: ``lib.views.portfolio.account_breakdown(...)`` — columns ``metric, value, score`` (value = raw
             value, score = metric score 0–100).
         specs: metric → score spec (``{m: model.metrics[m].score}`` or YAML dicts); sets the row order.
         labels: metric → display label.
@@ -1256,7 +1257,8 @@ def metric_bullets(
     """
     if len(breakdown) == 0:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
-    _require(breakdown, ["metric", "value", "score"], "metric_bullets", "pass lib.portfolio.account_breakdown(...)")
+    _require(breakdown, ["metric", "value", "score"], "metric_bullets",
+             "pass lib.views.portfolio.account_breakdown(...)")
     rows = breakdown.drop_duplicates("metric").set_index("metric")
     metrics = [m for m in specs if m in rows.index]
     if not metrics:
@@ -1328,7 +1330,7 @@ def peer_position(
     100,000 peers costs the same as one of 10.
 
     Args:
-        peers: ``lib.portfolio.segment_position(...)`` — columns ``score, is_account`` and optionally
+        peers: ``lib.views.portfolio.segment_position(...)`` — columns ``score, is_account`` and optionally
             ``account_name``, ``percentile`` (the account's rank among peers, 0–100).
         cutoffs: ``(red, yellow)`` band cut-offs for band-coloured background columns.
         segment_label: the peer group's name, e.g. ``"size = Enterprise"`` (y label).
@@ -1341,7 +1343,7 @@ def peer_position(
     default = "Position among peers"
     if len(peers) == 0:
         return empty_figure(title or default, subtitle=subtitle, presentation=presentation)
-    _require(peers, ["score", "is_account"], "peer_position", "pass lib.portfolio.segment_position(...)")
+    _require(peers, ["score", "is_account"], "peer_position", "pass lib.views.portfolio.segment_position(...)")
     scores = pd.to_numeric(peers["score"], errors="coerce")
     valid = scores.dropna().to_numpy(float)
     if len(valid) == 0:
@@ -1403,7 +1405,7 @@ def band_sankey(
 
     Args:
         matrix: COUNTS, index = from-band, columns = to-band, only accounts present on both dates —
-            ``lib.portfolio.migrations(scored, d1, d2)`` or ``lib.analysis.flip_matrix(...).counts``.
+            ``lib.views.portfolio.migrations(scored, d1, d2)`` or ``lib.analysis.flip_matrix(...).counts``.
         from_label, to_label: the two sides' names (e.g. the dates "2026-01-01", "2026-04-01"; model names).
 
     Returns:
@@ -1454,7 +1456,7 @@ def band_flip_matrix(
     Serves Trends (date A → date B), Tune (saved → new model) and Validate (model A × model B).
 
     Args:
-        counts: COUNTS, index = from-band, columns = to-band — ``lib.portfolio.migrations(...)`` or
+        counts: COUNTS, index = from-band, columns = to-band — ``lib.views.portfolio.migrations(...)`` or
             ``lib.analysis.flip_matrix(...).counts``.
         arr: the same shape holding ARR per cell (``flip_matrix(...).arr``), shown in the hover.
         from_label, to_label: row and column side names (axis titles read "Band — {label}").
@@ -1830,7 +1832,7 @@ def play_score_over_time(
     """Average score per snapshot date of a play's two groups, the start marked.
 
     Args:
-        trend: ``lib.plays.score_over_time(rows, assignments)`` — ``snapshot_date, group, score, accounts``.
+        trend: ``lib.analysis.plays.score_over_time(rows, assignments)`` — ``snapshot_date, group, score, accounts``.
         start: the play's start date (a dotted vertical line).
         cutoffs: ``(red, yellow)`` band cut-offs, drawn as dashed lines.
 
@@ -1840,7 +1842,7 @@ def play_score_over_time(
     if trend.empty:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
     _require(trend, ["snapshot_date", "group", "score", "accounts"], "play_score_over_time",
-             "pass lib.plays.score_over_time(rows, assignments)")
+             "pass lib.analysis.plays.score_over_time(rows, assignments)")
     s = style(presentation)
     fig = _figure()
     for group in ("treated", "control"):
@@ -1867,7 +1869,7 @@ def play_band_migrations(
     """Where each group's accounts went: for every start band, the share of the group now in each band.
 
     Args:
-        moves: ``lib.plays.band_migrations(table)`` — ``group, band_start, band_latest, accounts, share``.
+        moves: ``lib.analysis.plays.band_migrations(table)`` — ``group, band_start, band_latest, accounts, share``.
 
     Returns:
         One stacked Bar trace per band now (in BAND_ORDER, band colours), over x = (start band, group) pairs.
@@ -1875,7 +1877,7 @@ def play_band_migrations(
     if moves.empty:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
     _require(moves, ["group", "band_start", "band_latest", "accounts", "share"], "play_band_migrations",
-             "pass lib.plays.band_migrations(table)")
+             "pass lib.analysis.plays.band_migrations(table)")
     _check_bands([*moves["band_start"], *moves["band_latest"]], "play_band_migrations")
     starts = [b for b in BAND_ORDER if b in set(moves["band_start"])]
     x = [[f"From {BAND_LABELS[b].lower()}" for b in starts for _ in GROUP_LABELS],
@@ -1909,13 +1911,13 @@ def play_differences(
     Measures have their own units, so each gets its own small panel row (shared zero line).
 
     Args:
-        differences: ``lib.plays.differences_table(report)`` — ``measure, estimate, ci_low, ci_high,
+        differences: ``lib.analysis.plays.differences_table(report)`` — ``measure, estimate, ci_low, ci_high,
             n_treated, n_control``.
     """
     if differences.empty:
         return empty_figure(title, subtitle=subtitle, presentation=presentation)
     _require(differences, ["measure", "estimate", "ci_low", "ci_high", "n_treated", "n_control"],
-             "play_differences", "pass lib.plays.differences_table(report)")
+             "play_differences", "pass lib.analysis.plays.differences_table(report)")
     s = style(presentation)
     d = differences.reset_index(drop=True)
     # Rates and ratios read as points (×100); score changes are already points.

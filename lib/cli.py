@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from lib.model import Model, ModelError, check_columns, load_model
-from lib.sqlutil import quote_ident
+from lib.engine.model import Model, ModelError, check_columns, load_model
+from lib.engine.sqlutil import quote_ident
 
 if TYPE_CHECKING:
-    from lib.ingest import Portfolio
+    from lib.data.ingest import Portfolio
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 OUTPUT_TYPES = (".csv", ".parquet", ".xlsx")
@@ -94,7 +94,7 @@ def read_roles(text: str | None) -> Any:
     """Parse a ROLES.yaml mapping (e.g. ``{account_id: Customer ID, metrics: [Logins]}``) into Roles."""
     if text is None:
         return None
-    from lib.ingest import Roles
+    from lib.data.ingest import Roles
 
     path = input_path(text, "roles file")
     if path.stat().st_size > MAX_ROLES_BYTES:
@@ -111,7 +111,7 @@ def read_roles(text: str | None) -> Any:
 
 def load_data(file: str, roles_file: str | None = None) -> Portfolio:
     """Read a portfolio file through ingest (roles detected, or as given); warnings go to stderr."""
-    from lib.ingest import load_portfolio
+    from lib.data.ingest import load_portfolio
 
     path = input_path(file, "data file")
     portfolio = load_portfolio(path, path.name, roles=read_roles(roles_file))
@@ -169,7 +169,7 @@ def table_name(text: str) -> str:
 def validate_command(args: argparse.Namespace) -> int:
     model = read_model(args.model)
     if args.data is not None:
-        from lib.scoring import metric_quality
+        from lib.engine.sql import metric_quality
 
         portfolio = load_data(args.data, args.roles)
         problems = column_problems(model, portfolio, args.model, args.data)
@@ -190,7 +190,7 @@ def validate_command(args: argparse.Namespace) -> int:
 @command("inspect", "show the detected column roles, types and problems of a data file",
          arg("file", help="a portfolio file (CSV, TSV, Excel or Parquet)"))
 def inspect_command(args: argparse.Namespace) -> int:
-    from lib.ingest import inspect_file
+    from lib.data.ingest import inspect_file
 
     print(inspect_file(input_path(args.file, "data file")))
     return EXIT_OK
@@ -211,7 +211,7 @@ def inspect_command(args: argparse.Namespace) -> int:
          arg("--master", metavar="URL", help="with --engine spark: the Spark master (default local[*], or the "
              "one spark-submit was given)"))
 def score_command(args: argparse.Namespace) -> int:
-    from lib.scoring import score
+    from lib.engine.sql import score
 
     model = read_model(args.model)
     if args.master is not None and args.engine != "spark":
@@ -243,14 +243,14 @@ def score_command(args: argparse.Namespace) -> int:
 
 def _streams(model: Model, args: argparse.Namespace) -> bool:
     """Parquet in, Parquet or CSV out, columns already named as the model reads them: scored file to file
-    (:func:`lib.scoring.score_file`), column by column and date by date, in bounded memory."""
+    (:func:`lib.engine.sql.score_file`), column by column and date by date, in bounded memory."""
     if args.roles is not None or model.expansion is not None or args.out is None:
         return False
     if Path(args.file).suffix.lower() != ".parquet" or Path(args.out).suffix.lower() not in (".parquet", ".csv"):
         return False
     import pyarrow.parquet as pq
 
-    from lib.ingest import Roles
+    from lib.data.ingest import Roles
 
     try:
         names = pq.read_schema(input_path(args.file, "data file")).names
@@ -262,7 +262,7 @@ def _streams(model: Model, args: argparse.Namespace) -> bool:
 
 
 def _score_file(model: Model, args: argparse.Namespace, columns: list[str] | None) -> int:
-    from lib.scoring import score_file
+    from lib.engine.sql import score_file
 
     out = Path(args.out)
     if not out.parent.exists():
@@ -281,7 +281,7 @@ _SPARK_FILES = (".parquet", ".pq", ".orc", ".json", ".avro")
 def _score_spark(model: Model, args: argparse.Namespace, columns: list[str] | None, folder: bool) -> int:
     """``score --engine spark``: CSV/Excel (or any file with --roles) through ingest first, anything else
     read by Spark itself; a Parquet folder partitioned by date, or a table as on the other paths."""
-    from lib.spark_engine import SparkUnavailable, score_spark, spark_session, to_pandas, write_spark
+    from lib.engine.spark import SparkUnavailable, score_spark, spark_session, to_pandas, write_spark
 
     if model.expansion is not None:
         raise CliError(f"{args.model}: --engine spark does not score the expansion model yet — score it without "
@@ -320,7 +320,7 @@ def _score_spark(model: Model, args: argparse.Namespace, columns: list[str] | No
              help="SQL dialect (default duckdb)"),
          arg("--expansion", action="store_true", help="compile the model's expansion score instead"))
 def sql_command(args: argparse.Namespace) -> int:
-    from lib.scoring import compile_sql, to_dialect
+    from lib.engine.sql import compile_sql, to_dialect
 
     model = read_model(args.model)
     if args.expansion:
@@ -337,7 +337,7 @@ def sql_command(args: argparse.Namespace) -> int:
 @command("sample", "write the sample portfolio and the default model to a folder",
          arg("--out", required=True, metavar="DIR", help="folder to write into (created if missing)"))
 def sample_command(args: argparse.Namespace) -> int:
-    from lib.sample import write_sample
+    from lib.data.sample import write_sample
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -349,7 +349,7 @@ def sample_command(args: argparse.Namespace) -> int:
 
 def _outcome_portfolio(args: argparse.Namespace) -> Portfolio:
     """Load FILE through ingest (--roles or detected), with --outcome COLUMN as the outcome role."""
-    from lib.ingest import detect_roles, load_portfolio, read_table
+    from lib.data.ingest import detect_roles, load_portfolio, read_table
 
     path = input_path(args.file, "data file")
     raw = read_table(path, path.name)
@@ -420,7 +420,7 @@ def backtest_command(args: argparse.Namespace) -> int:
          arg("--out", required=True, metavar="MODEL.yaml", help="where to write the suggested model"))
 def suggest_command(args: argparse.Namespace) -> int:
     from lib.analysis import AnalysisError, starter_model, suggest_model
-    from lib.model import MAX_WINDOW, dump_model
+    from lib.engine.model import MAX_WINDOW, dump_model
 
     out = Path(args.out)
     if out.suffix.lower() not in (".yaml", ".yml"):
@@ -471,7 +471,7 @@ def _read_csv(text: str, what: str) -> pd.DataFrame:
          arg("--seed", type=int, default=0, metavar="N", help="the same accounts and seed give the same groups"),
          arg("--out", required=True, metavar="ASSIGN.csv", help="where to write account_id,group"))
 def play_assign_command(args: argparse.Namespace) -> int:
-    from lib.play_groups import PlayError, assign, check_share
+    from lib.data.play_groups import PlayError, assign, check_share
 
     out = Path(args.out)
     if not out.parent.exists():
@@ -500,9 +500,9 @@ def play_assign_command(args: argparse.Namespace) -> int:
          arg("--roles", metavar="ROLES.yaml", help="column roles when detection needs help"),
          arg("--json", action="store_true", help="print the result as JSON"))
 def play_report_command(args: argparse.Namespace) -> int:
-    from lib.play_groups import PlayError, check_assignments
-    from lib.plays import account_table, differences_table, report
-    from lib.scoring import score
+    from lib.analysis.plays import account_table, differences_table, report
+    from lib.data.play_groups import PlayError, check_assignments
+    from lib.engine.sql import score
 
     model = read_model(args.model) if args.model is not None else None
     try:
@@ -565,7 +565,7 @@ def _report(lines: Sequence[str] | str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 internal error)."""
-    from lib.ingest import IngestError
+    from lib.data.ingest import IngestError
 
     args = build_parser().parse_args(argv)
     try:

@@ -6,7 +6,7 @@ It owns the cached loaders (workspace, datasets, scored portfolios, the live sco
 `Context.backtest()` …, cached under `Context.key`); they never reach the engine's caches directly. What people
 write — notes, overrides, labels, datasets, model versions — pages read and save through `workspace()`.
 Sign-in (st.login / st.user) lives here too: `signed_in()` resolves the user, `Context.scope` limits every
-read to their accounts, and `allowed()` checks a write's permission (lib.access holds the rules).
+read to their accounts, and `allowed()` checks a write's permission (lib.data.access holds the rules).
 
 Caching: DataFrames come from `st.cache_resource` (one shared, read-only copy per key, bounded by
 `max_entries`) rather than `st.cache_data`, because pickling a million-row frame on every rerun would cost
@@ -26,16 +26,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import access, analysis, charts, starter, tuning
-from lib import portfolio as pf
-from lib import validation_views as vv
-from lib.analysis import Suggestion
-from lib.ingest import Roles
-from lib.model import Model, ModelError, check_columns, column_label, metric_labels, parse_model
-from lib.scored_portfolio import attach_attributes
-from lib.scoring import score
-from lib.store import Dataset, DatasetInfo, Workspace, WorkspaceError
-from lib.vectorised import LiveScorer
+from lib import analysis, charts
+from lib.analysis import Suggestion, starter
+from lib.data import access
+from lib.data.ingest import Roles
+from lib.data.workspace import Dataset, DatasetInfo, Workspace, WorkspaceError
+from lib.engine.model import Model, ModelError, check_columns, column_label, metric_labels, parse_model
+from lib.engine.numpy_eval import LiveScorer
+from lib.engine.scored_portfolio import attach_attributes
+from lib.engine.sql import score
+from lib.views import portfolio as pf
+from lib.views import tuning
+from lib.views import validation as vv
 
 # Session-state keys shared by the sidebar and the pages (page-local keys are prefixed with the page name).
 DATASET, MODEL, VERSION, AS_OF = "ctx.dataset", "ctx.model", "ctx.version", "ctx.as_of"
@@ -156,7 +158,7 @@ class Context:
         """The same selection with another model text (a draft, or model B): its own `key`.
 
         Raises:
-            lib.model.ModelError: the text is not a valid model.
+            lib.engine.model.ModelError: the text is not a valid model.
         """
         return dataclasses.replace(self, model_yaml=model_yaml, model=parse_model(model_yaml))
 
@@ -392,7 +394,7 @@ def known_labels(info: DatasetInfo) -> pd.Series:
 
 
 def start_survey(info: DatasetInfo) -> starter.Survey:
-    """The columns of a dataset a model could score and the evidence for them (lib.starter.survey), computed
+    """The columns of a dataset a model could score and the evidence for them (lib.analysis.starter.survey), computed
     once per revision and set of known-health labels."""
     labels = known_labels(info)
     key = int(pd.util.hash_pandas_object(labels).sum()) if len(labels) else 0
@@ -501,7 +503,7 @@ def author() -> str:
 
 
 def can(action: str) -> bool:
-    """Whether the user may do ``action`` (lib.access.ACTIONS, e.g. "create_play") — to show or hide a control."""
+    """Whether the user may do ``action`` (lib.data.access.ACTIONS, e.g. "create_play") — to show or hide a control."""
     return access.can(user(), action)
 
 
@@ -590,7 +592,7 @@ def plot(fig: go.Figure, key: str) -> None:
 
 
 def account_table(table: pd.DataFrame, key: str, **column_config: Any) -> None:
-    """A band-coloured account table (a `lib.portfolio.display_table`-style frame with an 'ID' column);
+    """A band-coloured account table (a `lib.views.portfolio.display_table`-style frame with an 'ID' column);
     selecting a row opens that account on the Account page. ``column_config`` adds to the ID column's."""
     event = st.dataframe(pf.style_bands(table, charts.BAND_COLORS), hide_index=True, key=key, on_select="rerun",
                          selection_mode="single-row",

@@ -14,7 +14,7 @@ PAGE_FILES = sorted((ROOT / "app_pages").rglob("*.py"))
 
 
 def module_name(path: Path) -> str:
-    """'lib/portfolio.py' → 'lib.portfolio'; a package's __init__.py → the package."""
+    """'lib/views/portfolio.py' → 'lib.views.portfolio'; a package's __init__.py → the package."""
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
@@ -83,4 +83,27 @@ def test_lib_modules_import_each_other_without_a_cycle():
     for module in sorted(graph):
         if module not in state and (found := cycle_from(module, (module,))):
             pytest.fail("lib imports in a cycle: " + " → ".join(found))
-    assert len(graph) == len(LIB_FILES) and "lib.model" in graph["lib.plan"]  # the graph was read
+    assert len(graph) == len(LIB_FILES) and "lib.engine.model" in graph["lib.engine.plan"]  # the graph was read
+
+
+# lib/ in layers, bottom up (README "How it is built"): a module imports from its own layer and those below only.
+LAYERS = (("lib.engine",), ("lib.data",), ("lib.analysis",), ("lib.charts", "lib.export"), ("lib.views",),
+          ("lib.cli", "lib.ui"))
+
+
+def layer_of(module: str) -> int | None:
+    """The index in LAYERS of the layer that holds ``module`` (None for the bare ``lib`` package)."""
+    return next((i for i, layer in enumerate(LAYERS) for top in layer
+                 if module == top or module.startswith(top + ".")), None)
+
+
+def test_every_lib_module_sits_in_a_layer():
+    assert [m for m in sorted(LIB_MODULES) if m != "lib" and layer_of(m) is None] == []
+    assert layer_of("lib.engine.model") < layer_of("lib.data.workspace") < layer_of("lib.views.tuning")
+
+
+@pytest.mark.parametrize("path", [p for p in LIB_FILES if module_name(p) != "lib"], ids=lambda p: module_name(p))
+def test_lib_module_imports_only_its_own_layer_and_those_below(path: Path):
+    own = layer_of(module_name(path))
+    above = sorted(m for m in imports(path) if m in LIB_MODULES and m != "lib" and layer_of(m) > own)
+    assert above == [], f"{module_name(path)} reaches up to {above}: move the shared piece down a layer"

@@ -8,9 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.tune_state import Draft, key
 from lib import ui
-from lib.model import parse_model
-from lib.scored_portfolio import attach_attributes
-from lib.scoring import score
+from lib.engine.model import parse_model
+from lib.engine.scored_portfolio import attach_attributes
+from lib.engine.sql import score
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -6,8 +6,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import portfolio as pf
 from lib import ui
+from lib.views import portfolio as pf
 from tests.app.helpers import APP, errors, open_app
 
 PICKER = "account.selected"
@@ -142,7 +142,7 @@ def test_override_is_stored_marked_on_the_score_and_removable(at, sample):
 def test_a_window_metric_shows_its_statistic_and_raw_value_and_every_page_works():
     import yaml
 
-    from lib.sample import DEFAULT_MODEL_PATH
+    from lib.data.sample import DEFAULT_MODEL_PATH
 
     raw = yaml.safe_load(DEFAULT_MODEL_PATH.read_text(encoding="utf-8")) | {"name": "With a trend"}
     raw["metrics"]["logins trend"] = {"column": "logins_per_user", "group": "Engagement", "weight": 30,

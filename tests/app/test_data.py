@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.ingest import load_portfolio
-from lib.store import Workspace
+from lib.data.ingest import load_portfolio
+from lib.data.workspace import Workspace
 from tests.app.helpers import errors, open_app
 
 UPLOAD = Path(__file__).resolve().parents[1] / "fixtures" / "upload"

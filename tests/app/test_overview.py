@@ -1,12 +1,12 @@
-"""Overview page (AppTest on the sample): KPIs and tables agree with lib.portfolio, widgets change what is shown,
+"""Overview page (AppTest on the sample): KPIs and tables agree with lib.views.portfolio, widgets change what is shown,
 CSM overrides show as marked."""
 
 import json
 
 import pytest
 
-from lib import portfolio as pf
 from lib import ui
+from lib.views import portfolio as pf
 from tests.app.helpers import errors, open_app
 
 

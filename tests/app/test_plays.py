@@ -3,7 +3,7 @@
 import pytest
 
 from lib import ui
-from lib.sample import PLAY_NAME
+from lib.data.sample import PLAY_NAME
 from tests import foreign
 from tests.app.helpers import errors, open_app
 from tests.app.test_start import OWN, export, open_on, workspace_with  # noqa: F401 - fixtures, shared

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from lib import ui
-from lib.ingest import load_portfolio
-from lib.model import check_columns, parse_model
-from lib.store import SAMPLE_DATASET, Workspace
+from lib.data.ingest import load_portfolio
+from lib.data.workspace import SAMPLE_DATASET, Workspace
+from lib.engine.model import check_columns, parse_model
 from tests import foreign
 from tests.app.helpers import errors, open_app
 

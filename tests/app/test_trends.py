@@ -1,4 +1,4 @@
-"""Trends page (AppTest on the sample): migrations, alerts and distributions agree with lib.portfolio and follow
+"""Trends page (AppTest on the sample): migrations, alerts and distributions agree with lib.views.portfolio and follow
 the date, period and rule pickers."""
 
 import base64
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import portfolio as pf
+from lib.views import portfolio as pf
 from tests.app.helpers import errors, open_app, scored_as_shown
 
 

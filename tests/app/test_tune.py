@@ -8,9 +8,9 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from app_pages.tune_state import key
 from lib import ui
-from lib.model import dump_model, model_from_dict, model_to_dict, parse_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
-from lib.store import SAMPLE_DATASET, Workspace
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.data.workspace import SAMPLE_DATASET, Workspace
+from lib.engine.model import dump_model, model_from_dict, model_to_dict, parse_model
 from tests.app.helpers import control, draft, errors, number, open_app
 
 RED_CUTOFF = ("bands",)

@@ -9,9 +9,9 @@ import pytest
 
 from app_pages.tune_state import key
 from lib import ui
-from lib.ingest import load_portfolio
-from lib.model import dump_model, model_from_dict, parse_model
-from lib.store import Workspace
+from lib.data.ingest import load_portfolio
+from lib.data.workspace import Workspace
+from lib.engine.model import dump_model, model_from_dict, parse_model
 from tests.app.helpers import control, draft, errors, number, open_app
 from tests.foreign import foreign_portfolio
 
@@ -226,8 +226,8 @@ def test_the_expansion_score_is_turned_on_weighted_and_turned_off(at):
 @pytest.fixture
 def own_workspace(tmp_path, monkeypatch):
     """A workspace of its own with a dataset (a DataFrame, or a Portfolio with its roles) and a model."""
-    from lib.sample import sample_roles
-    from lib.store import SAMPLE_DATASET
+    from lib.data.sample import sample_roles
+    from lib.data.workspace import SAMPLE_DATASET
 
     monkeypatch.setenv("HSS_WORKSPACE", str(tmp_path / "workspace.duckdb"))
 
@@ -246,7 +246,7 @@ def own_workspace(tmp_path, monkeypatch):
 
 
 def small_portfolio():
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     return generate_portfolio(n_accounts=80, n_snapshots=4)
 

@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import analysis, ui
-from lib.model import parse_model
-from lib.sample import generate_portfolio, sample_roles
-from lib.store import SAMPLE_DATASET, SAMPLE_MODEL
+from lib.data.sample import generate_portfolio, sample_roles
+from lib.data.workspace import SAMPLE_DATASET, SAMPLE_MODEL
+from lib.engine.model import parse_model
 from tests.app.helpers import APP, errors, open_app
 
 SECTION = "validate.section"

@@ -5,7 +5,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from lib import ui
-from lib.sample import DEFAULT_MODEL_PATH
+from lib.data.sample import DEFAULT_MODEL_PATH
 from tests.app.helpers import APP, errors, open_app
 
 EXPANSION = {

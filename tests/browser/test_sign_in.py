@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from oidc_provider_mock import run_server_in_thread
 
-from lib import portfolio as pf
-from lib import worklists as wl
-from lib.access import User, scope_for
-from lib.model import parse_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
-from lib.scored_portfolio import attach_attributes
-from lib.scoring import score
-from lib.store import SAMPLE_DATASET, SAMPLE_MODEL, Workspace
+from lib.data.access import User, scope_for
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.data.workspace import SAMPLE_DATASET, SAMPLE_MODEL, Workspace
+from lib.engine.model import parse_model
+from lib.engine.scored_portfolio import attach_attributes
+from lib.engine.sql import score
+from lib.views import portfolio as pf
+from lib.views import worklists as wl
 from tests.browser.conftest import free_port, open_page, serve, wait_for_app
 from tests.browser.helpers import metric_value, whole_page_screenshot
 

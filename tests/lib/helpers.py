@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.model import Model, model_from_dict
+from lib.engine.model import Model, model_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "fixtures" / "models"

@@ -6,18 +6,20 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lib import access, audit, export
-from lib import portfolio as pf
-from lib import presentation as pr
-from lib import validation_views as vv
-from lib import worklists as wl
-from lib.access import AccessDenied, AccessError, Scope, User, can, parse_access, require, resolve, scope_for
-from lib.ingest import load_portfolio
-from lib.model import parse_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
-from lib.scored_portfolio import attach_attributes
-from lib.scoring import score
-from lib.store import Workspace
+from lib import export
+from lib.data import access
+from lib.data.access import AccessDenied, AccessError, Scope, User, can, parse_access, require, resolve, scope_for
+from lib.data.ingest import load_portfolio
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.data.workspace import Workspace
+from lib.engine.model import parse_model
+from lib.engine.scored_portfolio import attach_attributes
+from lib.engine.sql import score
+from lib.views import audit
+from lib.views import portfolio as pf
+from lib.views import present as pr
+from lib.views import validation as vv
+from lib.views import worklists as wl
 from tests.foreign import OWNER, foreign_portfolio
 
 GOOD = """

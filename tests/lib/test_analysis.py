@@ -10,8 +10,8 @@ import pytest
 from sklearn.metrics import precision_score, roc_auc_score
 
 from lib import analysis
-from lib.model import dump_model, load_model, parse_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio
+from lib.engine.model import dump_model, load_model, parse_model
 from tests.lib.helpers import make_model
 
 

@@ -30,7 +30,7 @@ def is_no_data(fig, message: str = NO_DATA_MESSAGE) -> bool:
 
 @pytest.fixture
 def summary() -> pd.DataFrame:
-    """lib.portfolio.band_summary shape."""
+    """lib.views.portfolio.band_summary shape."""
     return pd.DataFrame({"band": list(BAND_ORDER), "accounts": [10, 30, 60, 0], "share": [0.1, 0.3, 0.6, 0.0],
                          "arr": [1.5e6, 2e6, 9e6, np.nan]})
 
@@ -60,7 +60,7 @@ def history() -> pd.DataFrame:
 
 @pytest.fixture
 def breakdown() -> pd.DataFrame:
-    """lib.portfolio.account_breakdown shape: contributions sum to the score 47.5."""
+    """lib.views.portfolio.account_breakdown shape: contributions sum to the score 47.5."""
     return pd.DataFrame({"metric": ["logins", "tickets", "sentiment", "nps"], "value": [7.0, 3.0, "yellow", np.nan],
                          "score": [50.0, 50.0, 50.0, np.nan], "weight": [0.5, 0.25, 0.25, 0.0],
                          "contribution": [25.0, 12.5, 10.0, np.nan]})
@@ -75,7 +75,7 @@ SPECS = {
 
 
 def migration_matrix(before: pd.Series, after: pd.Series) -> pd.DataFrame:
-    """lib.portfolio.migrations shape from two band Series indexed by account."""
+    """lib.views.portfolio.migrations shape from two band Series indexed by account."""
     both = pd.concat([before.rename("a"), after.rename("b")], axis=1, join="inner")
     return pd.crosstab(both["a"], both["b"]).reindex(index=list(BAND_ORDER), columns=list(BAND_ORDER), fill_value=0)
 
@@ -429,7 +429,7 @@ def test_metric_histogram_categories_colours_bars_by_points_and_flags_unmapped_o
 
 @dataclass(frozen=True)
 class _Linear:
-    """Stands in for lib.model.Linear: a frozen dataclass with a class-level ``method``."""
+    """Stands in for lib.engine.model.Linear: a frozen dataclass with a class-level ``method``."""
 
     red: float
     green: float

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from lib.cli import main
-from lib.model import load_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio
+from lib.engine.model import load_model
 from tests.lib.helpers import ROOT
 
 

@@ -340,9 +340,9 @@ def test_qbr_deck_embeds_each_chart_as_a_picture_with_alt_text(renderer):
 
 
 def test_scores_excel_and_csv_of_the_scored_sample_hold_the_engines_numbers():
-    from lib.model import load_model
-    from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
-    from lib.scoring import score
+    from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio
+    from lib.engine.model import load_model
+    from lib.engine.sql import score
 
     model = load_model(DEFAULT_MODEL_PATH)
     scores = score(model, generate_portfolio(n_accounts=150, n_snapshots=3))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.ingest import (
+from lib.data.ingest import (
     AmbiguousDateOrder,
     IngestError,
     Roles,

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib import mapping
-from lib.ingest import AmbiguousDateOrder, Roles, detect_roles, load_portfolio, read_table
-from lib.mapping import MappingError, mapping_problems, role_table, roles_from_table
+from lib.data import role_mapping as mapping
+from lib.data.ingest import AmbiguousDateOrder, Roles, detect_roles, load_portfolio, read_table
+from lib.data.role_mapping import MappingError, mapping_problems, role_table, roles_from_table
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 UPLOAD = FIXTURES / "upload"

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from lib.model import (
+from lib.engine.model import (
     Categories,
     Linear,
     ModelError,

@@ -1,4 +1,4 @@
-"""File-to-file scoring with numpy (lib.parquet_scoring): the same rows as the SQL, bounded memory, safe writes."""
+"""File-to-file scoring with numpy (lib.engine.parquet_files): the same rows as the SQL, bounded memory, safe writes."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ import pytest
 from hypothesis import given
 from test_scoring_properties import SETTINGS, cases
 
-from lib import parquet_scoring
-from lib.model import ModelError, load_model
-from lib.parquet_scoring import score_parquet
-from lib.sample import generate_portfolio
-from lib.scoring import score, score_file
+from lib.data.sample import generate_portfolio
+from lib.engine import parquet_files as parquet_scoring
+from lib.engine.model import ModelError, load_model
+from lib.engine.parquet_files import score_parquet
+from lib.engine.sql import score, score_file
 from tests.lib.helpers import ROOT, assert_same_scores, frame, make_model
 
 DEFAULT_MODEL = ROOT / "data" / "models" / "default.yaml"
 
 
 def read_scores(path: Path, ordered: bool = False) -> pd.DataFrame:
-    """A scored file as :func:`lib.scoring.score` returns it (dtypes, and rows by account and date)."""
+    """A scored file as :func:`lib.engine.sql.score` returns it (dtypes, and rows by account and date)."""
     got = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=False,
                                                                              na_values=[""])
     if not ordered:

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import play_groups, plays
-from lib.ingest import load_portfolio
-from lib.play_groups import Play, PlayError
-from lib.sample import generate_portfolio, sample_play
-from lib.store import Workspace, WorkspaceError
+from lib.analysis import plays
+from lib.data import play_groups
+from lib.data.ingest import load_portfolio
+from lib.data.play_groups import Play, PlayError
+from lib.data.sample import generate_portfolio, sample_play
+from lib.data.workspace import Workspace, WorkspaceError
 from tests.foreign import TIER, foreign_portfolio
 
 
@@ -195,9 +196,9 @@ def sample_book() -> pd.DataFrame:
 
 
 def test_the_sample_play_lifts_the_treated_scores_and_leaves_the_book_before_its_start_alone(sample_book):
-    from lib.model import load_model
-    from lib.sample import DEFAULT_MODEL_PATH
-    from lib.scoring import score
+    from lib.data.sample import DEFAULT_MODEL_PATH
+    from lib.engine.model import load_model
+    from lib.engine.sql import score
 
     play, groups = sample_play(sample_book)
     assert play.start_date == pd.Timestamp("2026-04-01") and (groups["group"] == "control").sum() == 51

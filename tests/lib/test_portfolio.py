@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import portfolio as pf
-from lib.model import Categories, Linear, Percentile, Steps, VsAverage
-from lib.scored_portfolio import attach_attributes
+from lib.engine.model import Categories, Linear, Percentile, Steps, VsAverage
+from lib.engine.scored_portfolio import attach_attributes
+from lib.views import portfolio as pf
 
 D1, D2 = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-02-01")
 
@@ -293,8 +293,8 @@ def test_band_summary_can_hide_an_empty_no_data_row(scored):
 
 
 def test_a_window_metric_shows_its_statistic_its_raw_value_and_what_is_scored():
-    from lib.model import model_from_dict
-    from lib.scoring import score
+    from lib.engine.model import model_from_dict
+    from lib.engine.sql import score
 
     model = model_from_dict({"name": "W", "bands": {"red": 30, "yellow": 70}, "metrics": {
         "logins": {"weight": 1, "score": {"method": "linear", "red": 0, "green": 10}},

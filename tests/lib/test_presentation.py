@@ -8,11 +8,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from lib import export, presentation, worklists
-from lib import portfolio as pf
-from lib.model import parse_model
-from lib.scored_portfolio import attach_attributes
-from lib.scoring import score
+from lib import export
+from lib.engine.model import parse_model
+from lib.engine.scored_portfolio import attach_attributes
+from lib.engine.sql import score
+from lib.views import portfolio as pf
+from lib.views import present as presentation
+from lib.views import worklists
 
 D1, D2, D3 = pd.Timestamp("2026-08-01"), pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-01")
 HOSTILE = "<img src=x onerror=alert(1)>"

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.ingest import load_portfolio
-from lib.model import check_columns, load_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles, write_sample
+from lib.data.ingest import load_portfolio
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles, write_sample
+from lib.engine.model import check_columns, load_model
 
 
 @pytest.fixture(scope="module")

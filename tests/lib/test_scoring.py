@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.model import ModelError, load_model, parse_model, set_value
-from lib.plan import BANDS
-from lib.scoring import compile_sql, metric_quality, score
-from lib.vectorised import LiveScorer
+from lib.engine.model import ModelError, load_model, parse_model, set_value
+from lib.engine.numpy_eval import LiveScorer
+from lib.engine.plan import BANDS
+from lib.engine.sql import compile_sql, metric_quality, score
 from tests.lib.helpers import ROOT, assert_same_scores, frame, make_model
 
 
@@ -267,7 +267,7 @@ def test_metric_named_like_sql_injection_scores_and_leaves_the_table_alone():
 
 def test_score_reads_parquet_and_csv_paths_and_duckdb_relations(tmp_path):
     model = load_model(ROOT / "data" / "models" / "default.yaml")
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     df = generate_portfolio(n_accounts=40, n_snapshots=4, seed=3)
     expected = score(model, df)
@@ -317,7 +317,7 @@ def test_expansion_model_scores_with_the_same_engine():
 
 
 def test_live_scorer_matches_sql_after_slider_moves_and_counts_bands():
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     model = load_model(ROOT / "data" / "models" / "default.yaml")
     df = generate_portfolio(n_accounts=120, n_snapshots=6, seed=11)
@@ -344,7 +344,7 @@ def test_compiled_sql_runs_on_a_named_table():
 
 
 def test_live_scorer_memory_stays_bounded_over_many_slider_moves():
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     model = load_model(ROOT / "data" / "models" / "default.yaml")
     live = LiveScorer(generate_portfolio(n_accounts=30, n_snapshots=3, seed=1), model)
@@ -357,7 +357,7 @@ def test_live_scorer_memory_stays_bounded_over_many_slider_moves():
 
 def test_empty_portfolio_scores_to_an_empty_table_on_both_paths():
     model = load_model(ROOT / "data" / "models" / "default.yaml")
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     empty = generate_portfolio(n_accounts=5, n_snapshots=2).iloc[:0]
     result = scored(model, empty)
@@ -366,7 +366,7 @@ def test_empty_portfolio_scores_to_an_empty_table_on_both_paths():
 
 
 def test_live_scorer_overall_is_the_score_column_in_row_order():
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     model = load_model(ROOT / "data" / "models" / "default.yaml")
     df = generate_portfolio(n_accounts=20, n_snapshots=3, seed=4).sample(frac=1, random_state=0)
@@ -394,8 +394,8 @@ def test_history_never_crosses_accounts_that_share_a_history_bucket():
 @pytest.mark.parametrize("raw", ["GREEN\u00a0", "green\t", "\u3000Green\n", " green ", "green\u2009"])
 def test_one_trim_rule_for_categories_in_python_numpy_and_sql(raw):
     """Issue #14: a category padded with a tab, NBSP or another Unicode space matches the same everywhere."""
-    from lib.model import normalise_category
-    from lib.plan import category_key
+    from lib.engine.model import normalise_category
+    from lib.engine.plan import category_key
 
     model = make_model({"m": {"score": {"method": "categories", "map": {"green": 100}}}})
     df = frame([{"account_id": "a", "m": raw}])
@@ -409,8 +409,8 @@ def test_one_trim_rule_for_categories_in_python_numpy_and_sql(raw):
                                          ("inf", None), ("nan", None), ("1,5", None), ("", None), ("1e400", None)])
 def test_numbers_held_as_text_read_alike_in_numpy_and_in_sql(text, value, tmp_path):
     """Issue #14: one rule for text → number on every engine (each engine's own cast accepts other spellings)."""
-    from lib.plan import to_number
-    from lib.scoring import score_file
+    from lib.engine.plan import to_number
+    from lib.engine.sql import score_file
 
     model = make_model({"x": {"score": {"method": "linear", "red": -10, "green": 10}}})
     df = frame([{"account_id": "a", "x": text}, {"account_id": "b", "x": "3"}])
@@ -431,7 +431,7 @@ def test_nan_in_a_parquet_file_is_missing_on_every_path_whatever_its_statistics_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from lib.scoring import score_file
+    from lib.engine.sql import score_file
 
     model = make_model({"x": {"score": {"method": "linear", "red": 0, "green": 10}}})
     x = pa.array([1.0, np.nan, 30.0, np.nan], from_pandas=False)

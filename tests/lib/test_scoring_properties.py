@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lib.model import DEFAULT_PROFILE, Categories, Linear, Model, ModelError, Percentile, Steps, model_from_dict
-from lib.scoring import score
-from lib.vectorised import LiveScorer
+from lib.engine.model import DEFAULT_PROFILE, Categories, Linear, Model, ModelError, Percentile, Steps, model_from_dict
+from lib.engine.numpy_eval import LiveScorer
+from lib.engine.sql import score
 from tests.lib.helpers import assert_same_scores
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -391,7 +391,7 @@ def test_renormalize_with_a_missing_metric_equals_the_model_without_it(case, dat
 
 
 def model_from_dict_copy(model: Model) -> dict:
-    from lib.model import model_to_dict
+    from lib.engine.model import model_to_dict
 
     return model_to_dict(model)
 

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from test_scoring_properties import cases
 from test_windows import window_model
 
-from lib.model import dump_model, load_model
-from lib.parquet_scoring import score_parquet
-from lib.scoring import score, score_file, tidy
-from lib.spark_engine import score_spark, spark_problem, spark_session, to_pandas, write_spark
-from lib.vectorised import LiveScorer
+from lib.engine.model import dump_model, load_model
+from lib.engine.numpy_eval import LiveScorer
+from lib.engine.parquet_files import score_parquet
+from lib.engine.spark import score_spark, spark_problem, spark_session, to_pandas, write_spark
+from lib.engine.sql import score, score_file, tidy
 from tests.lib.helpers import MODELS, ROOT, assert_same_scores, make_model
 
 PROBLEM = spark_problem()
@@ -41,7 +41,7 @@ def spark():
 
 
 def numpy_scores(model, df: pd.DataFrame, tmp_path) -> pd.DataFrame:
-    """The numpy engine's file path (lib.parquet_scoring), sorted as score() sorts."""
+    """The numpy engine's file path (lib.engine.parquet_files), sorted as score() sorts."""
     src, out = tmp_path / "in.parquet", tmp_path / "numpy.parquet"
     df.to_parquet(src)
     score_parquet(model, src, out, ordered=True)
@@ -76,7 +76,7 @@ def test_random_models_score_the_same_on_spark_duckdb_and_numpy(spark, random_ca
 
 @pytest.fixture(scope="module")
 def portfolio():
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     df = generate_portfolio(n_accounts=60, n_snapshots=5, seed=11)
     # design.yaml's names for two of the sample's columns
@@ -159,7 +159,7 @@ def test_cli_scores_a_csv_on_spark_into_a_partitioned_parquet_folder(spark, tmp_
     """``score FILE --engine spark --out OUT``: a CSV goes through ingest first; the folder holds the same
     scores as the default engine's CSV."""
     from lib.cli import main
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     generate_portfolio(n_accounts=20, n_snapshots=3, seed=3).to_csv(tmp_path / "p.csv", index=False)
     model_file = ROOT / "data" / "models" / "default.yaml"

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from lib.model import load_model
-from lib.scoring import DIALECTS, compile_sql, score, to_dialect
+from lib.engine.model import load_model
+from lib.engine.sql import DIALECTS, compile_sql, score, to_dialect
 from tests.lib.helpers import ROOT, assert_same_scores, frame, make_model
 
 EVIL = 'x"; DROP TABLE portfolio; --'
@@ -21,7 +21,7 @@ def default_model():
 
 @pytest.fixture(scope="module")
 def portfolio():
-    from lib.sample import generate_portfolio
+    from lib.data.sample import generate_portfolio
 
     return generate_portfolio(n_accounts=50, n_snapshots=4, seed=5)
 
@@ -97,7 +97,7 @@ SNAPSHOTS = ROOT / "tests" / "fixtures" / "sql"
 def trap_model():
     """design.yaml plus what each dialect gets wrong most easily: window min/max (LEAST/GREATEST over values
     that may be missing), drop alerts over 1 and 3 snapshots (GREATEST of one argument), categories (TRIM)."""
-    from lib.model import model_from_dict, model_to_dict
+    from lib.engine.model import model_from_dict, model_to_dict
 
     d = model_to_dict(load_model(ROOT / "tests" / "fixtures" / "models" / "design.yaml"))
     d["metrics"].update({

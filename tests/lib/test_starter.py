@@ -1,4 +1,5 @@
-"""Start a model from a dataset's own columns (lib.starter), on CRM exports whose names match nothing in the sample."""
+"""Start a model from a dataset's own columns (lib.analysis.starter), on CRM exports whose names match nothing in
+the sample."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import starter
-from lib.analysis import AnalysisError
-from lib.ingest import Roles, load_portfolio
-from lib.model import Categories, Linear, Percentile, check_columns, dump_model, parse_model
-from lib.scoring import score
+from lib.analysis import AnalysisError, starter
+from lib.data.ingest import Roles, load_portfolio
+from lib.engine.model import Categories, Linear, Percentile, check_columns, dump_model, parse_model
+from lib.engine.sql import score
 from tests import foreign
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.ingest import Roles, load_portfolio
-from lib.model import ModelError
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
-from lib.store import SAMPLE_DATASET, SAMPLE_MODEL, Workspace, WorkspaceError
+from lib.data.ingest import Roles, load_portfolio
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.data.workspace import SAMPLE_DATASET, SAMPLE_MODEL, Workspace, WorkspaceError
+from lib.engine.model import ModelError
 from tests.foreign import ARR, foreign_portfolio
 from tests.lib.helpers import ROOT
 
@@ -327,8 +327,8 @@ def run_python(code: str, *args: str) -> subprocess.Popen:
 
 KILL_MID_SAVE = """
     import sys, time
-    from lib.sample import generate_portfolio, sample_roles
-    from lib.store import Workspace
+    from lib.data.sample import generate_portfolio, sample_roles
+    from lib.data.workspace import Workspace
 
     original = Workspace._insert_rows
 
@@ -374,7 +374,7 @@ def test_second_process_gets_a_clear_message_while_the_file_is_open(ws: Workspac
     proc = run_python(
         """
         import sys
-        from lib.store import Workspace, WorkspaceError
+        from lib.data.workspace import Workspace, WorkspaceError
         try:
             Workspace(sys.argv[1])
         except WorkspaceError as exc:

@@ -1,4 +1,4 @@
-"""lib.tuning: slider ranges, default specs, draft edits and the live preview against the SQL engine."""
+"""lib.views.tuning: slider ranges, default specs, draft edits and the live preview against the SQL engine."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import analysis, tuning
-from lib import portfolio as pf
-from lib import validation_views as vv
-from lib.model import (
+from lib import analysis
+from lib.data.sample import generate_portfolio
+from lib.engine.model import (
     METHODS,
     Categories,
     Linear,
@@ -26,10 +25,12 @@ from lib.model import (
     parse_model,
     set_value,
 )
-from lib.sample import generate_portfolio
-from lib.scored_portfolio import attach_attributes
-from lib.scoring import score
-from lib.vectorised import LiveScorer
+from lib.engine.numpy_eval import LiveScorer
+from lib.engine.scored_portfolio import attach_attributes
+from lib.engine.sql import score
+from lib.views import portfolio as pf
+from lib.views import tuning
+from lib.views import validation as vv
 
 # --------------------------------------------------------------------------------------------- ranges
 
@@ -297,7 +298,7 @@ def test_profile_weight_edit_through_its_scope_changes_only_that_profile(model):
 
 
 def test_group_shares_sum_the_effective_weights(model):
-    from lib.model import effective_weights
+    from lib.engine.model import effective_weights
 
     shares = tuning.group_shares(model, "Default", effective_weights(model)["Default"])
     assert shares == pytest.approx({"Engagement": 0.45, "Support": 0.20, "Sentiment": 0.25, "Billing": 0.10})

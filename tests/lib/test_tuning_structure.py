@@ -1,4 +1,4 @@
-"""lib.tuning structural edits: metrics, groups, profiles, alerts, grades and the expansion score added, renamed
+"""lib.views.tuning structural edits: metrics, groups, profiles, alerts, grades and the expansion score added, renamed
 and removed on the draft YAML, each refusal a "key: problem — fix" line; whatever they build round-trips."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib import tuning
-from lib.model import Categories, Linear, dump_model, parse_model
+from lib.engine.model import Categories, Linear, dump_model, parse_model
+from lib.views import tuning
 
 # Foreign names, as a CRM export writes them (tests/foreign.py): slashes, spaces, $, %, ?, dots.
 MODEL_YAML = """
@@ -357,7 +357,7 @@ EDITS = st.one_of(
 
 
 def apply(draft: str, edit: tuple) -> tuning.EditResult:
-    """One edit of :data:`EDITS` on the draft through the lib.tuning function it names."""
+    """One edit of :data:`EDITS` on the draft through the lib.views.tuning function it names."""
     kind, *args = edit
     values = lambda name: VALUES.get(name, NUMBERS)  # noqa: E731 - a one-line lookup
     match kind:

@@ -8,10 +8,11 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from lib import tuning, ui
-from lib.model import parse_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
-from lib.store import Workspace
+from lib import ui
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.data.workspace import Workspace
+from lib.engine.model import parse_model
+from lib.views import tuning
 
 MODEL_YAML = DEFAULT_MODEL_PATH.read_text(encoding="utf-8")
 

@@ -1,14 +1,14 @@
-"""lib.validation_views: live labels for Compare, headline figures and display tables for Validate."""
+"""lib.views.validation: live labels for Compare, headline figures and display tables for Validate."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from lib import analysis
-from lib import validation_views as vv
-from lib.model import dump_model, load_model, model_from_dict, model_to_dict, parse_model
-from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
-from lib.store import Workspace, WorkspaceError
+from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_roles
+from lib.data.workspace import Workspace, WorkspaceError
+from lib.engine.model import dump_model, load_model, model_from_dict, model_to_dict, parse_model
+from lib.views import validation as vv
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The numpy evaluation's building blocks (lib.vectorised): ranks, previous snapshots, rank in band."""
+"""The numpy evaluation's building blocks (lib.engine.numpy_eval): ranks, previous snapshots, rank in band."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib import vectorised
-from lib.model import load_model
-from lib.sample import generate_portfolio
-from lib.scoring import score
-from lib.vectorised import LiveScorer, band_codes, previous_rows, ranks
+from lib.data.sample import generate_portfolio
+from lib.engine import numpy_eval as vectorised
+from lib.engine.model import load_model
+from lib.engine.numpy_eval import LiveScorer, band_codes, previous_rows, ranks
+from lib.engine.sql import score
 from tests.lib.helpers import ROOT, assert_same_scores
 
 KEYS = st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.0, 1.5, 2.0, 2.0, -3.0, np.nan, 7.25])),

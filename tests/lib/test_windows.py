@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.ingest import load_portfolio
-from lib.model import ModelError, Window, check_columns, dump_model, model_from_dict, parse_model, set_value
-from lib.parquet_scoring import score_parquet
-from lib.scoring import score, to_dialect
-from lib.vectorised import LiveScorer
+from lib.data.ingest import load_portfolio
+from lib.engine.model import ModelError, Window, check_columns, dump_model, model_from_dict, parse_model, set_value
+from lib.engine.numpy_eval import LiveScorer
+from lib.engine.parquet_files import score_parquet
+from lib.engine.sql import score, to_dialect
 from tests.foreign import write_foreign_csv
 from tests.lib.helpers import assert_same_scores, bad, frame, make_model, run
 
@@ -160,7 +160,7 @@ def test_window_statistics_by_hand_in_numpy():
 
 
 def test_window_statistics_by_hand_in_the_date_by_date_parquet_path(tmp_path, monkeypatch):
-    from lib import parquet_scoring
+    from lib.engine import parquet_files as parquet_scoring
 
     monkeypatch.setattr(parquet_scoring, "CHUNK_ROWS", 3)  # one date at a time: history from earlier dates
     model, df = window_model()
@@ -224,7 +224,7 @@ def test_windowed_sql_transpiles_and_scores_the_same_read_back(dialect):
     import duckdb
     import sqlglot
 
-    from lib.scoring import compile_sql
+    from lib.engine.sql import compile_sql
 
     model, df = window_model()
     con = duckdb.connect()
@@ -245,7 +245,7 @@ def test_model_from_dict_accepts_a_window_on_a_vs_average_metric():
 
 
 def test_attached_value_is_what_each_metric_scores_and_a_column_alias_reads_its_column():
-    from lib.portfolio import attach_attributes
+    from lib.engine.scored_portfolio import attach_attributes
 
     model, _ = window_model()
     scored = attach_attributes(score(model, frame(ROWS)), frame(ROWS), metrics=model)
@@ -259,7 +259,7 @@ def test_attached_value_is_what_each_metric_scores_and_a_column_alias_reads_its_
 
 
 def test_tune_data_reads_a_metric_by_its_column_and_window():
-    from lib.tuning import TuneData
+    from lib.views.tuning import TuneData
 
     model, df = window_model()
     data = TuneData(LiveScorer(df, model), df, model)
@@ -274,7 +274,7 @@ def test_tune_data_reads_a_metric_by_its_column_and_window():
 
 
 def test_metric_quality_counts_the_column_a_metric_reads():
-    from lib.scoring import metric_quality
+    from lib.engine.sql import metric_quality
 
     model = make_model({"trend": {"column": "x", "window": {"snapshots": 2, "stat": "change"}, "score": SHOW}})
     quality = metric_quality(model, frame(ROWS)).set_index("metric")
@@ -313,7 +313,7 @@ def test_suggest_fits_window_metrics_without_the_held_back_accounts(declining):
     """Changing every held-back account's values changes nothing in what is fitted (bands aside: they keep the
     latest snapshot's band shares over every account)."""
     from lib.analysis import starter_model, suggest_model
-    from lib.model import model_to_dict
+    from lib.engine.model import model_to_dict
 
     df = declining.df
     base = starter_model(df, declining.roles.metrics)

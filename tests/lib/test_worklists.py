@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import worklists
-from lib.scored_portfolio import attach_attributes
-from lib.worklists import WorklistError
+from lib.engine.scored_portfolio import attach_attributes
+from lib.views import worklists
+from lib.views.worklists import WorklistError
 
 D1, D2, D3 = pd.Timestamp("2026-08-01"), pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-01")
 
@@ -241,9 +241,9 @@ def test_expansion_list_needs_a_numeric_usage_column(book):
 def sample_scored():
     import yaml
 
-    from lib.model import model_from_dict
-    from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio
-    from lib.scoring import score
+    from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio
+    from lib.engine.model import model_from_dict
+    from lib.engine.sql import score
 
     raw = yaml.safe_load(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))
     raw["expansion"] = {

@@ -1,9 +1,9 @@
 """Score with Apache Spark: the model's one compiled query, transpiled to Spark SQL, run on a SparkSession.
 
 For portfolios that outgrow one machine (``python -m lib.cli score … --engine spark [--master URL]``). The
-query is :func:`lib.scoring.compile_sql` with ``history="account"`` (earlier snapshots found per account,
+query is :func:`lib.engine.sql.compile_sql` with ``history="account"`` (earlier snapshots found per account,
 so that stage spreads over as many tasks as the cluster has — see bench/README.md), transpiled by
-:func:`lib.scoring.to_dialect`; nothing about scoring is written here. pyspark is optional
+:func:`lib.engine.sql.to_dialect`; nothing about scoring is written here. pyspark is optional
 (requirements-spark.txt) and needs Java; without either, :class:`SparkUnavailable` names the fix.
 
 Parquet timestamps written in nanoseconds (pandas' default) are refused by Spark, so they are read as
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
-from lib.model import Model, ModelError
-from lib.plan import required_problems
-from lib.scoring import compile_sql, prepare_frame, tidy, to_dialect
-from lib.sqlutil import quote_ident
+from lib.engine.model import Model, ModelError
+from lib.engine.plan import required_problems
+from lib.engine.sql import compile_sql, prepare_frame, tidy, to_dialect
+from lib.engine.sqlutil import quote_ident
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -91,7 +91,7 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
 
 
 def read_source(spark: SparkSession, source: str | Path | pd.DataFrame) -> DataFrame:
-    """The portfolio as a Spark DataFrame: a pandas DataFrame (e.g. from :mod:`lib.ingest`), a path Spark can
+    """The portfolio as a Spark DataFrame: a pandas DataFrame (e.g. from :mod:`lib.data.ingest`), a path Spark can
     read (local, ``s3a://``, ``hdfs://``; Parquet unless the suffix says ORC, JSON or Avro), or a table name.
 
     A ``snapshot_date`` stored as nanoseconds (read as an integer, see :func:`spark_session`) becomes a
@@ -138,12 +138,12 @@ def score_spark(model: Model, source: str | Path | pd.DataFrame, spark: SparkSes
 
     Args:
         model: a validated model.
-        source: see :func:`read_source`. A pandas DataFrame is first read as :func:`lib.scoring.score` reads
+        source: see :func:`read_source`. A pandas DataFrame is first read as :func:`lib.engine.sql.score` reads
             it (only the model's columns; numbers as numbers).
         spark: from :func:`spark_session`.
 
     Returns:
-        The columns :func:`lib.scoring.score` returns, with its types (``rank_in_band`` BIGINT,
+        The columns :func:`lib.engine.sql.score` returns, with its types (``rank_in_band`` BIGINT,
         ``snapshot_date`` a timestamp), in no particular order.
 
     Raises:
@@ -162,7 +162,7 @@ def score_spark(model: Model, source: str | Path | pd.DataFrame, spark: SparkSes
 
 
 def to_pandas(result: DataFrame) -> pd.DataFrame:
-    """A Spark result as :func:`lib.scoring.score` returns it: sorted by account_id and date, same dtypes."""
+    """A Spark result as :func:`lib.engine.sql.score` returns it: sorted by account_id and date, same dtypes."""
     frame = result.toPandas().sort_values(["account_id", "snapshot_date"], ignore_index=True)
     return tidy(frame)
 

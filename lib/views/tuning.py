@@ -1,7 +1,7 @@
 """The Tune page's core: slider ranges, default specs, draft edits and the live preview.
 
 The page keeps the draft model as YAML text and edits it one dotted key at a time through
-:func:`edit_draft` (which sets it with :func:`lib.model.set_path` and re-validates, so a bad combination comes
+:func:`edit_draft` (which sets it with :func:`lib.engine.model.set_path` and re-validates, so a bad combination comes
 back as the model's own "key: problem — fix" lines, never an exception). Edits that touch several keys at once —
 a profile's own thresholds (:func:`own_thresholds`, :func:`base_thresholds`), data values added to a
 categories map (:func:`add_categories`), a model fitted to a dataset's columns
@@ -10,7 +10,7 @@ or removed; grades and the expansion score on or off: :func:`add_metric` … :fu
 the draft as a dict and are validated the same way.
 
 :class:`TuneData` holds what the preview needs from one dataset and the saved model, prepared once, so a
-slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.vectorised.LiveScorer`)
+slider move costs one numpy rescore of the touched metric (the engine's :class:`~lib.engine.numpy_eval.LiveScorer`)
 plus a few ``bincount`` calls — no per-row DataFrame is built.
 """
 
@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis import Separation, separation
-from lib.ingest import NOT_METRICS
-from lib.methods import (
+from lib.data.ingest import NOT_METRICS
+from lib.engine.methods import (
     MAX_CATEGORIES,
     VALUE,
     category_keys,
@@ -41,7 +41,7 @@ from lib.methods import (
     replaced,
     round2,
 )
-from lib.model import (
+from lib.engine.model import (
     DEFAULT_PROFILE,
     WINDOW_WORDS,
     Categories,
@@ -62,8 +62,8 @@ from lib.model import (
     set_path,
     spec_to_dict,
 )
-from lib.plan import BANDS
-from lib.vectorised import LiveScorer, band_codes
+from lib.engine.numpy_eval import LiveScorer, band_codes
+from lib.engine.plan import BANDS
 
 RATIO_RANGE = (0.0, 3.0)  # vs_average cuts apply to value ÷ peer mean; 3× the average is already extreme
 _BAND_CODE_NO_DATA = BANDS.index("no data")
@@ -1063,7 +1063,7 @@ class TuneData:
                             if v and c in self.df.columns))
 
     def mask(self, filters: Mapping[str, Sequence[str]]) -> np.ndarray | None:
-        """Rows kept by segment filters (None when nothing is filtered), as ``lib.portfolio.apply_filters``."""
+        """Rows kept by segment filters (None when nothing is filtered), as ``lib.views.portfolio.apply_filters``."""
         active = self._filter_key(filters)
         if not active:
             return None
@@ -1099,7 +1099,7 @@ class TuneData:
 
     def row_labels(self, labels: pd.Series) -> np.ndarray:
         """Each row's account label from ``labels`` (account_id → 'healthy' / 'struggling': the file's labels
-        with hand-set ones on top, ``lib.validation_views.known_labels``)."""
+        with hand-set ones on top, ``lib.views.validation.known_labels``)."""
 
         def build() -> np.ndarray:
             pos = pd.Index(labels.index.astype(str)).get_indexer(self.account_id)
@@ -1189,7 +1189,7 @@ class TuneData:
     def preview(self, draft: Model, as_of: pd.Timestamp, filters: Mapping[str, Sequence[str]], *,
                 labels: pd.Series, top: int = 15) -> Preview:
         """Summarise a draft against the saved model at ``as_of`` (segment filters applied); separation is
-        measured on ``labels`` (account_id → 'healthy' / 'struggling', as `lib.validation_views.known_labels`)."""
+        measured on ``labels`` (account_id → 'healthy' / 'struggling', as `lib.views.validation.known_labels`)."""
         draft_scores = self.scores(draft)
         mask = self.mask(filters)
         codes = band_codes(draft_scores, draft.bands.red, draft.bands.yellow)

@@ -1,6 +1,6 @@
 """The scored portfolio: the engine's score table joined with the accounts' attributes and metric values.
 
-Every analysis and page summary reads this one table (``scores`` from :func:`lib.scoring.score`, one row per
+Every analysis and page summary reads this one table (``scores`` from :func:`lib.engine.sql.score`, one row per
 account and snapshot): ARR, renewal date, outcome and known health travel with the scores, segments and metric
 values are added by name.
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from lib.model import Model
-from lib.vectorised import metric_values
+from lib.engine.model import Model
+from lib.engine.numpy_eval import metric_values
 
 KEY = ["account_id", "snapshot_date"]
 # Columns of the canonical portfolio that travel with the scores; segments and metrics are added by name.

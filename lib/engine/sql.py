@@ -1,10 +1,11 @@
 """The scoring engine: model + portfolio table → per account and snapshot scores.
 
-One definition, two executions. :class:`Plan` turns a :class:`~lib.model.Model` into the pieces both
+One definition, two executions. :class:`Plan` turns a :class:`~lib.engine.model.Model` into the pieces both
 paths need (metric score variants per profile, the weight table, groups, alert rules); :func:`compile_sql`
 emits them as ONE DuckDB query (what the CLI prints and the warehouse runs, transpiled with sqlglot), and
-:mod:`lib.vectorised` evaluates the same plan with numpy (the Tune page's slider loop, big files).
-Tests hold the two equal row for row. The scoring rules themselves are documented in :mod:`lib.model`; in addition:
+:mod:`lib.engine.numpy_eval` evaluates the same plan with numpy (the Tune page's slider loop, big files).
+Tests hold the two equal row for row. The scoring rules themselves are documented in :mod:`lib.engine.model`;
+in addition:
 
 - numeric metrics read ``TRY_CAST(value AS DOUBLE)``; text that is not a number, and non-finite numbers,
   count as missing (see :func:`metric_quality` for the counts);
@@ -24,7 +25,7 @@ Tests hold the two equal row for row. The scoring rules themselves are documente
   contributions 0 and score NaN;
 - rounding is half away from zero (DuckDB's ``ROUND``; :func:`round_half_away` for numpy), so both paths
   agree to the bit;
-- a window metric's statistic (:class:`lib.model.Window`) replaces its value before any score step, so every
+- a window metric's statistic (:class:`lib.engine.model.Window`) replaces its value before any score step, so every
   method (peer groups included) scores it as it would a raw value; sums run in one fixed order in both paths,
   and a statistic that is not finite counts as missing.
 
@@ -48,7 +49,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot
 
-from lib.model import (
+from lib.engine.model import (
     LOWEST_GRADE,
     TRIM_CHARACTERS,
     Categories,
@@ -60,8 +61,8 @@ from lib.model import (
     VsAverage,
     Window,
 )
-from lib.parquet_scoring import score_parquet
-from lib.plan import (
+from lib.engine.parquet_files import score_parquet
+from lib.engine.plan import (
     FINITE_LIMIT,
     ID_COLUMNS,
     NUMBER_PATTERN,
@@ -74,7 +75,7 @@ from lib.plan import (
     to_number,
     to_text,
 )
-from lib.sqlutil import MEMORY_LIMIT_ENV, connect, number_literal, quote_ident, quote_literal
+from lib.engine.sqlutil import MEMORY_LIMIT_ENV, connect, number_literal, quote_ident, quote_literal
 
 DIALECTS = ("duckdb", "spark", "snowflake", "bigquery")
 #: How an account's earlier snapshots are found: ``bucket`` (DuckDB: ordered passes per 64-value bucket, which
@@ -113,14 +114,14 @@ def _finite(x: str) -> str:
 
 
 def _trimmed(x: str) -> str:
-    """``x`` as text with :data:`~lib.model.TRIM_CHARACTERS` removed at both ends (every dialect's TRIM
+    """``x`` as text with :data:`~lib.engine.model.TRIM_CHARACTERS` removed at both ends (every dialect's TRIM
     takes a character list; their default sets differ)."""
     return f"TRIM(CAST({x} AS VARCHAR), {quote_literal(TRIM_CHARACTERS)})"
 
 
 def _number(x: str, numeric: bool) -> str:
     """A column's values as numbers: a numeric column cast; text only where it matches
-    :data:`~lib.plan.NUMBER_PATTERN` after trimming (engines' own casts accept different spellings)."""
+    :data:`~lib.engine.plan.NUMBER_PATTERN` after trimming (engines' own casts accept different spellings)."""
     if numeric:
         return _finite(f"CAST({x} AS DOUBLE)")
     text = _trimmed(x)
@@ -131,7 +132,7 @@ def _number(x: str, numeric: bool) -> str:
 def _window_stat_sql(window: Window, lags: list[str], agg: str) -> str:
     """A window statistic over ``lags`` (the column's value at this snapshot, 1 before, …; NULL where there is
     no such row or no value), with the counts ``{agg}_n`` etc. from the previous step. Sums run from the
-    current row back, in the order :func:`lib.vectorised.window_statistic` adds them, so both agree to the bit.
+    current row back, in the order :func:`lib.engine.numpy_eval.window_statistic` adds them, so both agree to the bit.
     """
     first, last = lags[-1], lags[0]  # no row N − 1 back (not a full window): first is NULL
     if window.stat == "mean":
@@ -468,7 +469,7 @@ def _reader(path: Path) -> str:
     if suffix in (".csv", ".tsv", ".txt"):
         return f"read_csv_auto({quote_literal(path)})"
     raise ValueError(f"{path}: cannot score a '{suffix}' file directly — use .parquet or .csv, "
-                     "or load it with lib.ingest.load_portfolio first")
+                     "or load it with lib.data.ingest.load_portfolio first")
 
 
 def tidy(result: pd.DataFrame) -> pd.DataFrame:
@@ -544,7 +545,7 @@ def score_file(model: Model, source: str | Path, out: str | Path, columns: list[
                ordered: bool = False, memory_limit: str | None = None, engine: str = "auto") -> int:
     """Score a Parquet or CSV file straight into a Parquet or CSV file, in bounded memory.
 
-    A Parquet source is scored by :func:`lib.parquet_scoring.score_parquet` (numpy, date by date: 12 M
+    A Parquet source is scored by :func:`lib.engine.parquet_files.score_parquet` (numpy, date by date: 12 M
     rows in ~11 s). Otherwise DuckDB reads the source, runs the compiled query and writes the result
     without the table ever being in Python, spilling to a temporary folder beyond ``memory_limit`` (12 M
     rows in ~45 s). Either way 12 M rows take well under 2 GB of memory, where :func:`score` would need

@@ -310,7 +310,7 @@ def category_text(value: object) -> str:
 
 def normalise_category(value: object) -> str:
     """Category text as matched: lower-cased, :data:`TRIM_CHARACTERS` removed at both ends (the SQL's
-    ``LOWER(TRIM(x, chars))``, :func:`lib.plan.category_key` for numpy)."""
+    ``LOWER(TRIM(x, chars))``, :func:`lib.engine.plan.category_key` for numpy)."""
     return category_text(value).lower()
 
 
@@ -1147,7 +1147,7 @@ def check_columns(model: Model, columns: Iterable[str], not_metrics: Mapping[str
         model: the model to check (its expansion model is checked too).
         columns: the data's column names.
         not_metrics: columns no metric may read, each with what it is — the outcome and the known-health
-            label, which a model is checked against (``lib.ingest.Roles.checked_against()``).
+            label, which a model is checked against (``lib.data.ingest.Roles.checked_against()``).
 
     Returns:
         One :class:`Problem` per missing column (naming close matches in the data where there are any) and

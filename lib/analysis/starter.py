@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis import AnalysisError, Suggestion, roc_auc, suggest_model
-from lib.ingest import NOT_METRICS, Roles
-from lib.methods import BAD_WORDS, GOOD_WORDS, MAX_CATEGORIES, MIDDLE_WORDS, named
-from lib.model import Model, category_text, model_from_dict, model_to_dict, normalise_category
+from lib.data.ingest import NOT_METRICS, Roles
+from lib.engine.methods import BAD_WORDS, GOOD_WORDS, MAX_CATEGORIES, MIDDLE_WORDS, named
+from lib.engine.model import Model, category_text, model_from_dict, model_to_dict, normalise_category
 
 # Words in a column's name that mean a higher value is worse.
 LOWER_IS_BETTER = re.compile(

@@ -1,7 +1,7 @@
 """Portfolio summaries for the pages: filters, band KPIs, movers, migrations, one account's story.
 
-Every function takes the *scored portfolio* — the score table from `lib.scoring.score` joined with the
-portfolio's attributes by `lib.scored_portfolio.attach_attributes` — and returns a small DataFrame that a chart
+Every function takes the *scored portfolio* — the score table from `lib.engine.sql.score` joined with the
+portfolio's attributes by `lib.engine.scored_portfolio.attach_attributes` — and returns a small DataFrame that a chart
 builder or a table draws directly. All of it is vectorised pandas; nothing here loops over accounts.
 """
 
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from lib.charts import money
-from lib.methods import method_of
-from lib.model import Model, ScoreSpec
-from lib.plan import BANDS as BAND_ORDER
+from lib.engine.methods import method_of
+from lib.engine.model import Model, ScoreSpec
+from lib.engine.plan import BANDS as BAND_ORDER
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
     from pandas.io.formats.style import Styler

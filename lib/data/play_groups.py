@@ -4,7 +4,7 @@ The accounts a play targets were chosen *because* they were at risk, so its effe
 a control group drawn from the same targets. Assignment is stratified (by band and a segment) with systematic
 sampling over a seeded shuffle: in every stratum the control count is its share of the stratum give or take
 one account, and the same accounts and seed always give the same groups. Groups are drawn once and stored;
-:mod:`lib.plays` measures treated against control.
+:mod:`lib.analysis.plays` measures treated against control.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The numpy evaluation of the scoring plan: the Tune page's slider loop, and file-to-file scoring.
 
-The SQL (:func:`lib.scoring.compile_sql`) is the definition; this evaluates the same :class:`~lib.plan.Plan`
+The SQL (:func:`lib.engine.sql.compile_sql`) is the definition; this evaluates the same :class:`~lib.engine.plan.Plan`
 with whole-column numpy passes, and tests hold the two equal row for row. The rows come prepared by a
 :class:`Rows`: a DataFrame sorted by account and date (:class:`LiveScorer`), a Parquet file
-(:mod:`lib.parquet_scoring`), or one snapshot date of either (:class:`DateSlice`). Text columns are kept as
+(:mod:`lib.engine.parquet_files`), or one snapshot date of either (:class:`DateSlice`). Text columns are kept as
 codes into their distinct values, so reading rules (``CAST AS VARCHAR``, category keys, profile conditions)
 run once per distinct value, not per row. Ranks are per group sorts, and an account's previous snapshot is
 a row index (``prev``), so nothing depends on the rows' order; a window statistic follows ``prev`` back
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.model import (
+from lib.engine.model import (
     LOWEST_GRADE,
     Categories,
     Linear,
@@ -36,7 +36,7 @@ from lib.model import (
     VsAverage,
     Window,
 )
-from lib.plan import (
+from lib.engine.plan import (
     BANDS,
     RATIO_DECIMALS,
     SCORE_DECIMALS,
@@ -252,7 +252,7 @@ def ranks(group: np.ndarray, n_groups: int, key: np.ndarray, ties: str) -> np.nd
 
 def window_statistic(window: Window, lagged: Callable[[], Iterator[tuple[np.ndarray, np.ndarray | None]]]
                      ) -> np.ndarray:
-    """A window statistic per row (see :class:`lib.model.Window`), the arithmetic of the compiled SQL.
+    """A window statistic per row (see :class:`lib.engine.model.Window`), the arithmetic of the compiled SQL.
 
     Args:
         window: the window.
@@ -652,7 +652,7 @@ class Evaluator:
 
     def columns(self, sc: Scored, rows: slice | np.ndarray | None = None, names: list[str] | None = None,
                 history: np.ndarray | None = None) -> Iterator[tuple[str, np.ndarray | Coded]]:
-        """The score columns (all of :func:`lib.scoring.score`'s but the ids) for some rows, one at a time.
+        """The score columns (all of :func:`lib.engine.sql.score`'s but the ids) for some rows, one at a time.
 
         Args:
             sc: from :meth:`scored`.
@@ -723,7 +723,7 @@ class LiveScorer(Evaluator):
 
     Data is prepared once (sorted by account and date; text columns as codes; peer groups keyed) and the
     caches are warmed with ``model``; a slider move then recomputes only the touched metric, the weighted
-    sum and the counts. Results equal :func:`lib.scoring.score` row for row.
+    sum and the counts. Results equal :func:`lib.engine.sql.score` row for row.
     """
 
     def __init__(self, df: pd.DataFrame, model: Model) -> None:
@@ -775,7 +775,7 @@ class LiveScorer(Evaluator):
         return pd.DataFrame(counts, index=self.dates, columns=pd.Index(BANDS, name="band"))
 
     def rescore(self, model: Model) -> pd.DataFrame:
-        """Score ``model`` on the prepared data; same columns, order and values as :func:`lib.scoring.score`."""
+        """Score ``model`` on the prepared data; same columns, order and values as :func:`lib.engine.sql.score`."""
         out: dict[str, Any] = {"account_id": self.account_ids,
                                "snapshot_date": self.dates.to_numpy()[self.rows.date_code]}
         out.update((k, v.objects() if isinstance(v, Coded) else v) for k, v in self.columns(self.scored(model)))

@@ -1,6 +1,6 @@
 """What both scoring paths share: the plan derived from a model, and how input values are read.
 
-:func:`lib.scoring.compile_sql` turns a :class:`Plan` into one SQL query; :mod:`lib.vectorised` evaluates the
+:func:`lib.engine.sql.compile_sql` turns a :class:`Plan` into one SQL query; :mod:`lib.engine.numpy_eval` evaluates the
 same plan with numpy (the Tune page's slider loop, file-to-file scoring). The reading rules below are what
 the SQL's ``TRY_CAST`` / ``CAST(x AS VARCHAR)`` do, so the two paths see the same values.
 """
@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lib.model import BAND_NAMES, TRIM_CHARACTERS, Categories, Model, Problem, ScoreSpec, Window, check_columns
+from lib.engine.model import BAND_NAMES, TRIM_CHARACTERS, Categories, Model, Problem, ScoreSpec, Window, check_columns
 
 BANDS = (*BAND_NAMES, "no data")  # a band code is an index into it: 0 red … 3 no data
 ID_COLUMNS = ("account_id", "snapshot_date")
 SCORE_DECIMALS = 6
 RATIO_DECIMALS = 9
-#: A number held as text, once :data:`~lib.model.TRIM_CHARACTERS` are stripped: plain decimal notation with an
+#: A number held as text, once :data:`~lib.engine.model.TRIM_CHARACTERS` are stripped: plain decimal notation with an
 #: optional exponent. Anything else ('1_000', '1.5d', '0x10', 'inf', 'nan', '1,5') is missing on every engine —
 #: each engine's own text-to-number cast accepts a different set. ASCII digits only, so every regex flavour
 #: (RE2, Java, POSIX) reads it alike.
@@ -119,7 +119,7 @@ def to_text(raw: pd.Series) -> np.ndarray:
 
 
 def category_key(raw: pd.Series) -> np.ndarray:
-    """Category text as matched: :func:`lib.model.normalise_category` of each value (None for missing)."""
+    """Category text as matched: :func:`lib.engine.model.normalise_category` of each value (None for missing)."""
     s = pd.Series(to_text(raw), dtype=object)
     return s.str.strip(TRIM_CHARACTERS).str.lower().to_numpy(dtype=object)
 

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.ingest import Roles
-from lib.play_groups import DEFAULT_SHARE, Play, PlayError, assign
+from lib.data.ingest import Roles
+from lib.data.play_groups import DEFAULT_SHARE, Play, PlayError, assign
 
 DEFAULT_END = pd.Timestamp("2026-10-01")
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "models" / "default.yaml"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "models" / "default.yaml"
 SAMPLE_FILENAME = "sample_portfolio.csv"
 
 SIZES = np.array(["SMB", "Mid-Market", "Enterprise"], dtype=object)

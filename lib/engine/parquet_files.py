@@ -2,7 +2,7 @@
 
 Only the columns the model reads are read; text columns become codes into their distinct values as they are
 read (Arrow's dictionary encoding), so a million account ids cost one int per row. Rows are sorted by
-snapshot date, and each date is evaluated on its own (:class:`~lib.vectorised.DateSlice`: peer groups and
+snapshot date, and each date is evaluated on its own (:class:`~lib.engine.numpy_eval.DateSlice`: peer groups and
 ranks in band are per date; each account's earlier scores are carried over from the dates before). A
 background thread compresses and writes one date's row groups while the next date is scored. 12 M rows
 (1 M accounts × 12 dates) score this way in about 11 s and 1.4–1.6 GB (bench/README.md). Sorted by account
@@ -28,9 +28,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lib.model import Model, ModelError, Problem
-from lib.plan import required_problems
-from lib.vectorised import Coded, DateSlice, Evaluator, Rows, Scored, account_date_order, previous_rows
+from lib.engine.model import Model, ModelError, Problem
+from lib.engine.numpy_eval import Coded, DateSlice, Evaluator, Rows, Scored, account_date_order, previous_rows
+from lib.engine.plan import required_problems
 
 CHUNK_ROWS = 1 << 19  # rows per output row group at most: ~100 MB of columns per chunk
 _WRITES_AHEAD = 2  # chunks waiting for the writer thread while the next is computed
@@ -58,7 +58,7 @@ class ParquetRows(Rows):
     """A Parquet file's rows: in the file's order, or sorted by snapshot date (``by_date``).
 
     Sorted by date, the columns read are kept (converted, in that order), so that each date's
-    :class:`~lib.vectorised.DateSlice` reads its part without going back to the file; ``columns`` are read
+    :class:`~lib.engine.numpy_eval.DateSlice` reads its part without going back to the file; ``columns`` are read
     in the background while the ids are prepared.
     """
 
@@ -107,7 +107,7 @@ class ParquetRows(Rows):
             self.prev, self.repeated = self._previous_by_date()
 
     def _previous_by_date(self) -> tuple[np.ndarray, bool]:
-        """:func:`~lib.vectorised.previous_rows` for rows sorted by date, date by date: each account's last
+        """:func:`~lib.engine.numpy_eval.previous_rows` for rows sorted by date, date by date: each account's last
         row so far is its next row's previous one."""
         prev = np.full(self.n, -1, dtype=np.int32 if self.n < 2**31 else np.int64)
         last = np.full(self.n_accounts, -1, dtype=prev.dtype)
@@ -193,13 +193,13 @@ def _arrow(values: np.ndarray | Coded) -> pa.Array:
 
 def score_parquet(model: Model, source: str | Path, out: str | Path, columns: list[str] | None = None,
                   ordered: bool = False) -> int:
-    """Score a Parquet file into a Parquet or CSV file; the same values as :func:`lib.scoring.score`.
+    """Score a Parquet file into a Parquet or CSV file; the same values as :func:`lib.engine.sql.score`.
 
     Args:
         model: a validated model.
         source: .parquet file with ``account_id``, ``snapshot_date`` and the model's columns.
         out: the .parquet or .csv file to write; replaced only once the new one is complete.
-        columns: output columns to keep, in order (default: every column :func:`lib.scoring.score` returns).
+        columns: output columns to keep, in order (default: every column :func:`lib.engine.sql.score` returns).
         ordered: rows sorted by account_id, snapshot_date. By default they come by snapshot date (in the
             source's order within a date): each date is then scored on its own and written while the next one
             is scored, in less time and memory.

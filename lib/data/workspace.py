@@ -30,13 +30,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from lib.ingest import Portfolio, Roles
-from lib.play_groups import Play
-from lib.sqlutil import connect, quote_ident
+from lib.data.ingest import Portfolio, Roles
+from lib.data.play_groups import Play
+from lib.engine.sqlutil import connect, quote_ident
 
 WORKSPACE_ENV = "HSS_WORKSPACE"
 SAMPLE_ENV = "HSS_SAMPLE"  # "0": do not load the sample portfolio into a new workspace
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "data" / "workspace.duckdb"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "workspace.duckdb"
 SAMPLE_DATASET = "Sample portfolio"
 SAMPLE_MODEL = "Default"
 LABELS = ("healthy", "struggling")
@@ -330,9 +330,9 @@ class Workspace:
             raise WorkspaceError("roles are required to save a DataFrame — pass the Roles used to load it")
         missing = [c for c in KEY if c not in df.columns]
         if missing:
-            raise WorkspaceError(f"the table has no '{missing[0]}' column — load files with lib.ingest first")
+            raise WorkspaceError(f"the table has no '{missing[0]}' column — load files with lib.data.ingest first")
         if df["account_id"].isna().any() or df["snapshot_date"].isna().any():
-            raise WorkspaceError("every row needs an account_id and a snapshot_date — load files with lib.ingest")
+            raise WorkspaceError("every row needs an account_id and a snapshot_date — load files with lib.data.ingest")
         # Newest wins within the incoming table too (the last row for a key is the latest in the file).
         return df.drop_duplicates(list(KEY), keep="last"), roles
 
@@ -376,7 +376,7 @@ class Workspace:
 
         Args:
             name: the dataset's name (any text; shown as plain text).
-            df: the canonical table, or a :class:`lib.ingest.Portfolio` (its roles are used).
+            df: the canonical table, or a :class:`lib.data.ingest.Portfolio` (its roles are used).
             roles: the roles the table was loaded with.
             source_filename: the uploaded file's name, for the catalogue.
             replace: replace an existing dataset of that name instead of refusing.
@@ -500,9 +500,9 @@ class Workspace:
 
         Raises:
             WorkspaceError: empty name.
-            lib.model.ModelError: the YAML is not a valid model (nothing is saved).
+            lib.engine.model.ModelError: the YAML is not a valid model (nothing is saved).
         """
-        from lib.model import parse_model  # the engine's validator; imported here to keep store importable alone
+        from lib.engine.model import parse_model  # the engine's validator; imported here to keep store importable alone
 
         name = (name or "").strip()
         if not name:
@@ -669,7 +669,7 @@ class Workspace:
 
     # -- plays ------------------------------------------------------------------------------------------
     def save_play(self, play: Play, assignments: pd.DataFrame, author: str = "") -> int:
-        """Store a play and its groups (``account_id, group[, stratum]``, from :func:`lib.plays.assign`);
+        """Store a play and its groups (``account_id, group[, stratum]``, from :func:`lib.analysis.plays.assign`);
         returns its id. The groups are stored as drawn and never reshuffled.
 
         Raises:
@@ -714,7 +714,7 @@ class Workspace:
 
     def held_out(self, dataset: str) -> pd.Series:
         """account_id → 'held out of play X: do not run it', for the control accounts of a dataset's plays."""
-        from lib.play_groups import held_out
+        from lib.data.play_groups import held_out
 
         names = pd.DataFrame([(p.play_id, p.name) for p in self.plays(dataset)], columns=["play_id", "name"])
         return held_out(names, self.play_assignments(dataset))
@@ -735,7 +735,7 @@ class Workspace:
         Runs once per workspace (a deleted sample stays deleted), and never with ``HSS_SAMPLE=0`` (a team's
         workspace without the demo). Returns True when it loaded them now.
         """
-        from lib.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_play, sample_roles
+        from lib.data.sample import DEFAULT_MODEL_PATH, generate_portfolio, sample_play, sample_roles
 
         done = self.cursor().execute("SELECT value FROM meta WHERE key = 'sample_loaded'").fetchone()
         if done or os.environ.get(SAMPLE_ENV, "1").strip().lower() in ("0", "no", "false", "off"):

@@ -161,7 +161,7 @@ class Roles:
     def checked_against(self) -> dict[str, str]:
         """The columns a model must not read as metrics — the outcome and the known-health label — by the
         canonical table's names and by the file's own, each with what it is (for
-        :func:`lib.model.check_columns`)."""
+        :func:`lib.engine.model.check_columns`)."""
         found: dict[str, str] = {}
         for role, what in CHECKED_AGAINST.items():
             for column in (CANONICAL[role], getattr(self, role)):

@@ -20,9 +20,9 @@ import pandas as pd
 
 from lib import analysis
 from lib.charts import money
-from lib.model import Model, check_columns, dump_model, parse_model
-from lib.portfolio import at_date, style_bands
-from lib.store import Workspace, WorkspaceError
+from lib.data.workspace import Workspace, WorkspaceError
+from lib.engine.model import Model, check_columns, dump_model, parse_model
+from lib.views.portfolio import at_date, style_bands
 
 if TYPE_CHECKING:  # pandas imports its Styler (and jinja2) lazily; only the annotation needs it here
     from pandas.io.formats.style import Styler
@@ -191,7 +191,7 @@ MISFIT_KINDS = ("healthy but red", "struggling but green")
 
 
 def misfit_table(misfits: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """One kind of misfit (:data:`MISFIT_KINDS`) for display: band capitalised so ``lib.portfolio.style_bands``
+    """One kind of misfit (:data:`MISFIT_KINDS`) for display: band capitalised so ``lib.views.portfolio.style_bands``
     colours it, ids kept for the click-through, the most surprising first."""
     columns = {"account_name": "Account", "account_id": "ID", "band": "Band", "score": "Score",
                "reasons": "What put it there"}

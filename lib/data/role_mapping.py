@@ -1,8 +1,8 @@
 """The Data page's logic: the editable column-role table, checking the user's mapping, and the list views.
 
-``lib.ingest`` guesses each column's role (:class:`~lib.ingest.RoleReport`); the app shows that guess as a
+``lib.data.ingest`` guesses each column's role (:class:`~lib.data.ingest.RoleReport`); the app shows that guess as a
 table the user edits (one row per column, a role picked from :data:`ROLE_OPTIONS`), and
-:func:`roles_from_table` turns the edited table back into :class:`~lib.ingest.Roles` — or, when the mapping
+:func:`roles_from_table` turns the edited table back into :class:`~lib.data.ingest.Roles` — or, when the mapping
 cannot work, :class:`MappingError` with one :class:`MappingProblem` per row that needs fixing.
 
 Everything here is pure (no Streamlit, no workspace access) and works on small frames: one row per column of
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.ingest import ROLE_NAMES, AmbiguousDateOrder, IngestError, Portfolio, RoleReport, Roles, load_portfolio
+from lib.data.ingest import ROLE_NAMES, AmbiguousDateOrder, IngestError, Portfolio, RoleReport, Roles, load_portfolio
 
 # Role key (as in RoleReport / Roles) → what the user sees in the table's Role column, in menu order.
 ROLE_LABELS: dict[str, str] = {
@@ -92,7 +92,7 @@ def role_table(
     """The editable mapping: one row per file column with its detected role, confidence, reason and examples.
 
     Args:
-        report: ``lib.ingest.detect_roles(raw)``.
+        report: ``lib.data.ingest.detect_roles(raw)``.
         raw: the raw table (for example values).
         prefer: a mapping to start from instead of the guess where it names this file's columns (e.g. the
             dataset's last upload when appending). A column it names gets that role; another column the
@@ -202,7 +202,7 @@ def check_upload(
     """Load a raw upload with the confirmed roles, catching the problems the user must fix before saving.
 
     Args:
-        raw: ``lib.ingest.read_table`` output (its ``attrs`` name the file).
+        raw: ``lib.data.ingest.read_table`` output (its ``attrs`` name the file).
         report: ``detect_roles(raw)``.
         roles: the confirmed mapping.
         snapshot_date: the date of a file without a snapshot-date column.
@@ -278,7 +278,7 @@ def dataset_table(listing: pd.DataFrame) -> pd.DataFrame:
 
 
 def quality_table(quality: pd.DataFrame) -> pd.DataFrame:
-    """``lib.scoring.metric_quality`` for people: usable share and the counts of each kind of bad value.
+    """``lib.engine.sql.metric_quality`` for people: usable share and the counts of each kind of bad value.
 
     Returns:
         Columns ``Metric`` (its label), ``Column``, ``Usable`` (% of rows, 0–100), ``Missing``,

@@ -5,7 +5,7 @@ book says nothing. A share of the targets is held back at random (the control gr
 is the treated − control difference since the start: churn, score change, ARR retained, each with a 95%
 interval and the counts it rests on.
 
-The groups are drawn and kept by :mod:`lib.play_groups` (stratified, seeded, never reshuffled). The
+The groups are drawn and kept by :mod:`lib.data.play_groups` (stratified, seeded, never reshuffled). The
 statistics are pure numpy over arrays, so a test can run thousands of simulated plays in one call:
 
 * a difference in rates (churn): Newcombe's hybrid score interval (Wilson intervals per group), which keeps
@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from lib.plan import BANDS
-from lib.play_groups import GROUPS, PlayError, examples
+from lib.data.play_groups import GROUPS, PlayError, examples
+from lib.engine.plan import BANDS
 
 Z95 = float(special.ndtri(0.975))
 Z_POWER = float(special.ndtri(0.8))

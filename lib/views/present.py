@@ -18,8 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lib import charts
-from lib import portfolio as pf
-from lib.model import BAND_NAMES, Model, column_label, metric_labels
+from lib.engine.model import BAND_NAMES, Model, column_label, metric_labels
+from lib.views import portfolio as pf
 
 ALL_ACCOUNTS = "All accounts"
 MAX_SEGMENT_VALUES = 50  # a segment column with more values (e.g. an id-like column) is not offered as a choice
@@ -212,7 +212,7 @@ def portfolio_charts(
 
 
 def _override_text(row: pd.Series) -> str:
-    """A sentence for a CSM override marked on the row (`lib.portfolio.apply_overrides`), '' when none."""
+    """A sentence for a CSM override marked on the row (`lib.views.portfolio.apply_overrides`), '' when none."""
     value, reason = row.get("override_score"), row.get("override_reason")
     if value is None or pd.isna(value):
         return ""
@@ -242,7 +242,7 @@ def account_story(
     """One account's story at ``as_of``: score history, what drives the score, what changed, CSM notes.
 
     CSM overrides marked on ``scored`` (``override_score`` / ``override_reason`` columns, see
-    `lib.portfolio.apply_overrides`) show on the history chart and in `Story.override`.
+    `lib.views.portfolio.apply_overrides`) show on the history chart and in `Story.override`.
 
     Args:
         scored: the scored portfolio (unfiltered, so an account's whole history shows even when a segment
@@ -250,7 +250,7 @@ def account_story(
         account_id: the account.
         as_of: the snapshot presented; later snapshots are left out.
         model: the health model (metric labels, band cut-offs).
-        notes: the account's notes, newest first (`lib.store.Workspace.notes`); the latest `NOTES_SHOWN`.
+        notes: the account's notes, newest first (`lib.data.workspace.Workspace.notes`); the latest `NOTES_SHOWN`.
         model_label: e.g. ``"Default v3"``, for the subtitles.
 
     Returns:

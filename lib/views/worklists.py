@@ -1,6 +1,6 @@
 """Worklists for CSMs: which accounts need attention now, and which are ready for expansion.
 
-Both lists are built from one snapshot (the latest by default) of the score table (`lib.scoring.score`)
+Both lists are built from one snapshot (the latest by default) of the score table (`lib.engine.sql.score`)
 joined with the canonical portfolio (ARR, renewal date, owner, contact recency, usage metrics), and are
 ranked within each owner (the CSM owner column), so each CSM gets their own ordered list.
 
@@ -12,7 +12,7 @@ ranked within each owner (the CSM owner column), so each CSM gets their own orde
   as ``days_since_last_contact``, or a last-contact date column, counted to the snapshot date);
 * it renews within ``renewal_window_days`` of the snapshot date while red or yellow.
 
-Ranked by **ARR at risk = ARR × (1 − score / 100)** — the same definition as `lib.portfolio.arr_at_risk`,
+Ranked by **ARR at risk = ARR × (1 − score / 100)** — the same definition as `lib.views.portfolio.arr_at_risk`,
 so the Overview and the worklists agree: a red account with a score of 20 puts 80 % of its ARR at risk, a
 green one at 90 puts 10 %. Accounts without ARR or without a score ("no data") have no ARR at risk and
 rank after the others (by score, lowest first). Each row carries a human ``reason``.
@@ -33,8 +33,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from lib.ingest import find_contact_column, find_owner_column
-from lib.scored_portfolio import attach_attributes
+from lib.data.ingest import find_contact_column, find_owner_column
+from lib.engine.scored_portfolio import attach_attributes
 
 UNASSIGNED = "Unassigned"
 KEY = ["account_id", "snapshot_date"]
@@ -178,8 +178,8 @@ def attention_list(
         WorklistError: a required column is missing, ``as_of`` is not a snapshot date, or a named column
             does not exist.
     """
-    _check_columns(scores, _SCORE_COLUMNS, "scores", "pass the table returned by lib.scoring.score")
-    _check_columns(portfolio, KEY, "portfolio", "pass the canonical portfolio table (lib.ingest.load_portfolio)")
+    _check_columns(scores, _SCORE_COLUMNS, "scores", "pass the table returned by lib.engine.sql.score")
+    _check_columns(portfolio, KEY, "portfolio", "pass the canonical portfolio table (lib.data.ingest.load_portfolio)")
     when = _as_of(scores, as_of)
     owner_col = _resolve_column(portfolio, owner_column, find_owner_column(portfolio.columns), "owner")
     contact_col = _resolve_column(
@@ -328,7 +328,7 @@ def expansion_list(
     Raises:
         WorklistError: missing columns, a non-numeric usage column, a bad window or snapshot date.
     """
-    _check_columns(scores, _SCORE_COLUMNS, "scores", "pass the table returned by lib.scoring.score")
+    _check_columns(scores, _SCORE_COLUMNS, "scores", "pass the table returned by lib.engine.sql.score")
     _check_columns(portfolio, [*KEY, usage_column], "portfolio",
                    "choose a usage metric column that exists in the portfolio")
     if not pd.api.types.is_numeric_dtype(portfolio[usage_column].dtype):
@@ -356,7 +356,7 @@ def expansion_list(
         rows["arr"] = np.nan
     if expansion_scores is not None:
         _check_columns(expansion_scores, ["account_id", "snapshot_date", "score"], "expansion_scores",
-                       "pass the table lib.scoring.score returns for the model's expansion sub-model")
+                       "pass the table lib.engine.sql.score returns for the model's expansion sub-model")
         now = expansion_scores.loc[expansion_scores["snapshot_date"] == when]
         expansion = pd.DataFrame({
             "account_id": now["account_id"],

@@ -25,11 +25,11 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from lib.ingest import Roles, find_owner_column
-from lib.model import Problem
+from lib.data.ingest import Roles, find_owner_column
+from lib.engine.model import Problem
 
 ACCESS_ENV = "HSS_ACCESS"
-DEFAULT_ACCESS_PATH = Path(__file__).resolve().parents[1] / "data" / "access.yaml"
+DEFAULT_ACCESS_PATH = Path(__file__).resolve().parents[2] / "data" / "access.yaml"
 ROLES = ("viewer", "csm", "analyst", "admin")  # each role may do what the roles before it may
 RoleName = Literal["viewer", "csm", "analyst", "admin"]
 

@@ -1,6 +1,6 @@
 """Each scoring method in one place: what the pages, charts and suggestions need to know about it.
 
-The engine (``lib.scoring`` SQL, ``lib.vectorised`` numpy) evaluates a spec; everything else asks the spec's
+The engine (``lib.engine.sql`` SQL, ``lib.engine.numpy_eval`` numpy) evaluates a spec; everything else asks the spec's
 :class:`Method` — :func:`method_of` a spec, or :data:`BY_NAME` a method's name — instead of testing which
 method it is: its name on screen and one-line rule (:meth:`Method.describe`), whether it reads numbers
 (so it can score a window statistic), ranks within peers, has a direction and how to flip it, the thresholds
@@ -9,7 +9,7 @@ each slider moves on, and the spec a metric gets when switched to it. A new meth
 (and its evaluation in the engine); ``tests/lib/test_method_homes.py`` counts what branches on methods
 elsewhere.
 
-The statistics a metric can score instead of its raw value (``lib.model.Window``) are worded here too
+The statistics a metric can score instead of its raw value (``lib.engine.model.Window``) are worded here too
 (:func:`scored_choice`), for the pages that offer them.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from lib.model import (
+from lib.engine.model import (
     METHODS,
     WINDOW_WORDS,
     Categories,
@@ -148,12 +148,12 @@ def _each_distinct(values: pd.Series, func: Callable[[str], str]) -> pd.Series:
 
 
 def category_texts(values: pd.Series) -> pd.Series:
-    """Text values as category matching reads them, spelling kept (:func:`lib.model.category_text`)."""
+    """Text values as category matching reads them, spelling kept (:func:`lib.engine.model.category_text`)."""
     return _each_distinct(values, category_text)
 
 
 def category_keys(values: pd.Series) -> pd.Series:
-    """Text values as category matching compares them (:func:`lib.model.normalise_category`)."""
+    """Text values as category matching compares them (:func:`lib.engine.model.normalise_category`)."""
     return _each_distinct(values, normalise_category)
 
 
@@ -242,7 +242,7 @@ class Method:
 
     def default(self, values: object, lower: bool, within: list[str]) -> dict[str, Any]:
         """A sensible spec (YAML dict) of this method for a metric's raw ``values``, with the direction and peer
-        groups given (see :func:`lib.tuning.default_spec`). Raises ValueError saying what to do instead."""
+        groups given (see :func:`lib.views.tuning.default_spec`). Raises ValueError saying what to do instead."""
         raise NotImplementedError
 
 
@@ -428,7 +428,7 @@ def method_of(spec: ScoreSpec) -> Method:
 
 
 def as_spec(spec: object) -> ScoreSpec:
-    """A score spec from a :mod:`lib.model` spec, its YAML dict, or an object with the same attributes.
+    """A score spec from a :mod:`lib.engine.model` spec, its YAML dict, or an object with the same attributes.
 
     Raises:
         ModelError: the dict (or object) is not a valid spec; each problem names its key.
