@@ -68,4 +68,7 @@ st.caption("Red, then yellow accounts, each ranked by ARR at risk = ARR × (1 �
            "Select a row to open the account.")
 per_band = st.segmented_control("Accounts per band", [10, 25, 100], default=25, required=True,
                                 key="overview.per_band")
-ui.account_table(pf.display_table(pf.arr_at_risk(scored, ctx.as_of, per_band=per_band)), key="overview.at_risk")
+at_risk = pf.display_table(pf.arr_at_risk(scored, ctx.as_of, per_band=per_band))
+ui.account_table(at_risk, key="overview.at_risk")
+ui.start_play_button(at_risk["ID"], key="overview.start_play",
+                     source=f"Overview: {len(at_risk):,} accounts at risk · {ctx.caption}")

@@ -14,7 +14,7 @@ from lib.data import play_groups as pg
 LIST_COLUMNS = {"account_id": "ID", "account_name": "Account", "band": "Band at start",
                 "score": st.column_config.NumberColumn("Score at start", format="%.0f"),
                 "arr": st.column_config.NumberColumn("ARR at start", format="dollar")}
-PENDING = "plays.pending"  # set by the Worklists page: {"accounts": [...], "source": "Worklists: …"}
+PENDING = ui.PLAY_TARGETS  # set by ui.start_play_button on Worklists, Overview and Trends
 SELECTED = "plays.selected"
 FLASH = "plays.flash"
 ALL_ALERTS = "(any or none)"
@@ -43,7 +43,8 @@ def new_play() -> None:
     pending = st.session_state.get(PENDING)
     sources = (["worklist"] if pending else []) + ["rule"]
     source = st.radio("Accounts", sources, horizontal=True, key="plays.source", format_func=lambda s: (
-        f"The Worklists selection ({len(pending['accounts'])} accounts)" if s == "worklist" else "A rule at a date"))
+        f"The {pending.get('page', 'Worklists')} selection ({len(pending['accounts'])} accounts)" if s == "worklist"
+        else "A rule at a date"))
     if source == "worklist":
         ids, caption = pd.Series(pending["accounts"], dtype=object).astype(str), str(pending["source"])
         st.caption(ui.md(caption))

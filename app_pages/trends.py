@@ -66,7 +66,11 @@ else:
         st.info("No account was flagged by these rules in this period. Widen the period or pick more rules.")
     else:
         st.caption("Latest flag per account and rule, newest first. Select a row to open the account.")
-        ui.account_table(pf.display_table(shown), key="trends.alerts")
+        flagged = pf.display_table(shown)
+        ui.account_table(flagged, key="trends.alerts")
+        ui.start_play_button(flagged["ID"], key="trends.start_play",
+                             source=f"Trends: accounts flagged by {', '.join(chosen)} "
+                                    f"{day(since)} – {day(ctx.as_of)} · {ctx.caption}")
 
 st.subheader("Scores over time")
 left, right = st.columns(2)

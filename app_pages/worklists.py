@@ -25,7 +25,6 @@ COLUMNS = {
     "reason": st.column_config.TextColumn("Why", width="large"),
     "held_out": st.column_config.TextColumn("Play hold-out", width="medium"),
 }
-PLAYS_PAGE, PLAYS_PENDING = "app_pages/plays.py", "plays.pending"
 
 
 def downloads(table: pd.DataFrame, kind: str, key: str, about: dict[str, object]) -> None:
@@ -50,17 +49,6 @@ def show(table: pd.DataFrame, columns: list[str], select_key: str | None = None)
         return []
     return st.dataframe(pr.band_tint(table), hide_index=True, column_order=columns, column_config=COLUMNS,
                         key=select_key, on_select="rerun", selection_mode="multi-row").selection.rows
-
-
-def start_play_button(table: pd.DataFrame, picked: list[int], owner: str) -> None:
-    """Open the Plays page with these accounts (the ticked ones, else the whole list) as a new play's targets."""
-    chosen = table.iloc[picked] if picked else table
-    label = f"Start a play with the {len(chosen):,} {'ticked' if picked else 'listed'} accounts"
-    if st.button(label, icon=":material/science:", key="worklists.start_play"):
-        st.session_state[PLAYS_PENDING] = {
-            "accounts": chosen["account_id"].astype(str).tolist(),
-            "source": f"Worklists: {owner}, {len(chosen):,} accounts needing attention on {ctx.as_of:%Y-%m-%d}"}
-        ui.switch_page(PLAYS_PAGE)
 
 
 ctx = ui.context()
@@ -101,8 +89,11 @@ if everyone is not None:
         picked = show(attention, [*(["owner"] if per_owner else []), "rank", "account_name", "band", "score",
                                   "change", "arr", "arr_at_risk", "renewal_date", "reason", "held_out"],
                       select_key="worklists.attention")
-        if ui.can("create_play"):
-            start_play_button(attention, picked, owner)
+        chosen = attention.iloc[picked] if picked else attention
+        ui.start_play_button(chosen["account_id"], key="worklists.start_play",
+                             source=f"Worklists: {owner}, {len(chosen):,} accounts needing attention on "
+                                    f"{ctx.as_of:%Y-%m-%d}",
+                             label=f"Start a play with the {len(chosen):,} {'ticked' if picked else 'listed'} accounts")
         downloads(attention, f"attention-list {owner}", "attention", about)
     if per_owner:
         st.subheader("By owner")

@@ -48,6 +48,8 @@ SHOWN_DATASET, PICKED = "ctx.shown_dataset", "ctx.picked"  # the dataset last dr
 USER = "ctx.user"  # the access.User signed in for this session (set by signed_in on every run)
 START_PAGE = "app_pages/start.py"
 ACCOUNT_PAGE, ACCOUNT = "app_pages/account.py", "account.selected"  # the Account page and the account it opens on
+# The Plays page, and the accounts another page hands it for a new play: {"accounts", "source", "page"}.
+PLAYS_PAGE, PLAY_TARGETS = "app_pages/plays.py", "plays.pending"
 PRESENT_FULLSCREEN = "present.fullscreen"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -600,6 +602,19 @@ def account_table(table: pd.DataFrame, key: str, **column_config: Any) -> None:
     if event.selection.rows:
         st.session_state[ACCOUNT] = str(table["ID"].iloc[event.selection.rows[0]])
         switch_page(ACCOUNT_PAGE)
+
+
+def start_play_button(ids: pd.Series, source: str, key: str, label: str | None = None) -> None:
+    """'Start a play with these N accounts' under a list of accounts (for those who may create plays): opens the
+    Plays page with them as a new play's targets; ``source`` says where they came from ('Overview: …')."""
+    accounts = pd.unique(ids.dropna().astype(str))
+    if not len(accounts) or not can("create_play"):
+        return
+    if st.button(label or f"Start a play with these {len(accounts):,} accounts", icon=":material/science:", key=key,
+                 help="Opens Plays with these accounts as a new play's targets; a control group is held back"):
+        st.session_state[PLAY_TARGETS] = {"accounts": list(accounts), "source": source,
+                                          "page": source.split(":")[0]}
+        switch_page(PLAYS_PAGE)
 
 
 def empty_state(message: str, action: str, page: str | None = None) -> None:

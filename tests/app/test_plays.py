@@ -115,3 +115,21 @@ def test_a_play_on_a_foreign_named_export_reads_its_roles(workspace_with, export
     assert int(cards["Treated accounts"]) + int(cards["Control accounts"]) == present
     assert int(cards["Known outcomes"].replace(",", "")) > 0  # `Churned?` read as the outcome
     assert "ARR retained" in frame(at, "Verdict")["Measure"].tolist()  # `ARR ($)` read as ARR
+
+
+@pytest.mark.parametrize(("page", "table_key", "button"), [("overview", "overview.at_risk", "overview.start_play"),
+                                                           ("trends", "trends.alerts", "trends.start_play")])
+def test_a_play_starts_from_the_accounts_an_overview_or_trends_table_lists(page, table_key, button):
+    at = open_app(page)
+    listed = next(d.value for d in at.dataframe if "ID" in d.value.columns and d.key == table_key)
+    at.button(key=button).click().run()
+    assert not errors(at), errors(at)
+    assert at.radio(key="plays.source").value == "worklist"
+    pending = at.session_state["plays.pending"]
+    assert sorted(pending["accounts"]) == sorted(listed["ID"].astype(str).unique())
+    assert pending["source"].startswith(f"{page.capitalize()}: ")
+    assert f"The {page.capitalize()} selection ({len(pending['accounts'])} accounts)" in at.radio(
+        key="plays.source").options[0]
+    preview = frame(at, "Treated")
+    assert sum(int(preview.loc["Accounts", g].replace(",", "")) for g in ("Treated", "Control")) == len(
+        pending["accounts"])
