@@ -87,9 +87,11 @@ def serve(workspace: Path | None, log: Path, script: str = "app.py", timeout: fl
             proc.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start the app on the bundled sample in a throwaway workspace; yield its base URL."""
+    """Start the app on the bundled sample in a throwaway workspace; yield its base URL. One per module: the
+    modules run on either xdist worker in any order, so what one module saves (a model linked to the sample, a
+    play) must not reach another's pages."""
     tmp = tmp_path_factory.mktemp("server")
     with serve(tmp / "workspace.duckdb", tmp / "streamlit.log") as url:
         yield url

@@ -6,7 +6,6 @@ import pytest
 from tests.app.helpers import PAGES
 from tests.browser.conftest import exception_count, open_page, screenshot
 
-
 # Overview, Trends and Account are opened with their charts drawn in test_portfolio_pages.py.
 DRAWN_ELSEWHERE = {"overview", "trends", "account"}
 
