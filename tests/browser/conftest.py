@@ -110,15 +110,33 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
-    """A fresh browser tab (1440×900) that records any JavaScript dialog instead of blocking on it."""
+@pytest.fixture(scope="module")
+def module_tab(browser, app_url):
+    """One browser tab (1440×900) for a module's tests, which records any JavaScript dialog instead of blocking on it.
+
+    It opens the app once before the first test: app.py's first run on the fresh server builds the sample workspace
+    and fills the server's caches, and from then on every page's URL resolves through app.py's st.navigation (until
+    it has run once, a fresh server runs a page opened by URL on its own, without the shared sidebar). A tab's
+    first load compiles the app's scripts, seconds on a busy machine; later loads in the same tab reuse them.
+    """
     context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=app_url)
     tab = context.new_page()
     tab.dialogs = []
     tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
+    tab.goto("/")
+    wait_for_app(tab, timeout=120_000)
+    tab.locator("h1").first.wait_for(timeout=120_000)
     yield tab
     context.close()
+
+
+@pytest.fixture
+def page(module_tab):
+    """The module's tab, as a test finds a new one: 1440×900 and no dialog recorded. Each test opens its page by
+    URL, and every load starts a new Streamlit session (nothing of the previous test's session carries over)."""
+    module_tab.set_viewport_size({"width": 1440, "height": 900})
+    module_tab.dialogs.clear()
+    return module_tab
 
 
 def wait_for_app(tab, timeout: float = 60_000) -> None:

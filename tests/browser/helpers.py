@@ -11,7 +11,7 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.browser.conftest import open_page, screenshot, wait_for_app
+from tests.browser.conftest import screenshot, wait_for_app
 
 WIDTH, HEIGHT = 1440, 900  # the page fixture's window
 MAX_HEIGHT = 8000  # px: the tallest window a whole-page screenshot grows to
@@ -103,13 +103,6 @@ def go_to(page, title: str, timeout: float = 60_000) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click(timeout=timeout)
     expect(page.get_by_role("heading", level=1).first).to_be_visible(timeout=timeout)
     wait_for_app(page)
-
-
-def open_via_navigation(page, title: str, timeout: float = 60_000) -> None:
-    """Open the app, then follow the sidebar's navigation link (a first visit straight to a page's URL would run
-    that page without app.py's navigation and sidebar)."""
-    open_page(page, "/")
-    go_to(page, title, timeout=timeout)
 
 
 def thumbs(tab, label: str):

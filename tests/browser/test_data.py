@@ -13,15 +13,12 @@ from tests.browser.helpers import go_to
 
 UPLOAD = Path(__file__).resolve().parents[1] / "fixtures" / "upload"
 XSS_NAME = "<img src=x onerror=alert(1)>"
-SLOW = 60_000  # ms: the first visit to a fresh server builds the sample workspace; charts mount after the run
+SLOW = 60_000  # ms: a page that scores and draws on a machine other test runs may be loading
 
 
 def open_data_page(page) -> None:
-    # Through app.py's navigation: on a fresh server, a first visit straight to /data runs pages/data.py on
-    # its own, without the sidebar (Streamlit's legacy pages/ discovery, until a session has run st.navigation).
-    open_page(page, "/")
-    expect(sidebar_dataset(page)).to_be_visible(timeout=SLOW)  # app.py has run: the shared sidebar is there
-    go_to(page, "Data")
+    open_page(page, "/data")
+    expect(sidebar_dataset(page)).to_be_visible(timeout=SLOW)  # through app.py's navigation: the shared sidebar
     page.get_by_text("Portfolio file").wait_for(timeout=SLOW)
 
 

@@ -9,22 +9,9 @@ from tests.browser.helpers import open_row_on_account_page, whole_page_screensho
 CHARTS = {"overview": 2, "trends": 3, "account": 4}  # Overview: ARR by band + the open view
 
 
-def open_in_app(page, path: str) -> None:
-    """Open a page of the app once app.py has run on this server.
-
-    Until app.py's st.navigation has run once, a freshly started server resolves /account through the legacy
-    pages/ folder and runs the page on its own, without the shared sidebar (reported to the lead); opening "/"
-    first makes every later URL resolve through st.navigation, as it does for people.
-    """
-    open_page(page, "/")
-    page.get_by_role("heading", name="Portfolio overview").wait_for(timeout=90_000)
-    if path != "/":
-        open_page(page, path)
-
-
 @pytest.mark.parametrize("name", ["overview", "trends", "account"])
 def test_page_opens_without_exception_and_draws_its_charts(page, name):
-    open_in_app(page, "/" if name == "overview" else f"/{name}")
+    open_page(page, "/" if name == "overview" else f"/{name}")
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
     page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {CHARTS[name]}",
                            timeout=60_000)
@@ -45,7 +32,7 @@ def picked_account(page) -> str:
 
 def test_at_risk_row_opens_that_account_on_the_account_page(page):
     page.set_viewport_size({"width": 1440, "height": 3200})  # the whole Overview in view: no scrolling needed
-    open_in_app(page, "/account")
+    open_page(page, "/account")
     page.wait_for_selector('[data-testid="stMain"] [data-testid="stSelectbox"]', timeout=60_000)
     default = picked_account(page)
     open_page(page, "/")
@@ -63,7 +50,7 @@ def test_at_risk_row_opens_that_account_on_the_account_page(page):
 
 def test_note_with_markup_stays_text_and_an_override_shows_on_the_score(page):
     page.set_viewport_size({"width": 1440, "height": 3600})
-    open_in_app(page, "/account")
+    open_page(page, "/account")
     page.wait_for_selector('textarea[aria-label="Note"]', timeout=60_000)
     page.locator('textarea[aria-label="Note"]').fill("<img src=x onerror=alert(1)> called about renewal")
     page.get_by_role("button", name="Add note").click()
@@ -85,7 +72,7 @@ def test_note_with_markup_stays_text_and_an_override_shows_on_the_score(page):
 
 def test_overview_views_switch_to_the_chart_picked(page):
     """The chart views are lazy tabs: picking one runs and draws that chart in place of the previous one."""
-    open_in_app(page, "/")
+    open_page(page, "/")
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6", timeout=60_000)
     titles = "[...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent).join('|')"
     assert "Accounts per band over time" in page.evaluate(f"() => {titles}")

@@ -11,15 +11,15 @@ from playwright.sync_api import expect
 from pptx import Presentation
 
 from lib.export import png_size
-from tests.browser.conftest import exception_count, screenshot, wait_for_app
-from tests.browser.helpers import open_via_navigation, whole_page_screenshot
+from tests.browser.conftest import exception_count, open_page, screenshot, wait_for_app
+from tests.browser.helpers import whole_page_screenshot
 
-SLOW = 90_000  # ms: a fresh server builds the sample workspace and scores it on the first visit
+SLOW = 90_000  # ms: a page that scores and draws on a machine other test runs may be loading
 RENDER = 120_000  # ms: the first PNG starts a headless browser inside the server
 
 
 def open_present(page) -> None:
-    open_via_navigation(page, "Present", timeout=SLOW)
+    open_page(page, "/present")
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(6, timeout=SLOW)
     wait_for_app(page)
 
@@ -80,7 +80,7 @@ def test_png_pictures_deck_and_scores_download_from_the_page(page):
 
 
 def test_worklists_render_attention_and_expansion_lists(page):
-    open_via_navigation(page, "Worklists", timeout=SLOW)
+    open_page(page, "/worklists")
     expect(page.locator("h1").first).to_have_text("Worklists", timeout=SLOW)
     expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(3, timeout=SLOW)
     assert exception_count(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()
