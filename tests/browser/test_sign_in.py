@@ -70,16 +70,24 @@ def auth_url(tmp_path_factory, portfolio, book) -> Iterator[str]:
             yield url
 
 
+@pytest.fixture(scope="module")
+def auth_tab(browser, auth_url):
+    """One browser tab for the module's visitors (a tab's first load compiles the app's scripts, seconds on a busy
+    machine; later loads in it reuse them)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=auth_url, accept_downloads=True)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture
-def visitor(browser, auth_url):
-    """A new browser (its own cookies) per person."""
-    contexts = []
+def visitor(auth_tab, auth_url):
+    """Opens the app as a person (``None``: not signed in), signing them in when given: each person starts as a new
+    browser would, with the tab's cookies cleared (no one's sign-in, at the app or the provider). A test uses one
+    person at a time: the next person takes the tab over."""
 
     def open_as(email: str | None):
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=auth_url,
-                                      accept_downloads=True)
-        contexts.append(context)
-        tab = context.new_page()
+        tab = auth_tab
+        tab.context.clear_cookies()
         open_page(tab, "/")
         sign_in = tab.get_by_role("button", name="Sign in")
         sign_in.wait_for(timeout=60_000)
@@ -91,9 +99,8 @@ def visitor(browser, auth_url):
             settled(tab)
         return tab
 
-    yield open_as
-    for context in contexts:
-        context.close()
+    auth_tab.set_viewport_size({"width": 1440, "height": 900})
+    return open_as
 
 
 def settled(tab) -> None:
