@@ -377,7 +377,7 @@ def apply(draft: str, edit: tuple) -> tuning.EditResult:
     return getattr(tuning, kind)(draft, *args)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(EDITS, min_size=1, max_size=12))
 def test_any_model_the_edits_build_round_trips_through_yaml(edits):
     draft = dump_model(parse_model(MODEL_YAML))
