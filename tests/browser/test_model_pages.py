@@ -78,7 +78,9 @@ def test_selecting_a_misfit_opens_that_account(page):
     page.get_by_text("Struggling but green (").wait_for(timeout=WAIT)
     grid = page.locator('[data-testid="stDataFrame"]').last  # the struggling-but-green table
     grid.wait_for(timeout=WAIT)
-    page.wait_for_timeout(1000)
+    # The page's four charts drawn, so nothing above the table moves it any more.
+    page.wait_for_function("(p => p.length >= 4 && p.every(c => c.querySelector('.main-svg')))"
+                           "([...document.querySelectorAll('.js-plotly-plot')])", timeout=WAIT)
     open_row_on_account_page(page, grid, 1)
     picker = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.locator("input")
     assert picker.input_value().endswith("· ACC-01123")  # the sample's most surprising struggling-but-green

@@ -62,15 +62,14 @@ def test_save_as_new_model_selects_it_in_the_sidebar(page):
     assert page.get_by_text("Changes vs saved Browser draft v1: 0").count() == 1
     assert exception_count(page) == 0
 
-    # Saved with the sample, it is now the sample's model: a new session opens on it. Picking Default in the
-    # sidebar makes Default the sample's model again (and leaves the server as the other tests expect it).
+    # Saved with the sample, it is now the sample's model: a new session (a new page load) opens on it. Picking
+    # Default in the sidebar makes Default the sample's model again (and leaves the server as the other tests
+    # expect it).
     for expected in ("Browser draft", "Default"):
-        fresh = page.context.new_page()
-        open_page(fresh, "/tune")
-        assert sidebar_model(fresh).input_value() == expected
+        open_page(page, "/tune")
+        assert sidebar_model(page).input_value() == expected
         if expected == "Browser draft":
-            pick_model(fresh, "Default")
-        fresh.close()
+            pick_model(page, "Default")
 
 
 def test_steps_method_and_weights_tab_render_without_errors(page):
