@@ -59,11 +59,13 @@ def auth_url(tmp_path_factory, portfolio, book) -> Iterator[str]:
         f"users:\n  - {{email: {CSM}, role: csm, owners: [\"{book['owner']}\"]}}\n"
         f"  - {{email: {ANALYST}, role: analyst}}\n  - {{email: {ADMIN}, role: admin}}\n"
         "domains:\n  acme.test: viewer\n")
+    # The provider on 127.0.0.1 as the app is: the same site, so coming back from its sign-in form keeps the tab's
+    # renderer (on another site, Chromium starts a new one and compiles the app's scripts again, seconds).
     with run_server_in_thread() as provider:
         (tmp / "secrets.toml").write_text(
             f'[auth]\nredirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
             'cookie_secret = "a-cookie-secret-for-the-tests-only"\nclient_id = "hss"\nclient_secret = "hss-secret"\n'
-            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n')
+            f'server_metadata_url = "http://127.0.0.1:{provider.server_port}/.well-known/openid-configuration"\n')
         with serve(tmp / "workspace.duckdb", tmp / "streamlit.log", port=port,
                    env={"HSS_ACCESS": str(tmp / "access.yaml"), "HSS_SAMPLE": "0"},
                    args=("--secrets.files", str(tmp / "secrets.toml"))) as url:
