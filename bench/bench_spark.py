@@ -54,6 +54,7 @@ def spark_worker(source: Path, master: str) -> dict:
     # The shuffles' partition keys: what bounds each stage's parallelism on a cluster (bench/README.md).
     plan = result._jdf.queryExecution().executedPlan().toString()  # noqa: SLF001 - no public accessor
     exchanges = sorted(set(re.findall(r"hashpartitioning\(([^)]*)\)", plan)))
+    broadcasts = plan.count("BroadcastExchange")
     tracker = sc.statusTracker()
     stages = []
     for job in sorted(tracker.getJobIdsForGroup("score")):
@@ -64,7 +65,8 @@ def spark_worker(source: Path, master: str) -> dict:
     jvm = _vm_hwm_mb(sc._gateway.proc.pid)  # noqa: SLF001 - the JVM pyspark launched
     spark.stop()
     return {"engine": "spark", "rows": rows, "seconds": seconds, "session_start_s": started,
-            "peak_mb": peak_rss_mb() + jvm, "jvm_peak_mb": jvm, "stages": stages, "exchanges": exchanges}
+            "peak_mb": peak_rss_mb() + jvm, "jvm_peak_mb": jvm, "stages": stages, "exchanges": exchanges,
+            "broadcasts": broadcasts}
 
 
 def default_worker(source: Path) -> dict:
@@ -120,6 +122,7 @@ def main() -> None:
     print("  Shuffles (hash partitioning keys, partitions):")
     for keys in last["exchanges"]:
         print(f"    {keys}")
+    print(f"  Broadcast exchanges (small aggregates joined back): {last['broadcasts']}")
 
 
 if __name__ == "__main__":

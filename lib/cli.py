@@ -318,6 +318,9 @@ def _score_spark(model: Model, args: argparse.Namespace, columns: list[str] | No
              help="the portfolio table to read (default portfolio; schema.table allowed)"),
          arg("--dialect", default="duckdb", choices=("duckdb", "spark", "snowflake", "bigquery"),
              help="SQL dialect (default duckdb)"),
+         arg("--layout", choices=("single", "cluster"),
+             help="single: windows sized for one machine; cluster: no step bound to a handful of tasks "
+                  "(default: single for duckdb, cluster for the others; the scores are the same)"),
          arg("--expansion", action="store_true", help="compile the model's expansion score instead"))
 def sql_command(args: argparse.Namespace) -> int:
     from lib.engine.sql import compile_sql, to_dialect
@@ -328,8 +331,10 @@ def sql_command(args: argparse.Namespace) -> int:
             raise CliError(f"{args.model}: --expansion given but the model has no 'expansion' key — "
                            "add one or drop the flag")
         model = model.expansion
-    query = to_dialect(compile_sql(model, table_name(args.table)), args.dialect)
-    header = f"-- Health Score Studio model {model.name!r}: {len(model.metrics)} metrics, dialect {args.dialect}"
+    layout = args.layout or ("single" if args.dialect == "duckdb" else "cluster")
+    query = to_dialect(compile_sql(model, table_name(args.table), layout=layout), args.dialect)
+    header = (f"-- Health Score Studio model {model.name!r}: {len(model.metrics)} metrics, dialect {args.dialect}, "
+              f"{layout} layout")
     print(header.replace("\n", " ") + "\n" + query + ";")
     return EXIT_OK
 

@@ -1,8 +1,8 @@
 """Score with Apache Spark: the model's one compiled query, transpiled to Spark SQL, run on a SparkSession.
 
 For portfolios that outgrow one machine (``python -m lib.cli score … --engine spark [--master URL]``). The
-query is :func:`lib.engine.sql.compile_sql` with ``history="account"`` (earlier snapshots found per account,
-so that stage spreads over as many tasks as the cluster has — see bench/README.md), transpiled by
+query is :func:`lib.engine.sql.compile_sql` with ``layout="cluster"`` (no step partitioned by a key with few
+values, so every stage spreads over as many tasks as the cluster has — see bench/README.md), transpiled by
 :func:`lib.engine.sql.to_dialect`; nothing about scoring is written here. pyspark is optional
 (requirements-spark.txt) and needs Java; without either, :class:`SparkUnavailable` names the fix.
 
@@ -34,6 +34,7 @@ PYSPARK_FIX = "pip install -r requirements-spark.txt (pyspark 4.0.1)"
 JAVA_FIX = "install Java 17 (e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME to a Java 17 home"
 # A table name as a catalog knows it (db.table); anything else is a path.
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+_SCORED_ROWS = "hs_peaks AS (\n  SELECT"  # the step rank in band reads twice (see spark_query)
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".orc": "orc", ".json": "json", ".avro": "avro"}
 
 
@@ -129,8 +130,14 @@ def spark_query(model: Model, df: DataFrame, view: str) -> str:
     from pyspark.sql import types as T  # noqa: N812
 
     numeric = [f.name for f in df.schema.fields if isinstance(f.dataType, T.NumericType | T.BooleanType)]
-    query = compile_sql(model, quote_ident(view), ordered=False, numeric=numeric, history="account")
-    return to_dialect(query, "spark")
+    query = compile_sql(model, quote_ident(view), ordered=False, numeric=numeric, layout="cluster")
+    # Rank in band reads the scored rows twice (their counts per score slice, and the rows). Spark inlines a
+    # deterministic CTE at every reference, so the whole plan would be optimised twice over — on a 14-metric
+    # window model Catalyst ran out of a 2 GB heap. A column Spark cannot call deterministic (never read)
+    # keeps the CTE one shared relation, computed once.
+    if _SCORED_ROWS not in query:
+        raise RuntimeError("compile_sql's scored rows step changed: update spark._SCORED_ROWS")
+    return to_dialect(query.replace(_SCORED_ROWS, f"{_SCORED_ROWS}\n    RAND() AS hs_shared,", 1), "spark")
 
 
 def score_spark(model: Model, source: str | Path | pd.DataFrame, spark: SparkSession) -> DataFrame:

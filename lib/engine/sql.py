@@ -78,10 +78,15 @@ from lib.engine.plan import (
 from lib.engine.sqlutil import MEMORY_LIMIT_ENV, connect, number_literal, quote_ident, quote_literal
 
 DIALECTS = ("duckdb", "spark", "snowflake", "bigquery")
-#: How an account's earlier snapshots are found: ``bucket`` (DuckDB: ordered passes per 64-value bucket, which
-#: keep memory bounded on one machine) or ``account`` (a cluster: one window partition per account, so the
-#: work spreads over as many tasks as there are accounts). Both read the same rows; see :func:`compile_sql`.
-HISTORY_PARTITIONS = ("bucket", "account")
+#: How the query lays out its windows; both give the same rows. ``single`` (one machine, DuckDB): an account's
+#: earlier snapshots from ordered passes per 64-value bucket, and peer groups and bands as window partitions,
+#: which keep memory bounded. ``cluster`` (Spark, a warehouse): no step partitioned by a key with a handful of
+#: values — history per account, peer groups aggregated before they are joined back, rank in band split by
+#: tenths of a point (see :func:`compile_sql` and bench/README.md).
+LAYOUTS = ("single", "cluster")
+#: Rank in band on a cluster: rows are partitioned by (date, band, FLOOR(score × this)), so one date's ranks
+#: spread over up to 1,001 tasks.
+RANK_SLICES_PER_POINT = 10
 
 
 def _dbl(x: float) -> str:
@@ -200,8 +205,90 @@ def _peer_partition(within: tuple[str, ...], seg_alias: dict[str, str]) -> str:
     return ", ".join(["hs_snapshot_date", *(seg_alias[c] for c in within)])
 
 
+def _null_safe_join(table: str, on: list[tuple[str, str]]) -> str:
+    """``LEFT JOIN table`` onto ``hs_b`` where each (ours, theirs) pair is equal or both NULL (a window's
+    partition keeps NULL as a group of its own, so the join must too)."""
+    cond = " AND ".join(f"{table}.{theirs} IS NOT DISTINCT FROM hs_b.{ours}" for ours, theirs in on)
+    return f"LEFT JOIN {table} ON {cond}"
+
+
+def _peer_windows(plan: Plan, seg_alias: dict[str, str]) -> list[str]:
+    """Percent ranks and ratios to the peer mean as windows over (date, peer segments): ``single`` layout."""
+    win: list[str] = []
+    for i, m in enumerate(plan.metrics):
+        v = f"hs_v{i}"
+        for k, spec in enumerate(m.variants):
+            if isinstance(spec, Percentile):
+                # One partitioning and order for both windows, so the engine sorts the rows once. Rows
+                # without a value sort after all values in every dialect (the IS NULL key), so they do not
+                # shift anyone's rank; COUNT skips them. (Partitioning by IS NULL would cost memory.)
+                order = f"{v} DESC" if spec.lower_is_better else f"{v} NULLS FIRST"
+                peers = _peer_partition(spec.within, seg_alias)
+                over = f"PARTITION BY {peers} ORDER BY {v} IS NULL NULLS FIRST, {order}"
+                n = f"COUNT({v}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+                win.append(_percent_rank(v, f"RANK() OVER ({over}) - 1", n, f"hs_s{i}_{k}"))
+            elif isinstance(spec, VsAverage):
+                mean = f"AVG({v}) OVER (PARTITION BY {_peer_partition(spec.within, seg_alias)})"
+                win.append(_ratio(v, mean, f"hs_r{i}_{k}"))
+    return win
+
+
+def _peer_aggregates(plan: Plan, seg_alias: dict[str, str], before: str) -> tuple[list[str], list[str], list[str]]:
+    """Percent ranks and ratios to the peer mean without a window over whole peer groups: ``cluster`` layout.
+
+    A peer mean is ``AVG`` per (date, segments) with ``GROUP BY`` — partial sums on every input task, then a
+    small table joined back. A percent rank counts rows per (date, segments, value) the same way; a running
+    sum over those distinct values (one row each) gives the number of values ranked below — ``RANK() − 1``,
+    ties sharing it — and the group's count. So no task ever holds a whole peer group's rows.
+
+    Returns:
+        (named steps ``name AS (…)``, ``LEFT JOIN`` clauses onto ``hs_b``, the columns they yield).
+    """
+    steps: list[str] = []
+    joins: list[str] = []
+    cols: list[str] = []
+    for i, m in enumerate(plan.metrics):
+        v = f"hs_v{i}"
+        for k, spec in enumerate(m.variants):
+            if not isinstance(spec, Percentile | VsAverage):
+                continue
+            name = f"hs_pg{i}_{k}"
+            keys = ["hs_snapshot_date", *(seg_alias[c] for c in spec.within)]
+            groups = ", ".join(keys)
+            on = [(key, key) for key in keys]
+            if isinstance(spec, VsAverage):
+                steps.append(f"{name} AS (\n  SELECT {groups}, AVG({v}) AS hs_mean\n  FROM {before}\n"
+                             f"  GROUP BY {groups}\n)")
+                joins.append(_null_safe_join(name, on))
+                cols.append(_ratio(f"hs_b.{v}", f"{name}.hs_mean", f"hs_r{i}_{k}"))
+                continue
+            order = f"{v} DESC" if spec.lower_is_better else v
+            counted = (f"SELECT {groups}, {v}, COUNT(*) AS hs_c FROM {before} WHERE {v} IS NOT NULL "
+                       f"GROUP BY {groups}, {v}")
+            steps.append(
+                f"{name} AS (\n  SELECT {groups}, {v},\n"
+                f"    SUM(hs_c) OVER (PARTITION BY {groups} ORDER BY {order} "
+                "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - hs_c AS hs_below,\n"
+                f"    SUM(hs_c) OVER (PARTITION BY {groups}) AS hs_n\n  FROM ({counted}) AS hs_t\n)")
+            joins.append(_null_safe_join(name, [*on, (v, v)]))
+            cols.append(_percent_rank(f"hs_b.{v}", f"{name}.hs_below", f"{name}.hs_n", f"hs_s{i}_{k}"))
+    return steps, joins, cols
+
+
+def _percent_rank(v: str, below: str, n: str, name: str) -> str:
+    """100 × (values ranked below) / (values − 1); 50 for a group of one; NULL without a value."""
+    return (f"CASE WHEN {v} IS NULL THEN NULL WHEN {n} = 1 THEN {_dbl(50)} ELSE 100 * "
+            f"CAST({below} AS DOUBLE) / NULLIF(CAST({n} - 1 AS DOUBLE), 0) END AS {name}")
+
+
+def _ratio(v: str, mean: str, name: str) -> str:
+    """The value over its peer mean, rounded (see the module docstring); NULL without a value or a mean."""
+    return (f"CASE WHEN {v} IS NULL OR {mean} = 0 THEN NULL "
+            f"ELSE ROUND({v} / NULLIF({mean}, 0), {RATIO_DECIMALS}) END AS {name}")
+
+
 def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
-                numeric: Collection[str] = (), history: str = "bucket") -> str:
+                numeric: Collection[str] = (), layout: str = "single") -> str:
     """Compile a model to ONE DuckDB SQL query over ``source``.
 
     Args:
@@ -214,13 +301,15 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
         numeric: columns the source is known to hold as numbers (or booleans): cast directly. Any other
             column is read by the text rule (:func:`_number`), which gives the same values for numbers, only
             slower — so a query printed for an unknown table is right whatever its types.
-        history: how earlier snapshots are found, one of :data:`HISTORY_PARTITIONS`; the results are the same.
+        layout: ``single`` (one machine) or ``cluster`` (Spark, a warehouse), see :data:`LAYOUTS`; the
+            results are the same.
 
     Returns:
         The query; its result has the columns described in :func:`score`, ordered by account_id and date.
     """
-    if history not in HISTORY_PARTITIONS:
-        raise ValueError(f"unknown history partitioning {history!r} — use one of: {', '.join(HISTORY_PARTITIONS)}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r} — use one of: {', '.join(LAYOUTS)}")
+    cluster = layout == "cluster"
     plan = Plan(model)
     # Only peer-group segments travel through the query; profile conditions are decided up front.
     peer_segments = dict.fromkeys(c for m in plan.metrics for v in m.variants
@@ -232,9 +321,9 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
     # the column statistics DuckDB uses to size its partitions, and then run out of memory on big inputs —
     # the one exception is the history bucket, an integer of known range. Text conversion happens where
     # values are compared or output.
-    src = [f"{quote_ident('account_id')} AS hs_account_id", f"{quote_ident('snapshot_date')} AS hs_snapshot_date",
-           # A function of the account alone: the history windows' partition (see step 5).
-           f"{_history_bucket(quote_ident('account_id'))} AS hs_bucket"]
+    src = [f"{quote_ident('account_id')} AS hs_account_id", f"{quote_ident('snapshot_date')} AS hs_snapshot_date"]
+    if not cluster:  # a function of the account alone: the history windows' partition (see step 5)
+        src.append(f"{_history_bucket(quote_ident('account_id'))} AS hs_bucket")
     src += [f"{quote_ident(c)} AS {a}" for c, a in seg_alias.items()]
     prof_cases = []
     for k, when in enumerate(plan.whens):
@@ -256,35 +345,21 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
     # an ordered pass spills to disk. The passes run per bucket (:func:`_history_bucket`; any function of
     # the account would do), so the sort is split and runs on every thread: one pass over all rows was a
     # single-threaded sort and half the run time on 12 M rows.
-    # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain. On a cluster (``history="account"``)
-    # the partition is the account itself: as many tasks as accounts, where 64 buckets would cap the stage at
-    # 64 tasks; the account check is then always true, and the rows read are the same.
-    key = "hs_bucket" if history == "bucket" else "hs_account_id"
+    # NULLS FIRST (BigQuery's default) keeps the transpiled SQL plain. On a cluster the partition is the
+    # account itself: as many tasks as accounts, where 64 buckets would cap the stage at 64 tasks; the
+    # account check is then always true, and the rows read are the same.
+    key = "hs_account_id" if cluster else "hs_bucket"
     history = f"PARTITION BY {key} ORDER BY hs_account_id NULLS FIRST, hs_snapshot_date NULLS FIRST"
     carried = [part.rsplit(" AS ", 1)[1] for part in src if not part.endswith(tuple(
         f" AS hs_w{j}" for j in window_columns.values()))]
     steps = _window_steps(plan, window_columns, history, carried)
 
-    # 2. Peer-group windows (percent ranks, ratios to the peer mean).
-    win: list[str] = []
-    for i, m in enumerate(plan.metrics):
-        v = f"hs_v{i}"
-        for k, spec in enumerate(m.variants):
-            if isinstance(spec, Percentile):
-                # One partitioning and order for both windows, so the engine sorts the rows once. Rows
-                # without a value sort after all values in every dialect (the IS NULL key), so they do not
-                # shift anyone's rank; COUNT skips them. (Partitioning by IS NULL would cost memory.)
-                order = f"{v} DESC" if spec.lower_is_better else f"{v} NULLS FIRST"
-                peers = _peer_partition(spec.within, seg_alias)
-                over = f"PARTITION BY {peers} ORDER BY {v} IS NULL NULLS FIRST, {order}"
-                n = f"COUNT({v}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
-                rank = f"RANK() OVER ({over})"
-                win.append(f"CASE WHEN {v} IS NULL THEN NULL WHEN {n} = 1 THEN {_dbl(50)} ELSE 100 * "
-                           f"CAST({rank} - 1 AS DOUBLE) / NULLIF(CAST({n} - 1 AS DOUBLE), 0) END AS hs_s{i}_{k}")
-            elif isinstance(spec, VsAverage):
-                mean = f"AVG({v}) OVER (PARTITION BY {_peer_partition(spec.within, seg_alias)})"
-                win.append(f"CASE WHEN {v} IS NULL OR {mean} = 0 THEN NULL "
-                           f"ELSE ROUND({v} / NULLIF({mean}, 0), {RATIO_DECIMALS}) END AS hs_r{i}_{k}")
+    # 2. Peer groups (percent ranks, ratios to the peer mean): windows, or on a cluster aggregates joined back.
+    before = steps[-1][1] if steps else "hs_src"
+    if cluster:
+        peer_steps, peer_joins, win = _peer_aggregates(plan, seg_alias, before)
+    else:
+        peer_steps, peer_joins, win = [], [], _peer_windows(plan, seg_alias)
 
     # 3. Row-wise variant scores, then each metric's score and raw weight for the row's profile.
     row = []
@@ -366,6 +441,8 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
         alert_parts.append(f"COALESCE(CASE WHEN {cond} THEN {quote_literal('; ' + a.name)} END, '')")
     alerts = f"SUBSTR({' || '.join(alert_parts)}, 3)" if alert_parts else "''"
     profile_name = _case_by_profile([quote_literal(n) for n in plan.profile_names])
+    slice_cols, rank_steps, rank_joins, rank_in_band = _rank_in_band(cluster)
+    peaks += slice_cols
 
     out = [
         f"CAST(hs_account_id AS VARCHAR) AS {quote_ident('account_id')}",
@@ -375,8 +452,7 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
         f"hs_band AS {quote_ident('band')}",
         f"hs_grade AS {quote_ident('grade')}",
         f"ROUND(hs_score - hs_l1, {SCORE_DECIMALS}) AS {quote_ident('change')}",
-        "ROW_NUMBER() OVER (PARTITION BY hs_snapshot_date, hs_band ORDER BY hs_score NULLS FIRST, "
-        f"CAST(hs_account_id AS VARCHAR) NULLS FIRST) AS {quote_ident('rank_in_band')}",
+        f"{rank_in_band} AS {quote_ident('rank_in_band')}",
         f"{alerts} AS {quote_ident('alerts')}",
     ]
     for i, m in enumerate(plan.metrics):
@@ -384,30 +460,57 @@ def compile_sql(model: Model, source: str = '"portfolio"', ordered: bool = True,
                 f"hs_e{i} AS {quote_ident(m.name + '_weight')}",
                 f"hs_e{i} * COALESCE(hs_s{i}, 0) AS {quote_ident(m.name + '_contribution')}"]
 
-    kept = ["hs_account_id", "hs_bucket", "hs_snapshot_date", "hs_p",
+    kept = ["hs_account_id", *([] if cluster else ["hs_bucket"]), "hs_snapshot_date", "hs_p",
             *(f"hs_{x}{i}" for i in range(len(plan.metrics)) for x in ("s", "e"))]
 
-    def sel(cols: list[str]) -> str:
-        return ",\n    ".join(["*", *cols])
+    def step(name: str, cols: list[str], source: str) -> str:
+        return f"{name} AS (\n  SELECT\n    " + ",\n    ".join(cols) + f"\n  FROM {source}\n)"
 
-    return (
-        "WITH hs_src AS (\n  SELECT\n    " + ",\n    ".join(src) + f"\n  FROM {source}\n),\n"
-        + "".join(f"{name} AS (\n  SELECT\n    " + ",\n    ".join(cols) + f"\n  FROM {before}\n),\n"
-                  for before, name, cols in steps)
-        + "hs_win AS (\n  SELECT\n    " + sel(win) + f"\n  FROM {steps[-1][1] if steps else 'hs_src'}\n),\n"
-        "hs_row AS (\n  SELECT\n    " + sel(row) + "\n  FROM hs_win\n),\n"
-        "hs_pick AS (\n  SELECT\n    " + sel(pick) + "\n  FROM hs_row\n),\n"
-        "hs_grp AS (\n  SELECT\n    " + sel(eff) + "\n  FROM hs_pick\n),\n"
-        "hs_tot AS (\n  SELECT\n    " + sel([f"({total}) AS hs_gt"]) + "\n  FROM hs_grp\n),\n"
-        "hs_eff AS (\n  SELECT\n    " + sel(weights) + "\n  FROM hs_tot\n),\n"
+    ctes = [
+        step("hs_src", src, source),
+        *(step(name, cols, before) for before, name, cols in steps),
+        *peer_steps,
+        step("hs_win", ["hs_b.*", *win], f"{before} AS hs_b" + "".join(f"\n  {join}" for join in peer_joins)),
+        step("hs_row", ["*", *row], "hs_win"),
+        step("hs_pick", ["*", *pick], "hs_row"),
+        step("hs_grp", ["*", *eff], "hs_pick"),
+        step("hs_tot", ["*", f"({total}) AS hs_gt"], "hs_grp"),
+        step("hs_eff", ["*", *weights], "hs_tot"),
         # Only what the history windows and the output need: windows materialise every column they carry.
-        "hs_scored AS (\n  SELECT\n    " + ",\n    ".join([*kept, f"{score_expr} AS hs_score"])
-        + "\n  FROM hs_eff\n),\n"
-        "hs_hist AS (\n  SELECT\n    " + sel(hist) + "\n  FROM hs_scored\n),\n"
-        "hs_peaks AS (\n  SELECT\n    " + sel(peaks) + "\n  FROM hs_hist\n)\n"
-        "SELECT\n  " + ",\n  ".join(out) + "\nFROM hs_peaks"
-        + ("\nORDER BY CAST(hs_account_id AS VARCHAR), hs_snapshot_date" if ordered else "")
-    )
+        step("hs_scored", [*kept, f"{score_expr} AS hs_score"], "hs_eff"),
+        step("hs_hist", ["*", *hist], "hs_scored"),
+        step("hs_peaks", ["*", *peaks], "hs_hist"),
+        *rank_steps,
+    ]
+    return ("WITH " + ",\n".join(ctes) + "\nSELECT\n  " + ",\n  ".join(out) + "\nFROM hs_peaks AS hs_b"
+            + "".join(f"\n{join}" for join in rank_joins)
+            + ("\nORDER BY CAST(hs_account_id AS VARCHAR), hs_snapshot_date" if ordered else ""))
+
+
+def _rank_in_band(cluster: bool) -> tuple[list[str], list[str], list[str], str]:
+    """Rank in band (1 = lowest score in its date and band, ties broken by account id) over ``hs_peaks``.
+
+    On one machine a ``ROW_NUMBER`` window over (date, band). On a cluster that window would run as at most
+    dates × 4 tasks, so rows are partitioned by a slice of the score as well, (date, band, FLOOR(score × 10)):
+    the rank is the number of rows in the band's lower slices (counted per slice with ``GROUP BY``, a running
+    sum over at most 1,001 slices a date) plus the row's number inside its slice. A slice holds scores in
+    one tenth of a point, so every row of a lower slice has a lower score: the same numbers as the window.
+
+    Returns:
+        (columns for ``hs_peaks``, named steps, ``LEFT JOIN`` clauses onto ``hs_b``, the rank expression).
+    """
+    order = "ORDER BY hs_score NULLS FIRST, CAST(hs_account_id AS VARCHAR) NULLS FIRST"
+    if not cluster:
+        return [], [], [], f"ROW_NUMBER() OVER (PARTITION BY hs_snapshot_date, hs_band {order})"
+    keys = {"hs_snapshot_date": "hs_rd", "hs_band": "hs_rb", "hs_slice": "hs_rs"}
+    groups = ", ".join(keys)
+    counted = f"SELECT {groups}, COUNT(*) AS hs_c FROM hs_peaks GROUP BY {groups}"
+    below = (f"hs_slices AS (\n  SELECT {', '.join(f'{k} AS {a}' for k, a in keys.items())},\n"
+             "    SUM(hs_c) OVER (PARTITION BY hs_snapshot_date, hs_band ORDER BY hs_slice NULLS FIRST "
+             f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - hs_c AS hs_below\n  FROM ({counted}) AS hs_t\n)")
+    within = f"ROW_NUMBER() OVER (PARTITION BY hs_b.hs_snapshot_date, hs_b.hs_band, hs_b.hs_slice {order})"
+    return ([f"FLOOR(hs_score * {_dbl(RANK_SLICES_PER_POINT)}) AS hs_slice"], [below],
+            [_null_safe_join("hs_slices", list(keys.items()))], f"CAST(hs_slices.hs_below + {within} AS BIGINT)")
 
 
 def _case_by_profile(values: list[str]) -> str:
@@ -483,13 +586,14 @@ def tidy(result: pd.DataFrame) -> pd.DataFrame:
 
 
 def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelation,
-          con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+          con: duckdb.DuckDBPyConnection | None = None, layout: str = "single") -> pd.DataFrame:
     """Score a portfolio with DuckDB.
 
     Args:
         model: a validated model.
         data: the canonical portfolio DataFrame, a .parquet/.csv path, or a DuckDB relation.
         con: connection to use (a cursor of it is taken); default a fresh in-memory connection.
+        layout: the query's layout (:data:`LAYOUTS`): ``cluster`` runs here what Spark and warehouses run.
 
     Returns:
         One row per account and snapshot, sorted by account_id, snapshot_date: ``account_id,
@@ -510,7 +614,7 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
             cur.register(view, pa.Table.from_pandas(frame, preserve_index=False))
             numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c].dtype)]
             try:
-                query = compile_sql(model, quote_ident(view), numeric=numeric)
+                query = compile_sql(model, quote_ident(view), numeric=numeric, layout=layout)
                 result = cur.execute(query).fetch_arrow_table().to_pandas()
             finally:
                 cur.unregister(view)
@@ -520,7 +624,8 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
                 raise ModelError(problems, source="data")
             view = f"hs_input_{uuid.uuid4().hex}"
             numeric = numeric_columns(list(zip(data.columns, map(str, data.types), strict=True)))
-            result = data.query(view, compile_sql(model, view, numeric=numeric)).fetch_arrow_table().to_pandas()
+            query = compile_sql(model, view, numeric=numeric, layout=layout)
+            result = data.query(view, query).fetch_arrow_table().to_pandas()
         else:
             path = Path(data)
             source = _reader(path)
@@ -528,7 +633,7 @@ def score(model: Model, data: pd.DataFrame | str | Path | duckdb.DuckDBPyRelatio
             problems = required_problems(model, [r[0] for r in described])
             if problems:
                 raise ModelError(problems, source=str(path))
-            query = compile_sql(model, source, numeric=numeric_columns(described))
+            query = compile_sql(model, source, numeric=numeric_columns(described), layout=layout)
             result = cur.execute(query).fetch_arrow_table().to_pandas()
     finally:
         if not own:
@@ -634,5 +739,5 @@ def metric_quality(model: Model, df: pd.DataFrame) -> pd.DataFrame:
                                        "usable", "examples"])
 
 
-__all__ = ["DIALECTS", "HISTORY_PARTITIONS", "compile_sql", "metric_quality", "numeric_columns", "prepare_frame",
+__all__ = ["DIALECTS", "LAYOUTS", "compile_sql", "metric_quality", "numeric_columns", "prepare_frame",
            "score", "score_file", "tidy", "to_dialect"]

@@ -186,6 +186,9 @@ def test_sql_prints_one_query_that_parses_in_its_dialect(files, dialect):
     assert len(statements) == 1
     tables = {t.name for t in statements[0].find_all(sqlglot.exp.Table)}
     assert "portfolio" in tables
+    # warehouses get the cluster layout: peer groups and bands aggregated, no 64-value history bucket
+    assert ("hs_bucket" in result.stdout) == (dialect == "duckdb")
+    assert ("cluster layout" in result.stdout) == (dialect != "duckdb")
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -317,6 +317,15 @@ def test_live_scorer_equals_sql_row_for_row(case):
 
 @SETTINGS
 @given(cases())
+def test_the_cluster_layout_scores_every_row_as_the_single_machine_layout_does(case):
+    # Peer groups aggregated and joined back, rank in band by score slices: NULL segments, ties and empty
+    # groups included, the numbers must not move.
+    model, df = case
+    pd.testing.assert_frame_equal(score(model, df, layout="cluster"), score(model, df), check_exact=True)
+
+
+@SETTINGS
+@given(cases())
 def test_scores_stay_between_0_and_100(case):
     model, df = case
     result = LiveScorer(df, model).rescore(model)

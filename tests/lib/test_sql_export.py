@@ -8,7 +8,7 @@ import pytest
 import sqlglot
 
 from lib.engine.model import load_model
-from lib.engine.sql import DIALECTS, compile_sql, score, to_dialect
+from lib.engine.sql import DIALECTS, LAYOUTS, compile_sql, score, to_dialect
 from tests.lib.helpers import ROOT, assert_same_scores, frame, make_model
 
 EVIL = 'x"; DROP TABLE portfolio; --'
@@ -31,13 +31,14 @@ def test_compiled_sql_is_one_statement(default_model):
     assert len(statements) == 1 and statements[0].key == "select"
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dialect", ["spark", "snowflake", "bigquery"])
-def test_transpiled_sql_parses_back_and_scores_the_same_in_duckdb(dialect, default_model, portfolio):
+def test_transpiled_sql_parses_back_and_scores_the_same_in_duckdb(dialect, layout, default_model, portfolio):
     """Transpile, parse with the target dialect, come back to DuckDB: the results must not change."""
     con = duckdb.connect()
     con.register("portfolio", portfolio)
     expected = con.execute(compile_sql(default_model)).df()
-    text = to_dialect(compile_sql(default_model), dialect)
+    text = to_dialect(compile_sql(default_model, layout=layout), dialect)
     parsed = sqlglot.parse_one(text, read=dialect)
     assert parsed.key == "select"
     again = con.execute(sqlglot.transpile(text, read=dialect, write="duckdb")[0]).df()
@@ -116,11 +117,13 @@ def _unwrapped(node):
     return node
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dialect", ["spark", "snowflake", "bigquery"])
-def test_warehouse_sql_skips_nulls_in_greatest_least_guards_divisions_and_ranks_portably(dialect, trap_model):
+def test_warehouse_sql_skips_nulls_in_greatest_least_guards_divisions_and_ranks_portably(dialect, layout,
+                                                                                         trap_model):
     """Issue #14: parsed back with sqlglot, GREATEST/LEAST never see a NULL and never one argument, every
-    division by a column goes through NULLIF, and percentile ranks use only RANK/COUNT windows."""
-    parsed = sqlglot.parse_one(to_dialect(compile_sql(trap_model), dialect), read=dialect)
+    division by a column goes through NULLIF, and ranks use only RANK/COUNT windows or running sums."""
+    parsed = sqlglot.parse_one(to_dialect(compile_sql(trap_model, layout=layout), dialect), read=dialect)
     extremes = list(parsed.find_all(sqlglot.exp.Greatest, sqlglot.exp.Least))
     # the window min and max, the 2- and 3-snapshot drops (the 1-snapshot one needs none), each maybe repeated
     assert len({node.sql(dialect) for node in extremes}) == 4
@@ -132,18 +135,41 @@ def test_warehouse_sql_skips_nulls_in_greatest_least_guards_divisions_and_ranks_
         literal = isinstance(right, sqlglot.exp.Literal) and float(right.name) != 0
         assert literal or isinstance(right, sqlglot.exp.Nullif), div.sql(dialect)
     windows = {type(w.this).__name__ for w in parsed.find_all(sqlglot.exp.Window)}
-    assert windows <= {"Rank", "Count", "Avg", "RowNumber", "Lag"}, windows
+    assert windows <= {"Rank", "Count", "Avg", "RowNumber", "Lag", "Sum"}, windows
 
 
 @pytest.mark.parametrize("dialect", ["snowflake", "bigquery"])
 def test_warehouse_sql_matches_its_reviewed_snapshot(dialect, trap_model):
-    """The exact text a warehouse gets (no engine to run it here): a change shows up in review. To accept one,
-    run with HSS_UPDATE_SQL_SNAPSHOTS=1 and read the diff."""
+    """The exact text a warehouse gets (no engine to run it here; the cluster layout, as `sql --dialect`
+    prints it): a change shows up in review. To accept one, run with HSS_UPDATE_SQL_SNAPSHOTS=1 and read the
+    diff."""
     import os
 
-    text = to_dialect(compile_sql(trap_model), dialect) + "\n"
+    text = to_dialect(compile_sql(trap_model, layout="cluster"), dialect) + "\n"
     path = SNAPSHOTS / f"trap_model.{dialect}.sql"
     if os.environ.get("HSS_UPDATE_SQL_SNAPSHOTS"):
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8")
+
+
+def test_cluster_rank_in_band_counts_across_score_slices_ties_and_missing_scores():
+    """Rank in band on a cluster is (rows in the band's lower tenth-of-a-point slices) + the row's number in its
+    slice: scores on either side of a slice edge, ties broken by account id, and 'no data' rows keep the
+    window's numbers, on two dates."""
+    model = make_model({"usage": {"score": {"method": "linear", "red": 0, "green": 100}}})
+    values = {"k": 29.9, "b": 29.95, "j": 29.99, "a": 30.0, "e": 30.04, "c": 30.05, "h": 30.1, "d": 100.0,
+              "f": 100.0, "g": None, "i": None, "l": 0.0}
+    rows = [{"account_id": acc, "t": t, "usage": v if t == 0 or v is None else 100.0 - v}
+            for t in (0, 1) for acc, v in values.items()]
+    df = frame(rows)
+    cluster, single = score(model, df, layout="cluster"), score(model, df)
+    pd.testing.assert_frame_equal(cluster, single, check_exact=True)
+    first = cluster[cluster["snapshot_date"] == cluster["snapshot_date"].min()].set_index("account_id")
+    # red is score <= 30: 0, 29.9, 29.95, 29.99, 30 (slices 0, 299, 299, 299, 300)
+    assert first.loc[["l", "k", "b", "j", "a"], "rank_in_band"].tolist() == [1, 2, 3, 4, 5]
+    # yellow: 30.04, 30.05, 30.1 (slices 300 and 301); green: a tie at 100 broken by account id
+    assert first.loc[["e", "c", "h"], "rank_in_band"].tolist() == [1, 2, 3]
+    assert first.loc[["d", "f"], "rank_in_band"].tolist() == [1, 2]
+    assert first.loc[["g", "i"], "band"].tolist() == ["no data"] * 2
+    assert first.loc[["g", "i"], "rank_in_band"].tolist() == [1, 2]
