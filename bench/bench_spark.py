@@ -53,7 +53,8 @@ def spark_worker(source: Path, master: str) -> dict:
     seconds = time.perf_counter() - t1
     # The shuffles' partition keys: what bounds each stage's parallelism on a cluster (bench/README.md).
     plan = result._jdf.queryExecution().executedPlan().toString()  # noqa: SLF001 - no public accessor
-    exchanges = sorted(set(re.findall(r"hashpartitioning\(([^)]*)\)", plan)))
+    # keys without Spark's expression ids (hs_band#343 → hs_band), so each distinct shuffle is listed once
+    exchanges = sorted({re.sub(r"#\d+L?", "", keys) for keys in re.findall(r"hashpartitioning\((.+?), \d+\)", plan)})
     broadcasts = plan.count("BroadcastExchange")
     tracker = sc.statusTracker()
     stages = []

@@ -16,11 +16,13 @@ import os
 import re
 import shutil
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
+import sqlglot
 
 from lib.engine.model import Model, ModelError
 from lib.engine.plan import required_problems
@@ -34,7 +36,6 @@ PYSPARK_FIX = "pip install -r requirements-spark.txt (pyspark 4.0.1)"
 JAVA_FIX = "install Java 17 (e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME to a Java 17 home"
 # A table name as a catalog knows it (db.table); anything else is a path.
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
-_SCORED_ROWS = "hs_peaks AS (\n  SELECT"  # the step rank in band reads twice (see spark_query)
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".orc": "orc", ".json": "json", ".avro": "avro"}
 
 
@@ -131,13 +132,24 @@ def spark_query(model: Model, df: DataFrame, view: str) -> str:
 
     numeric = [f.name for f in df.schema.fields if isinstance(f.dataType, T.NumericType | T.BooleanType)]
     query = compile_sql(model, quote_ident(view), ordered=False, numeric=numeric, layout="cluster")
-    # Rank in band reads the scored rows twice (their counts per score slice, and the rows). Spark inlines a
-    # deterministic CTE at every reference, so the whole plan would be optimised twice over — on a 14-metric
-    # window model Catalyst ran out of a 2 GB heap. A column Spark cannot call deterministic (never read)
-    # keeps the CTE one shared relation, computed once.
-    if _SCORED_ROWS not in query:
-        raise RuntimeError("compile_sql's scored rows step changed: update spark._SCORED_ROWS")
-    return to_dialect(query.replace(_SCORED_ROWS, f"{_SCORED_ROWS}\n    RAND() AS hs_shared,", 1), "spark")
+    return _shared(to_dialect(query, "spark"))
+
+
+def _shared(query: str) -> str:
+    """``query`` with each CTE that is read more than once kept as one shared relation.
+
+    Spark inlines a deterministic CTE at every place it is read (its ``InlineCTE`` rule has no switch), so
+    the cluster layout's self-joins — peer aggregates joined back to the rows they came from, rank in band's
+    slice counts joined back to the scored rows — would have Catalyst optimise the plan below them once per
+    read: on the 14-metric window-statistics test model it ran out of a 2 GB heap. A column Spark cannot
+    call deterministic (``RAND()``, never read) keeps such a CTE one relation, computed once; no score moves.
+    """
+    tree = sqlglot.parse_one(query, read="spark")
+    reads = Counter(table.name for table in tree.find_all(sqlglot.exp.Table))
+    for cte in tree.find_all(sqlglot.exp.CTE):
+        if reads[cte.alias] > 1:
+            cte.this.select(f"RAND() AS hs_shared_{cte.alias}", dialect="spark", copy=False)
+    return tree.sql(dialect="spark", pretty=True)
 
 
 def score_spark(model: Model, source: str | Path | pd.DataFrame, spark: SparkSession) -> DataFrame:

@@ -173,3 +173,20 @@ def test_cluster_rank_in_band_counts_across_score_slices_ties_and_missing_scores
     assert first.loc[["d", "f"], "rank_in_band"].tolist() == [1, 2]
     assert first.loc[["g", "i"], "band"].tolist() == ["no data"] * 2
     assert first.loc[["g", "i"], "rank_in_band"].tolist() == [1, 2]
+
+
+def test_spark_query_keeps_every_cte_read_twice_as_one_shared_relation(default_model):
+    """Spark inlines deterministic CTEs wherever they are read; the cluster layout's self-joins would make it
+    plan the scoring twice over. Each CTE read more than once gets a RAND() column (never read); no other."""
+    from lib.engine.spark import _shared
+
+    text = _shared(to_dialect(compile_sql(default_model, "v", ordered=False, layout="cluster"), "spark"))
+    tree = sqlglot.parse_one(text, read="spark")
+    reads = {}
+    for table in tree.find_all(sqlglot.exp.Table):
+        reads[table.name] = reads.get(table.name, 0) + 1
+    marked = {cte.alias for cte in tree.find_all(sqlglot.exp.CTE) if any(
+        isinstance(e, sqlglot.exp.Alias) and e.alias == f"hs_shared_{cte.alias}" for e in cte.this.expressions)}
+    assert marked == {name for name, n in reads.items() if n > 1} == {"hs_src", "hs_peaks"}
+    assert not [c for c in tree.named_selects if "hs_shared" in c]  # never an output column
+    assert "rank_in_band" in tree.named_selects
