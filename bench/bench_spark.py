@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -110,6 +111,9 @@ def main() -> None:
             out = subprocess.run([sys.executable, "-m", "bench.bench_spark", "--worker", engine, "--source",
                                   str(source), "--master", args.master], capture_output=True, text=True, check=True)
             results[engine].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            run = results[engine][-1]
+            print(f"  run {len(results[engine])} {engine:8s} {run['seconds']:7.1f} s  peak {run['peak_mb']:6.0f} MB  "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
     print(f"{args.accounts:,} accounts × {args.snapshots} snapshots, Spark master {args.master}, {args.runs} runs")
     for engine, runs in results.items():
         print(f"  {engine:8s} median {statistics.median(r['seconds'] for r in runs):7.1f} s   "
