@@ -52,11 +52,11 @@ def spark_worker(source: Path, master: str) -> dict:
     result = score_spark(model, source, spark)
     rows = write_spark(result, OUT / "spark_scores.parquet", columns)
     seconds = time.perf_counter() - t1
-    # The shuffles' partition keys: what bounds each stage's parallelism on a cluster (bench/README.md).
+    # The shuffles' partition keys in the initial plan: what bounds each stage's parallelism on a cluster
+    # (bench/README.md); adaptive execution may still turn a join into a broadcast once it sees the sizes.
     plan = result._jdf.queryExecution().executedPlan().toString()  # noqa: SLF001 - no public accessor
     # keys without Spark's expression ids (hs_band#343 → hs_band), so each distinct shuffle is listed once
     exchanges = sorted({re.sub(r"#\d+L?", "", keys) for keys in re.findall(r"hashpartitioning\((.+?), \d+\)", plan)})
-    broadcasts = plan.count("BroadcastExchange")
     tracker = sc.statusTracker()
     stages = []
     for job in sorted(tracker.getJobIdsForGroup("score")):
@@ -67,8 +67,7 @@ def spark_worker(source: Path, master: str) -> dict:
     jvm = _vm_hwm_mb(sc._gateway.proc.pid)  # noqa: SLF001 - the JVM pyspark launched
     spark.stop()
     return {"engine": "spark", "rows": rows, "seconds": seconds, "session_start_s": started,
-            "peak_mb": peak_rss_mb() + jvm, "jvm_peak_mb": jvm, "stages": stages, "exchanges": exchanges,
-            "broadcasts": broadcasts}
+            "peak_mb": peak_rss_mb() + jvm, "jvm_peak_mb": jvm, "stages": stages, "exchanges": exchanges}
 
 
 def default_worker(source: Path) -> dict:
@@ -127,7 +126,6 @@ def main() -> None:
     print("  Shuffles (hash partitioning keys, partitions):")
     for keys in last["exchanges"]:
         print(f"    {keys}")
-    print(f"  Broadcast exchanges (small aggregates joined back): {last['broadcasts']}")
 
 
 if __name__ == "__main__":
