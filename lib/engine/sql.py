@@ -262,7 +262,9 @@ def _peer_aggregates(plan: Plan, seg_alias: dict[str, str], before: str) -> tupl
                 joins.append(_null_safe_join(name, on))
                 cols.append(_ratio(f"hs_b.{v}", f"{name}.hs_mean", f"hs_r{i}_{k}"))
                 continue
-            order = f"{v} DESC" if spec.lower_is_better else v
+            # NULLS FIRST (BigQuery's default) as in the single layout: no value here is NULL, but a default
+            # sqlglot must spell out is refused in BigQuery's window SUM.
+            order = f"{v} DESC" if spec.lower_is_better else f"{v} NULLS FIRST"
             counted = (f"SELECT {groups}, {v}, COUNT(*) AS hs_c FROM {before} WHERE {v} IS NOT NULL "
                        f"GROUP BY {groups}, {v}")
             steps.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import duckdb
 import pandas as pd
 import pytest
@@ -120,10 +122,14 @@ def _unwrapped(node):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dialect", ["spark", "snowflake", "bigquery"])
 def test_warehouse_sql_skips_nulls_in_greatest_least_guards_divisions_and_ranks_portably(dialect, layout,
-                                                                                         trap_model):
+                                                                                         trap_model, caplog):
     """Issue #14: parsed back with sqlglot, GREATEST/LEAST never see a NULL and never one argument, every
-    division by a column goes through NULLIF, and ranks use only RANK/COUNT windows or running sums."""
-    parsed = sqlglot.parse_one(to_dialect(compile_sql(trap_model, layout=layout), dialect), read=dialect)
+    division by a column goes through NULLIF, and ranks use only RANK/COUNT windows or running sums; sqlglot
+    had nothing it could not translate."""
+    with caplog.at_level(logging.WARNING, logger="sqlglot"):
+        text = to_dialect(compile_sql(trap_model, layout=layout), dialect)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    parsed = sqlglot.parse_one(text, read=dialect)
     extremes = list(parsed.find_all(sqlglot.exp.Greatest, sqlglot.exp.Least))
     # the window min and max, the 2- and 3-snapshot drops (the 1-snapshot one needs none), each maybe repeated
     assert len({node.sql(dialect) for node in extremes}) == 4
